@@ -1,0 +1,1 @@
+"""The analytics domain (see ../shared/spec/analytics.md for its contract)."""

@@ -1,0 +1,270 @@
+"""Settings for the whole platform, driven by environment variables.
+
+One module for every environment: development works with no configuration at all (SQLite,
+development secrets, ORM broker); production sets ``DJANGO_DEBUG=false`` plus real secrets,
+``DATABASE_URL`` and usually ``REDIS_URL``. See README.md for the full list.
+"""
+
+import os
+from decimal import Decimal
+from pathlib import Path
+
+import dj_database_url
+
+from core.env import env_bool, env_decimal, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("PLATFORM_VAR_DIR", BASE_DIR / "var"))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+# --- Core -----------------------------------------------------------------------------------
+
+DEBUG = env_bool("DJANGO_DEBUG", True)
+
+# Every secret has a development default so that the platform runs with no configuration.
+# With DJANGO_DEBUG=false, core.checks refuses to start while any of them is still the default.
+DEV_SECRET_DEFAULTS = {
+    "DJANGO_SECRET_KEY": "dev-insecure-secret-key-change-me",
+    "INGESTION_SECRETS": "secret",
+    "WEBHOOKS_SIGNING_SECRET": "whsec_dev_insecure_signing_secret",
+}
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", DEV_SECRET_DEFAULTS["DJANGO_SECRET_KEY"])
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_q",
+    "core",
+    "royalties",
+    "ingestion",
+    "streams",
+    "webhooks",
+    "analytics",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "core.middleware.BodySizeLimitMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+
+SQLITE_PATH = VAR_DIR / "platform.sqlite3"
+DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{SQLITE_PATH}")
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets readers work while one writer writes; IMMEDIATE takes the write lock at BEGIN,
+    # so two transactions never both read and then fail to upgrade (no "database is locked"
+    # half-way through a check-then-insert).
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+        "init_command": (
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;"
+        ),
+    }
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-platform.sqlite3")}
+else:
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache and queue ------------------------------------------------------------------------
+
+REDIS_URL = env_str("REDIS_URL", "")
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+else:
+    # A database cache works across processes (web and worker), which the health check and
+    # the worker's cluster statistics rely on; locmem would be per process.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "platform_cache",
+        }
+    }
+
+Q_CLUSTER = {
+    "name": "platform",
+    "workers": env_int("Q_WORKERS", 2),
+    "recycle": 500,
+    "timeout": env_int("Q_TASK_TIMEOUT_SECONDS", 1800),
+    # retry must exceed timeout, or a long task would be handed to a second worker.
+    "retry": env_int("Q_TASK_TIMEOUT_SECONDS", 1800) + 60,
+    "max_attempts": 3,
+    "catch_up": False,
+    "ack_failures": True,
+    "save_limit": 1000,
+    "label": "Task queue",
+    "orm": None if REDIS_URL else "default",
+    "redis": REDIS_URL or None,
+    "sync": env_bool("Q_SYNC", False),
+}
+if not REDIS_URL:
+    Q_CLUSTER.pop("redis")
+else:
+    Q_CLUSTER.pop("orm")
+
+# Seconds after which a silent worker cluster makes /healthz answer 503.
+HEALTH_WORKER_STALE_SECONDS = env_int("HEALTH_WORKER_STALE_SECONDS", 10)
+
+# --- Auth, i18n, static ---------------------------------------------------------------------
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+if DEBUG:
+    STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+MEDIA_ROOT = VAR_DIR / "media"
+WHITENOISE_USE_FINDERS = DEBUG
+
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# --- REST API -------------------------------------------------------------------------------
+
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 10 * 1024 * 1024)
+# Multipart uploads (royalties input files) stream to disk and have their own, larger cap.
+API_MAX_UPLOAD_BYTES = env_int("API_MAX_UPLOAD_BYTES", 2 * 1024 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["core.api.permissions.ModelPermissions"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PAGINATION_CLASS": "core.api.pagination.PageNumberPagination",
+    "PAGE_SIZE": 100,
+    "EXCEPTION_HANDLER": "core.api.exceptions.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+if DEBUG:
+    REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append(
+        "rest_framework.renderers.BrowsableAPIRenderer"
+    )
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Streaming back office API",
+    "DESCRIPTION": (
+        "Royalties, revenue ingestion, concurrent-stream limits, provider webhooks and "
+        "analytics. Operator endpoints take `Authorization: Token <key>` or a session; compat "
+        "endpoints keep the original services' contracts."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {},
+}
+
+# --- Logging --------------------------------------------------------------------------------
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# --- Domains --------------------------------------------------------------------------------
+
+# royalties
+ROYALTIES_MAX_REJECTED_FRACTION = env_decimal("ROYALTIES_MAX_REJECTED_FRACTION", Decimal("0.01"))
+ROYALTIES_METADATA_TIMEOUT_SECONDS = env_int("ROYALTIES_METADATA_TIMEOUT_SECONDS", 10)
+ROYALTIES_METADATA_RETRIES = env_int("ROYALTIES_METADATA_RETRIES", 4)
+
+# ingestion
+INGESTION_SECRETS = env_list("INGESTION_SECRETS", [DEV_SECRET_DEFAULTS["INGESTION_SECRETS"]])
+INGESTION_MAX_BATCH = env_int("INGESTION_MAX_BATCH", 10_000)
+INGESTION_BATCH_SIZE = env_int("INGESTION_BATCH_SIZE", 500)
+INGESTION_BATCH_TIMEOUT = env_int("INGESTION_BATCH_TIMEOUT", 60)
+
+# streams
+STREAMS_DEFAULT_LIMIT = env_int("STREAMS_DEFAULT_LIMIT", 3)
+STREAMS_HEARTBEAT_SECONDS = env_int("STREAMS_HEARTBEAT_SECONDS", 20)
+STREAMS_LEASE_SECONDS = env_int("STREAMS_LEASE_SECONDS", 60)
+
+# webhooks
+WEBHOOKS_SIGNING_SECRET = env_str(
+    "WEBHOOKS_SIGNING_SECRET", DEV_SECRET_DEFAULTS["WEBHOOKS_SIGNING_SECRET"]
+)
+
+# --- Demo -----------------------------------------------------------------------------------
+
+# Development-only operator account created by `manage.py start` (documented in README.md).
+DEMO_OPERATOR_USERNAME = "operator"
+DEMO_OPERATOR_PASSWORD = "operator-demo-password"
+
+# --- Production guard -----------------------------------------------------------------------
+
+if not DEBUG:
+    from core.env import refuse_dev_secrets
+
+    refuse_dev_secrets(DEV_SECRET_DEFAULTS)

@@ -1,0 +1,23 @@
+"""Every URL of the platform: admin, API docs, health, and each domain's API and compat paths."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from core.api.views import HealthView
+
+handler404 = "core.views.not_found"
+handler500 = "core.views.server_error"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("healthz", HealthView.as_view(), name="healthz"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("", include("royalties.urls")),
+    path("", include("ingestion.urls")),
+    path("", include("streams.urls")),
+    path("", include("webhooks.urls")),
+    path("", include("analytics.urls")),
+]

@@ -1,0 +1,53 @@
+"""Platform endpoints that belong to no domain: the health check."""
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.selectors import health_get
+
+HealthOutputSerializer = inline_serializer(
+    "HealthOutput",
+    {
+        "status": serializers.ChoiceField(choices=["ok", "unavailable"]),
+        "database": serializers.CharField(),
+        "worker": inline_serializer(
+            "HealthWorker",
+            {
+                "clusters": serializers.IntegerField(),
+                "last_seen": serializers.DateTimeField(allow_null=True),
+            },
+        ),
+    },
+)
+
+
+class HealthView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="healthz",
+        tags=["platform"],
+        summary="Database and worker health",
+        responses={
+            200: HealthOutputSerializer,
+            503: OpenApiResponse(HealthOutputSerializer, "Database down or no worker seen."),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        health = health_get()
+        body = {
+            "status": "ok" if health.ok else "unavailable",
+            "database": "ok" if health.database_ok else f"error: {health.database_error}",
+            "worker": {
+                "clusters": health.worker_clusters,
+                "last_seen": health.worker_last_seen.isoformat()
+                if health.worker_last_seen
+                else None,
+            },
+        }
+        return Response(body, status=200 if health.ok else 503)

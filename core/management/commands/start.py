@@ -1,0 +1,94 @@
+"""Start the whole platform in one process group: web server and django-q2 worker together.
+
+Migrates, syncs the schedules, collects static files, loads the demo data (development only),
+then runs the production web server and the worker cluster until Ctrl-C, which stops both.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+
+class Command(BaseCommand):
+    help = "Migrate, load demo data, and run the web server and the worker until Ctrl-C."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--no-demo", action="store_true", help="skip the demo data")
+        parser.add_argument(
+            "--no-worker", action="store_true", help="run the web server only (no django-q2)"
+        )
+
+    def handle(self, *args, **options) -> None:
+        self.stdout.write(f"database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}")
+        call_command("migrate", interactive=False, verbosity=1, stdout=self.stdout)
+        call_command("sync_schedules", stdout=self.stdout)
+        call_command("collectstatic", interactive=False, verbosity=0)
+        if settings.DEBUG and not options["no_demo"]:
+            call_command("load_demo", stdout=self.stdout)
+
+        bind = f"{options['host']}:{options['port']}"
+        commands = {
+            "web": [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "config.wsgi",
+                "--config",
+                "python:config.gunicorn",
+                "--bind",
+                bind,
+            ]
+        }
+        if not options["no_worker"]:
+            commands["worker"] = [sys.executable, "manage.py", "qcluster"]
+
+        processes: dict[str, subprocess.Popen] = {}
+        try:
+            for name, command in commands.items():
+                processes[name] = subprocess.Popen(command, cwd=settings.BASE_DIR)
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"platform running on http://{bind}/ (admin: /admin/, API docs: /api/docs/, "
+                    f"health: /healthz); Ctrl-C stops it"
+                )
+            )
+            exited = self._wait_for_first_exit(processes)
+        except KeyboardInterrupt:
+            exited = None
+            self.stdout.write("\nstopping...")
+        finally:
+            self._stop_all(processes)
+        if exited is not None:
+            name, code = exited
+            raise CommandError(f"the {name} process exited with code {code}; stopped the rest")
+        self.stdout.write("stopped")
+
+    @staticmethod
+    def _wait_for_first_exit(processes: dict[str, subprocess.Popen]) -> tuple[str, int]:
+        while True:
+            for name, process in processes.items():
+                code = process.poll()
+                if code is not None:
+                    return name, code
+            time.sleep(0.5)
+
+    @staticmethod
+    def _stop_all(processes: dict[str, subprocess.Popen]) -> None:
+        for process in processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for process in processes.values():
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.kill(process.pid, signal.SIGKILL)
+                process.wait()

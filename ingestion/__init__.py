@@ -1,0 +1,1 @@
+"""The ingestion domain (see ../shared/spec/ingestion.md for its contract)."""

@@ -1,0 +1,1 @@
+"""The royalties domain (see ../shared/spec/royalties.md for its contract)."""

@@ -1,0 +1,3 @@
+"""URLs of the royalties domain: its operator API under /api/royalties/ and its compat paths."""
+
+urlpatterns: list = []

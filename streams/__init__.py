@@ -1,0 +1,1 @@
+"""The streams domain (see ../shared/spec/streams.md for its contract)."""

@@ -1,0 +1,55 @@
+"""Fixtures shared by every domain's tests."""
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+
+def pytest_collection_modifyitems(config, items):
+    if settings.IS_POSTGRES:
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL (DATABASE_URL=postgres://...)")
+    for item in items:
+        if "postgres_only" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+def _user_with_token(username: str, *, superuser: bool = False, perms: tuple[str, ...] = ()):
+    user = get_user_model().objects.create_user(
+        username=username, password="pw-for-tests", is_superuser=superuser, is_staff=superuser
+    )
+    for perm in perms:
+        app_label, codename = perm.split(".")
+        user.user_permissions.add(
+            Permission.objects.get(content_type__app_label=app_label, codename=codename)
+        )
+    token = Token.objects.create(user=user)
+    return user, token
+
+
+@pytest.fixture
+def make_client(db):
+    """``make_client(perms=("app.codename", ...), superuser=False)`` → APIClient with a token."""
+    counter = {"n": 0}
+
+    def factory(*, perms: tuple[str, ...] = (), superuser: bool = False) -> APIClient:
+        counter["n"] += 1
+        _, token = _user_with_token(f"user{counter['n']}", superuser=superuser, perms=perms)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client
+
+    return factory
+
+
+@pytest.fixture
+def operator_client(make_client) -> APIClient:
+    return make_client(superuser=True)

@@ -1,0 +1,72 @@
+"""Production start-up refuses development secrets, naming each one."""
+
+import os
+import subprocess
+import sys
+
+from django.conf import settings
+
+from core.env import dev_secrets_in_use
+
+PROD_SECRETS = {
+    "DJANGO_SECRET_KEY": "a-real-production-secret-key-0123456789",
+    "INGESTION_SECRETS": "prod-ingest-1,prod-ingest-2",
+    "WEBHOOKS_SIGNING_SECRET": "whsec_production_value",
+}
+
+
+def _django_setup(extra_env: dict[str, str]) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in PROD_SECRETS}
+    env.update({"DJANGO_DEBUG": "false", "DJANGO_SETTINGS_MODULE": "config.settings"})
+    env.update(extra_env)
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); print('started')"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_production_refuses_to_start_with_all_defaults_and_names_them():
+    result = _django_setup({})
+    assert result.returncode != 0
+    assert "started" not in result.stdout
+    assert (
+        "these secrets still have their development defaults (set them in the environment): "
+        "DJANGO_SECRET_KEY, INGESTION_SECRETS, WEBHOOKS_SIGNING_SECRET"
+    ) in result.stderr
+
+
+def test_production_names_the_one_secret_left_at_its_default():
+    result = _django_setup({**PROD_SECRETS, "INGESTION_SECRETS": "prod-ingest-1,secret"})
+    assert result.returncode != 0
+    assert result.stderr.rstrip().endswith("(set them in the environment): INGESTION_SECRETS")
+
+
+def test_production_starts_with_real_secrets():
+    result = _django_setup(PROD_SECRETS)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "started"
+
+
+def test_development_mode_starts_with_defaults():
+    result = _django_setup({"DJANGO_DEBUG": "true"})
+    assert result.returncode == 0, result.stderr
+
+
+def test_dev_secrets_in_use_rules():
+    defaults = {"DJANGO_SECRET_KEY": "dev", "INGESTION_SECRETS": "secret"}
+    assert dev_secrets_in_use(defaults, {}) == ["DJANGO_SECRET_KEY", "INGESTION_SECRETS"]
+    assert dev_secrets_in_use(defaults, {"DJANGO_SECRET_KEY": " ", "INGESTION_SECRETS": "a"}) == [
+        "DJANGO_SECRET_KEY"
+    ]
+    assert dev_secrets_in_use(
+        defaults, {"DJANGO_SECRET_KEY": "x", "INGESTION_SECRETS": "a, secret"}
+    ) == ["INGESTION_SECRETS"]
+    # A key that merely contains the default text is a different key.
+    assert (
+        dev_secrets_in_use(defaults, {"DJANGO_SECRET_KEY": "devx", "INGESTION_SECRETS": "secrets"})
+        == []
+    )

@@ -1,0 +1,54 @@
+"""The platform's URL table as a whole: unknown paths, docs pages, and the OpenAPI schema."""
+
+import re
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+from drf_spectacular.generators import SchemaGenerator
+
+pytestmark = pytest.mark.django_db
+
+
+def test_unknown_url_is_json_404(api_client):
+    response = api_client.get("/no/such/path")
+    assert response.status_code == 404
+    assert response.json() == {"code": "not_found", "detail": "Not found."}
+
+
+def _url_paths(resolver: URLResolver, prefix: str = "") -> list[str]:
+    paths = []
+    for entry in resolver.url_patterns:
+        route = prefix + str(entry.pattern)
+        if isinstance(entry, URLResolver):
+            paths.extend(_url_paths(entry, route))
+        elif isinstance(entry, URLPattern):
+            paths.append(route)
+    return paths
+
+
+def test_schema_lists_every_api_and_compat_url():
+    documented = set(SchemaGenerator().get_schema(request=None, public=True)["paths"])
+    undocumented_on_purpose = ("admin/", "api/schema/", "api/docs/", "api/redoc/")
+    expected = set()
+    for route in _url_paths(get_resolver()):
+        if route.startswith(undocumented_on_purpose):
+            continue
+        expected.add("/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route))
+    assert expected, "no URL found"
+    assert expected - documented == set()
+    assert "/healthz" in documented
+
+
+def test_docs_pages_load_nothing_from_another_host(client):
+    for url in ("/api/docs/", "/api/redoc/"):
+        response = client.get(url)
+        assert response.status_code == 200
+        html = response.content.decode()
+        assert re.findall(r"(?:src|href)=[\"']https?://", html) == []
+        assert "/static/drf_spectacular_sidecar/" in html
+
+
+def test_schema_endpoint_serves_openapi(client):
+    response = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    assert response.json()["openapi"].startswith("3.")

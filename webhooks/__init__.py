@@ -1,0 +1,1 @@
+"""The webhooks domain (see ../shared/spec/webhooks.md for its contract)."""
