@@ -1,3 +1,14 @@
-"""URLs of the streams domain: its operator API under /api/streams/ and its compat paths."""
+"""URLs of the streams domain: its service API under /api/streams/ and its compat path."""
 
-urlpatterns: list = []
+from django.urls import include, path
+
+from streams.api import views
+
+urlpatterns = [
+    path("api/streams/", include("streams.api.urls")),
+    path(
+        "add-stream/user/<str:user_id>",
+        views.CompatAddStreamView.as_view(),
+        name="streams-compat-add-stream",
+    ),
+]

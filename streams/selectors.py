@@ -1,0 +1,112 @@
+"""Reads of the streams domain. "Active" is always judged by the database's clock."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db.models import (
+    BooleanField,
+    Count,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    Q,
+    QuerySet,
+    Value,
+)
+from django.db.models.functions import Coalesce, Now
+
+from core.errors import NotFoundError
+from streams.models import StreamSession, Viewer
+
+
+def session_active_q(prefix: str = "") -> Q:
+    """Open and not yet expired, by the database clock (``prefix`` for lookups across a join)."""
+    return Q(**{f"{prefix}ended_at__isnull": True, f"{prefix}expires_at__gt": Now()})
+
+
+def session_is_active_expression() -> ExpressionWrapper:
+    return ExpressionWrapper(session_active_q(), output_field=BooleanField())
+
+
+def session_list_active(*, viewer: Viewer) -> list[StreamSession]:
+    return list(
+        StreamSession.objects.filter(session_active_q(), viewer=viewer).order_by("started_at", "id")
+    )
+
+
+def session_get(*, session_id: Any) -> StreamSession:
+    session = (
+        StreamSession.objects.select_related("viewer")
+        .annotate(is_active=session_is_active_expression())
+        .filter(id=session_id)
+        .first()
+    )
+    if session is None:
+        raise NotFoundError("Unknown stream session.", code="session_not_found")
+    return session
+
+
+def viewer_get(*, user_id: str) -> Viewer:
+    viewer = Viewer.objects.filter(user_id=user_id).first()
+    if viewer is None:
+        raise NotFoundError(f"Unknown viewer {user_id!r}.", code="viewer_not_found")
+    return viewer
+
+
+@dataclass(frozen=True)
+class ViewerState:
+    viewer: Viewer
+    active: list[StreamSession]
+
+    @property
+    def limit(self) -> int:
+        return self.viewer.limit
+
+    @property
+    def can_start(self) -> bool:
+        return len(self.active) < self.viewer.limit
+
+
+def viewer_state_get(*, user_id: str) -> ViewerState:
+    viewer = viewer_get(user_id=user_id)
+    return ViewerState(viewer=viewer, active=session_list_active(viewer=viewer))
+
+
+def viewer_can_start(*, user_id: str) -> bool:
+    """One query: does this viewer have a free slot right now? (NotFoundError if unknown.)"""
+    row = (
+        viewer_list_with_active_count()
+        .filter(user_id=user_id)
+        .values_list("active_count", "effective_limit")
+        .first()
+    )
+    if row is None:
+        raise NotFoundError(f"Unknown viewer {user_id!r}.", code="viewer_not_found")
+    active_count, limit = row
+    return active_count < limit
+
+
+def viewer_list_with_active_count() -> QuerySet[Viewer]:
+    return Viewer.objects.annotate(
+        active_count=Count("sessions", filter=session_active_q("sessions__")),
+        effective_limit=Coalesce(
+            "max_streams", Value(settings.STREAMS_DEFAULT_LIMIT), output_field=IntegerField()
+        ),
+    )
+
+
+def viewer_list_over_limit(*, limit: int | None = None) -> list[tuple[str, int, int]]:
+    """Viewers with more active sessions than their limit (or than ``limit`` if given).
+
+    One statement, so on PostgreSQL it reads one snapshot: this is the invariant check the tests
+    and the benchmark run from a separate connection while load runs. Returns
+    ``(user_id, active, limit)`` triples; the guarantee is that it is always empty (a limit
+    lowered below a running count is the one legitimate exception, hence ``limit``).
+    """
+    rows = viewer_list_with_active_count().filter(active_count__gt=0)
+    if limit is None:
+        rows = rows.filter(active_count__gt=F("effective_limit"))
+    else:
+        rows = rows.filter(active_count__gt=limit)
+    return list(rows.values_list("user_id", "active_count", "effective_limit"))

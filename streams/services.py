@@ -1,0 +1,295 @@
+"""Writes of the streams domain: starting, keeping alive and ending sessions; viewer limits.
+
+The guarantee (no viewer ever has more active sessions than their limit) rests on one rule:
+every write that can add to a viewer's active count (a start, or a heartbeat that keeps a
+session alive) first locks that viewer's row, then judges expiry with the database clock in a
+later statement of the same short transaction. On PostgreSQL the lock is ``SELECT ... FOR
+UPDATE``; on SQLite every write transaction is ``BEGIN IMMEDIATE`` (config/settings.py), which
+serialises them all. See docs/decisions/0030-lease-timing.md and 0031-refusals.md.
+"""
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Case, DateTimeField, ExpressionWrapper, F, Value, When
+from django.db.models.functions import Now
+
+from core.errors import ApplicationError, ConflictError, NotFoundError
+from streams.models import EndReason, StreamSession, Viewer
+from streams.selectors import session_active_q, session_is_active_expression
+
+MAX_STREAMS_LIMIT = 100
+
+
+class StreamLimitReached(ConflictError):
+    code = "stream_limit_reached"
+
+    def __init__(self, *, limit: int, active: list[StreamSession]) -> None:
+        super().__init__(
+            f"The viewer already has {len(active)} active stream(s); the limit is {limit}.",
+            extra={"limit": limit, "active": [session_summary(s) for s in active]},
+        )
+        self.limit = limit
+        self.active = active
+
+
+class SessionGone(ApplicationError):
+    status_code = 410
+    code = "session_ended"
+
+
+def session_summary(session: StreamSession) -> dict[str, Any]:
+    """The shape in which active sessions are listed (409 body, viewer read)."""
+    return {
+        "id": str(session.id),
+        "device_id": session.device_id,
+        "content_id": session.content_id,
+        "started_at": session.started_at,
+        "last_heartbeat": session.last_heartbeat,
+        "expires_at": session.expires_at,
+    }
+
+
+def _lease_end() -> ExpressionWrapper:
+    """The database's now plus the lease: when a session heard from now expires."""
+    return ExpressionWrapper(
+        Now() + Value(timedelta(seconds=settings.STREAMS_LEASE_SECONDS)),
+        output_field=DateTimeField(),
+    )
+
+
+@dataclass(frozen=True)
+class SessionStart:
+    session: StreamSession
+    created: bool
+    active: int
+    limit: int
+
+
+def session_start(
+    *,
+    user_id: str,
+    device_id: str | None = None,
+    content_id: str | None = None,
+    session_id: uuid.UUID | None = None,
+) -> SessionStart:
+    """Start a stream for a viewer, or return the session a retry refers to.
+
+    Raises NotFoundError (unknown viewer), StreamLimitReached (409, nothing written but the
+    viewer's refusal counter) or ConflictError (a ``session_id`` that is not a live session of
+    this viewer).
+    """
+    try:
+        outcome = _session_start_locked(
+            user_id=user_id, device_id=device_id, content_id=content_id, session_id=session_id
+        )
+    except IntegrityError:
+        # The viewer lock serialises this viewer's starts, so the only collision left is a
+        # client-made session_id that another viewer's session already holds (primary key).
+        if session_id is not None and StreamSession.objects.filter(id=session_id).exists():
+            raise _session_id_taken() from None
+        raise
+    if isinstance(outcome, StreamLimitReached):
+        raise outcome
+    return outcome
+
+
+def _session_id_taken() -> ConflictError:
+    return ConflictError(
+        "This session_id belongs to another viewer's session.", code="session_id_taken"
+    )
+
+
+def _session_start_locked(
+    *,
+    user_id: str,
+    device_id: str | None,
+    content_id: str | None,
+    session_id: uuid.UUID | None,
+) -> SessionStart | StreamLimitReached:
+    with transaction.atomic():
+        viewer = Viewer.objects.select_for_update().filter(user_id=user_id).first()
+        if viewer is None:
+            raise NotFoundError(f"Unknown viewer {user_id!r}.", code="viewer_not_found")
+        # Everything below runs after the lock is held, so its Now() is later than any commit
+        # of a competing start or heartbeat of this viewer.
+        active = list(
+            StreamSession.objects.filter(session_active_q(), viewer=viewer).order_by(
+                "started_at", "id"
+            )
+        )
+        limit = viewer.limit
+
+        if session_id is not None:
+            existing = (
+                StreamSession.objects.annotate(is_active=session_is_active_expression())
+                .filter(id=session_id)
+                .first()
+            )
+            if existing is not None:
+                if existing.viewer_id != viewer.pk:
+                    raise _session_id_taken()
+                if not existing.is_active:
+                    raise ConflictError(
+                        "This session has ended; start a new one with a new session_id.",
+                        code="session_ended",
+                    )
+                return SessionStart(
+                    session=existing, created=False, active=len(active), limit=limit
+                )
+
+        if device_id is not None:
+            for session in active:
+                if session.device_id == device_id:
+                    return SessionStart(
+                        session=session, created=False, active=len(active), limit=limit
+                    )
+
+        if len(active) >= limit:
+            Viewer.objects.filter(pk=viewer.pk).update(
+                refusal_count=F("refusal_count") + 1, last_refused_at=Now()
+            )
+            return StreamLimitReached(limit=limit, active=active)
+
+        if device_id is not None:
+            # This device's previous session expired without a stop: close it now (it no
+            # longer counts anyway) so the one-open-session-per-device constraint holds.
+            StreamSession.objects.filter(
+                viewer=viewer, device_id=device_id, ended_at__isnull=True
+            ).update(ended_at=F("expires_at"), end_reason=EndReason.EXPIRED)
+
+        session = StreamSession.objects.create(
+            id=session_id or uuid.uuid4(),
+            viewer=viewer,
+            device_id=device_id,
+            content_id=content_id,
+            started_at=Now(),
+            last_heartbeat=Now(),
+            expires_at=_lease_end(),
+        )
+        session.viewer = viewer
+        return SessionStart(session=session, created=True, active=len(active) + 1, limit=limit)
+
+
+def session_heartbeat(*, session_id: uuid.UUID) -> StreamSession:
+    """Extend a live session's lease to the database's now + STREAMS_LEASE_SECONDS.
+
+    NotFoundError for an unknown id; SessionGone (410) if it has ended or expired: a lease that
+    lapsed is never revived, because a start may already have reused its slot.
+    """
+    with transaction.atomic():
+        # Lock the viewer like a start does: otherwise a heartbeat judged "alive" just before
+        # expiry could commit after a concurrent start counted that session as expired.
+        locked = list(
+            Viewer.objects.select_for_update(of=("self",))
+            .filter(sessions__id=session_id)
+            .values_list("pk", flat=True)
+        )
+        if not locked:
+            raise NotFoundError("Unknown stream session.", code="session_not_found")
+        extended = StreamSession.objects.filter(session_active_q(), id=session_id).update(
+            last_heartbeat=Now(), expires_at=_lease_end()
+        )
+        if not extended:
+            raise SessionGone("This session has ended or expired; start a new one.")
+    return StreamSession.objects.select_related("viewer").get(id=session_id)
+
+
+def _end_expressions(reason: str) -> dict[str, Any]:
+    # A session that had already expired keeps its true end (the end of its lease).
+    lapsed = When(expires_at__lte=Now(), then=F("expires_at"))
+    return {
+        "ended_at": Case(lapsed, default=Now(), output_field=DateTimeField()),
+        "end_reason": Case(
+            When(expires_at__lte=Now(), then=Value(EndReason.EXPIRED.value)),
+            default=Value(reason),
+        ),
+    }
+
+
+def session_stop(*, session_id: uuid.UUID) -> None:
+    """End a session (idempotent: ending an ended session changes nothing). Unknown id: 404."""
+    ended = StreamSession.objects.filter(id=session_id, ended_at__isnull=True).update(
+        **_end_expressions(EndReason.STOPPED)
+    )
+    if not ended and not StreamSession.objects.filter(id=session_id).exists():
+        raise NotFoundError("Unknown stream session.", code="session_not_found")
+
+
+def session_end_many(*, session_ids: Iterable[uuid.UUID], reason: str = EndReason.FORCED) -> int:
+    """End the given open sessions now (operator's force end). Returns how many were open."""
+    return StreamSession.objects.filter(id__in=list(session_ids), ended_at__isnull=True).update(
+        **_end_expressions(reason)
+    )
+
+
+def session_close_expired() -> int:
+    """Housekeeping: mark lapsed leases as ended at their expiry. Counting never depends on it."""
+    return StreamSession.objects.filter(ended_at__isnull=True, expires_at__lte=Now()).update(
+        ended_at=F("expires_at"), end_reason=EndReason.EXPIRED
+    )
+
+
+def session_purge_ended(*, older_than_days: int | None = None) -> int:
+    days = settings.STREAMS_ENDED_RETENTION_DAYS if older_than_days is None else older_than_days
+    horizon = ExpressionWrapper(Now() - Value(timedelta(days=days)), output_field=DateTimeField())
+    deleted, _ = StreamSession.objects.filter(ended_at__lt=horizon).delete()
+    return deleted
+
+
+def _validate_max_streams(max_streams: int | None) -> None:
+    if max_streams is not None and not 1 <= max_streams <= MAX_STREAMS_LIMIT:
+        raise ApplicationError(
+            f"max_streams must be between 1 and {MAX_STREAMS_LIMIT}.", code="invalid_limit"
+        )
+
+
+def viewer_set_limit(*, user_id: str, max_streams: int | None) -> tuple[Viewer, bool]:
+    """Create or update a viewer. ``None`` means the platform default. Returns (viewer, created).
+
+    Lowering a limit below the running count ends nothing: new starts are refused until enough
+    sessions end. The update takes the viewer's row lock, so it is ordered with starts.
+    """
+    _validate_max_streams(max_streams)
+    return Viewer.objects.update_or_create(user_id=user_id, defaults={"max_streams": max_streams})
+
+
+@dataclass(frozen=True)
+class ViewerImport:
+    created: int
+    updated: int
+
+
+def viewers_upsert(*, limits: dict[str, int | None], update_existing: bool = True) -> ViewerImport:
+    """Create or update many viewers in one transaction (the CSV import, the demo data).
+
+    ``update_existing=False`` only creates the missing viewers: existing ones keep their limit
+    (an import without a max_streams column, or a second run of the demo data).
+    """
+    for max_streams in limits.values():
+        _validate_max_streams(max_streams)
+    user_ids = list(limits)
+    with transaction.atomic():
+        existing: set[str] = set()
+        for start in range(0, len(user_ids), 1000):
+            chunk = user_ids[start : start + 1000]
+            existing.update(
+                Viewer.objects.filter(user_id__in=chunk).values_list("user_id", flat=True)
+            )
+        rows = [Viewer(user_id=u, max_streams=m) for u, m in limits.items()]
+        if not update_existing:
+            Viewer.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
+            return ViewerImport(created=len(set(user_ids) - existing), updated=0)
+        Viewer.objects.bulk_create(
+            rows,
+            batch_size=1000,
+            update_conflicts=True,
+            unique_fields=["user_id"],
+            update_fields=["max_streams", "updated_at"],
+        )
+    return ViewerImport(created=len(set(user_ids) - existing), updated=len(existing))
