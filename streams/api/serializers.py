@@ -14,8 +14,8 @@ class _OptionalIdField(serializers.CharField):
             required=False, allow_null=True, allow_blank=True, max_length=255, **kwargs
         )
 
-    def to_internal_value(self, data):
-        value = super().to_internal_value(data)
+    def run_validation(self, data=serializers.empty):
+        value = super().run_validation(data)
         return value or None
 
 
