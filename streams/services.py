@@ -118,11 +118,14 @@ def _session_start_locked(
             raise NotFoundError(f"Unknown viewer {user_id!r}.", code="viewer_not_found")
         # Everything below runs after the lock is held, so its Now() is later than any commit
         # of a competing start or heartbeat of this viewer.
-        active = list(
-            StreamSession.objects.filter(session_active_q(), viewer=viewer).order_by(
-                "started_at", "id"
-            )
+        # Every open session of the viewer, each judged active or lapsed by the database clock
+        # (a lapsed one no longer counts; it is only closed if its device starts again).
+        open_sessions = list(
+            StreamSession.objects.filter(viewer=viewer, ended_at__isnull=True)
+            .annotate(is_active=session_is_active_expression())
+            .order_by("started_at", "id")
         )
+        active = [session for session in open_sessions if session.is_active]
         limit = viewer.limit
 
         if session_id is not None:
@@ -156,7 +159,7 @@ def _session_start_locked(
             )
             return StreamLimitReached(limit=limit, active=active)
 
-        if device_id is not None:
+        if device_id is not None and any(s.device_id == device_id for s in open_sessions):
             # This device's previous session expired without a stop: close it now (it no
             # longer counts anyway) so the one-open-session-per-device constraint holds.
             StreamSession.objects.filter(
@@ -182,22 +185,30 @@ def session_heartbeat(*, session_id: uuid.UUID) -> StreamSession:
     NotFoundError for an unknown id; SessionGone (410) if it has ended or expired: a lease that
     lapsed is never revived, because a start may already have reused its slot.
     """
+    lease = timedelta(seconds=settings.STREAMS_LEASE_SECONDS)
     with transaction.atomic():
         # Lock the viewer like a start does: otherwise a heartbeat judged "alive" just before
         # expiry could commit after a concurrent start counted that session as expired.
-        locked = list(
-            Viewer.objects.select_for_update(of=("self",))
-            .filter(sessions__id=session_id)
-            .values_list("pk", flat=True)
+        session = (
+            StreamSession.objects.select_related("viewer")
+            .select_for_update(of=("viewer",))
+            .annotate(db_now=Now())
+            .filter(id=session_id)
+            .first()
         )
-        if not locked:
+        if session is None:
             raise NotFoundError("Unknown stream session.", code="session_not_found")
+        # Alive or not is judged by this statement's clock, after the lock is held. The new
+        # lease runs from the clock read above (before any wait for the lock): never longer
+        # than STREAMS_LEASE_SECONDS from now.
         extended = StreamSession.objects.filter(session_active_q(), id=session_id).update(
-            last_heartbeat=Now(), expires_at=_lease_end()
+            last_heartbeat=session.db_now, expires_at=session.db_now + lease
         )
         if not extended:
             raise SessionGone("This session has ended or expired; start a new one.")
-    return StreamSession.objects.select_related("viewer").get(id=session_id)
+    session.last_heartbeat = session.db_now
+    session.expires_at = session.db_now + lease
+    return session
 
 
 def _end_expressions(reason: str) -> dict[str, Any]:
