@@ -193,6 +193,7 @@ def _run_case(h: Harness, base: str, token: str, *, hot: str) -> dict:
               duration_s=2, warmup_s=0)  # fmt: skip
         time.sleep(WARMUP_DRAIN_SECONDS)  # requests the server had queued when wrk stopped
         _clear_sessions(h)
+        load_before = round(os.getloadavg()[0], 2)
         with InvariantMonitor(h) as monitor:
             started = time.monotonic()
             figures = h.wrk(
@@ -210,6 +211,7 @@ def _run_case(h: Harness, base: str, token: str, *, hot: str) -> dict:
             "violation_examples": [list(row) for row in monitor.examples],
             "max_active_per_viewer_seen": monitor.max_active,
             "seconds": round(elapsed, 1),
+            "load_average_1m_before": load_before,
         }
     )
     return figures
@@ -253,7 +255,11 @@ def run(h: Harness) -> dict:
         f"{figures['invariant_violations_total']} (polls: {spread['invariant_polls']}, "
         f"{hot['invariant_polls']}, "
         f"{figures['contended_one_viewer_8_workers']['invariant_polls']}). "
-        f"Each start is one short transaction (lock the viewer row, list its active sessions, "
+        f"The 1-minute load average before each run was {spread['load_average_1m_before']}, "
+        f"{hot['load_average_1m_before']} and "
+        f"{figures['contended_one_viewer_8_workers']['load_average_1m_before']} (other work "
+        f"shares the machine). Each start is one short transaction (lock the viewer row, "
+        f"list its active sessions, "
         f"insert) and each heartbeat another (lock, conditional update); with one worker per "
         f"core the database and the web workers share the machine's {os.cpu_count()} cores "
         f"with wrk."
