@@ -47,10 +47,21 @@ def session_get(*, session_id: Any) -> StreamSession:
     return session
 
 
+def _unknown_viewer(user_id: str) -> NotFoundError:
+    return NotFoundError(f"Unknown viewer {user_id!r}.", code="viewer_not_found")
+
+
+def user_id_storable(user_id: str) -> bool:
+    """Whether a viewer could have this id (PostgreSQL text cannot hold NUL characters)."""
+    return "\x00" not in user_id
+
+
 def viewer_get(*, user_id: str) -> Viewer:
+    if not user_id_storable(user_id):
+        raise _unknown_viewer(user_id)
     viewer = Viewer.objects.filter(user_id=user_id).first()
     if viewer is None:
-        raise NotFoundError(f"Unknown viewer {user_id!r}.", code="viewer_not_found")
+        raise _unknown_viewer(user_id)
     return viewer
 
 
@@ -75,6 +86,8 @@ def viewer_state_get(*, user_id: str) -> ViewerState:
 
 def viewer_can_start(*, user_id: str) -> bool:
     """One query: does this viewer have a free slot right now? (NotFoundError if unknown.)"""
+    if not user_id_storable(user_id):
+        raise _unknown_viewer(user_id)
     row = (
         viewer_list_with_active_count()
         .filter(user_id=user_id)
@@ -82,7 +95,7 @@ def viewer_can_start(*, user_id: str) -> bool:
         .first()
     )
     if row is None:
-        raise NotFoundError(f"Unknown viewer {user_id!r}.", code="viewer_not_found")
+        raise _unknown_viewer(user_id)
     active_count, limit = row
     return active_count < limit
 

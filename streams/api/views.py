@@ -3,6 +3,7 @@
 from uuid import UUID
 
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -20,10 +21,11 @@ from streams.api.serializers import (
     ViewerInputSerializer,
     ViewerOutputSerializer,
 )
-from streams.selectors import viewer_can_start, viewer_state_get
+from streams.selectors import user_id_storable, viewer_can_start, viewer_state_get
 from streams.services import session_heartbeat, session_start, session_stop, viewer_set_limit
 
 MANAGE_SESSIONS = "streams.manage_sessions"
+USER_ID_MAX_LENGTH = 255
 
 _AUTH_ERRORS = {
     401: OpenApiResponse(ErrorSerializer, "Missing or invalid credentials."),
@@ -153,11 +155,18 @@ class ViewerDetailView(APIView):
         responses={
             201: OpenApiResponse(ViewerOutputSerializer, "Viewer created."),
             200: OpenApiResponse(ViewerOutputSerializer, "Viewer updated."),
-            400: OpenApiResponse(description="Invalid input (field errors)."),
+            400: OpenApiResponse(
+                description="Invalid input (field errors; a user_id over 255 characters)."
+            ),
             **_AUTH_ERRORS,
         },
     )
     def put(self, request: Request, user_id: str) -> Response:
+        if len(user_id) > USER_ID_MAX_LENGTH:
+            message = f"Ensure this field has no more than {USER_ID_MAX_LENGTH} characters."
+            raise ValidationError({"user_id": [message]})
+        if not user_id_storable(user_id):
+            raise ValidationError({"user_id": ["Null characters are not allowed."]})
         serializer = ViewerInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         _, created = viewer_set_limit(

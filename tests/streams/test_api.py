@@ -356,6 +356,40 @@ def test_viewer_put_bad_input_400(operator_client, body, errors):
     assert Viewer.objects.count() == 0
 
 
+def test_viewer_put_user_id_too_long_400(operator_client):
+    response = operator_client.put(f"/api/streams/viewers/{'u' * 256}", {}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"user_id": ["Ensure this field has no more than 255 characters."]}
+    assert Viewer.objects.count() == 0
+    assert operator_client.get(f"/api/streams/viewers/{'u' * 256}").status_code == 404
+    response = operator_client.put(f"/api/streams/viewers/{'u' * 255}", {}, format="json")
+    assert response.status_code == 201
+
+
+def test_nul_characters_never_reach_the_database(api_client, operator_client):
+    ViewerFactory(user_id="alice")
+    response = api_client.get("/add-stream/user/a%00b")
+    assert response.status_code == 404
+    assert response.json() == {
+        "can_add_stream": None,
+        "errors": "Unable to verify stream availability.",
+    }
+    assert operator_client.get("/api/streams/viewers/a%00b").status_code == 404
+    response = operator_client.put("/api/streams/viewers/a%00b", {}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"user_id": ["Null characters are not allowed."]}
+    body = {"user_id": "alice", "device_id": "tv\x00", "content_id": "c\x00"}
+    response = operator_client.post(START, body, format="json")
+    assert response.status_code == 400
+    assert response.json() == {
+        "device_id": ["Null characters are not allowed."],
+        "content_id": ["Null characters are not allowed."],
+    }
+    response = operator_client.post(START, {"user_id": "a\x00"}, format="json")
+    assert response.json() == {"user_id": ["Null characters are not allowed."]}
+    assert StreamSession.objects.count() == 0
+
+
 def test_lowered_limit_refuses_new_starts_but_keeps_running_ones(session_client, operator_client):
     ViewerFactory(user_id="alice", max_streams=3)
     for device in ("a", "b", "c"):

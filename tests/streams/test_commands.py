@@ -46,9 +46,9 @@ def test_reports_rejected_lines_and_imports_the_rest(tmp_path):
         "\r\n"
         "alice,5\r\n"
         "frank, 7 \r\n"
-    ) + ("g" * 256 + ",1")
+    ) + ("g" * 256 + ",1\r\nh\x00,1\r\n")
     out, err = _import(tmp_path, text)
-    assert out == "viewers imported: 2 created, 0 updated, 7 line(s) rejected\n"
+    assert out == "viewers imported: 2 created, 0 updated, 8 line(s) rejected\n"
     assert err.splitlines() == [
         "line 3: rejected: user_id is empty",
         "line 4: rejected: max_streams 'zero' is not a whole number",
@@ -57,6 +57,7 @@ def test_reports_rejected_lines_and_imports_the_rest(tmp_path):
         "line 7: rejected: 3 field(s), expected 2",
         "line 9: rejected: user_id 'alice' already given on line 2",
         "line 11: rejected: user_id is longer than 255 characters",
+        "line 12: rejected: user_id contains a NUL character",
     ]
     assert _limits() == {"alice": 3, "frank": 7}
 

@@ -90,6 +90,9 @@ class Command(BaseCommand):
             if len(user_id) > 255:
                 rejected.append((line_number, "user_id is longer than 255 characters"))
                 continue
+            if "\x00" in user_id:
+                rejected.append((line_number, "user_id contains a NUL character"))
+                continue
             max_streams: int | None = None
             if limit_index is not None and row[limit_index].strip():
                 raw = row[limit_index].strip()
