@@ -10,10 +10,13 @@ measured in the same run.
 
 import csv
 import os
+import statistics
 import tempfile
 import threading
 import time
 from pathlib import Path
+
+import requests
 
 from bench.harness import Harness, lua_string
 
@@ -217,10 +220,39 @@ def _run_case(h: Harness, base: str, token: str, *, hot: str) -> dict:
     return figures
 
 
+def _one_client(base: str, token: str, *, cycles: int = 150) -> dict:
+    """Median latency of each call for a single sequential client: the cost of one operation
+    without any queueing (what 50 connections then divide among the web workers)."""
+    session = requests.Session()
+    session.headers["Authorization"] = f"Token {token}"
+    times: dict[str, list[float]] = {"start": [], "heartbeat": [], "stop": [], "compat": []}
+
+    def timed(name: str, call, *args, **kwargs) -> requests.Response:
+        started = time.perf_counter()
+        response = call(*args, **kwargs)
+        times[name].append(time.perf_counter() - started)
+        return response
+
+    for n in range(cycles):
+        body = {"user_id": f"bench-v{n % VIEWERS + 1:04d}", "device_id": f"seq-{n}"}
+        session_id = timed("start", session.post, base + "/api/streams/sessions", json=body)
+        session_id = session_id.json()["id"]
+        timed("heartbeat", session.post, f"{base}/api/streams/sessions/{session_id}/heartbeat")
+        timed("stop", session.delete, f"{base}/api/streams/sessions/{session_id}")
+        timed("compat", session.get, base + "/add-stream/user/bench-v0001")
+    skip = cycles // 10  # first calls warm the worker
+    return {
+        f"{name}_p50_ms": round(statistics.median(values[skip:]) * 1000, 2)
+        for name, values in times.items()
+    }
+
+
 def run(h: Harness) -> dict:
     token = _prepare(h)
     figures: dict = {}
     with h.server() as base:
+        _clear_sessions(h)
+        figures["one_sequential_client"] = _one_client(base, token)
         figures["spread_1000_viewers"] = _run_case(h, base, token, hot="")
         figures["contended_one_viewer"] = _run_case(h, base, token, hot=HOT_VIEWER)
     # More web workers than cores: more transactions of the hot viewer really wait on its row
@@ -244,6 +276,7 @@ def run(h: Harness) -> dict:
         )
     )
     spread, hot = figures["spread_1000_viewers"], figures["contended_one_viewer"]
+    one = figures["one_sequential_client"]
     figures["notes"] = (
         f"Operations/s count every API call (start, heartbeat, stop; a refused start is an "
         f"operation too); p50/p99 are over all of them. Over 1,000 viewers: "
@@ -258,7 +291,11 @@ def run(h: Harness) -> dict:
         f"The 1-minute load average before each run was {spread['load_average_1m_before']}, "
         f"{hot['load_average_1m_before']} and "
         f"{figures['contended_one_viewer_8_workers']['load_average_1m_before']} (other work "
-        f"shares the machine). Each start is one short transaction (lock the viewer row, "
+        f"shares the machine). "
+        f"One sequential client sees start {one['start_p50_ms']} ms, heartbeat "
+        f"{one['heartbeat_p50_ms']} ms, stop {one['stop_p50_ms']} ms (the open compat read "
+        f"{one['compat_p50_ms']} ms): every write pays a durable commit plus token and "
+        f"permission look-ups. Each start is one short transaction (lock the viewer row, "
         f"list its active sessions, "
         f"insert) and each heartbeat another (lock, conditional update); with one worker per "
         f"core the database and the web workers share the machine's {os.cpu_count()} cores "
