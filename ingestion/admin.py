@@ -1,10 +1,11 @@
 """Admin pages of the ingestion domain: revenue per user, the event log, batches."""
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 from django.http import HttpRequest
 
 from ingestion.models import Batch, Event, UserRevenue
+from ingestion.selectors import watermark_expression
 from ingestion.services import revenue_rebuild
 
 
@@ -43,20 +44,27 @@ class ProcessedFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() == "pending":
-            return queryset.filter(batch__isnull=True)
+            return queryset.filter(processed=False)
         if self.value() == "processed":
-            return queryset.filter(batch__isnull=False)
+            return queryset.filter(processed=True)
         return queryset
 
 
 @admin.register(Event)
 class EventAdmin(admin.ModelAdmin):
-    list_display = ("id", "user_id", "name", "value", "received_at", "batch", "idempotency_key")
+    list_display = ("id", "user_id", "name", "value", "received_at", "processed", "idempotency_key")
     list_filter = (ProcessedFilter, "name", ("received_at", admin.DateFieldListFilter))
     search_fields = ("=user_id", "=idempotency_key")
     show_full_result_count = False
-    raw_id_fields = ("batch",)
     actions = ("reprocess_users",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        processed = ExpressionWrapper(Q(id__lte=watermark_expression()), BooleanField())
+        return super().get_queryset(request).annotate(processed=processed)
+
+    @admin.display(boolean=True, ordering="id", description="processed")
+    def processed(self, obj: Event) -> bool:
+        return obj.processed
 
     def get_readonly_fields(self, request, obj=None):
         # The log is append-only: events are evidence, never edited by hand.
@@ -75,9 +83,9 @@ class EventAdmin(admin.ModelAdmin):
 
 @admin.register(Batch)
 class BatchAdmin(admin.ModelAdmin):
-    list_display = ("id", "created_at", "size", "users")
+    list_display = ("id", "created_at", "first_id", "last_id", "size", "users")
     list_filter = (("created_at", admin.DateFieldListFilter),)
-    readonly_fields = ("created_at", "size", "users")
+    readonly_fields = ("created_at", "first_id", "last_id", "size", "users")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

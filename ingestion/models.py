@@ -1,12 +1,10 @@
-"""Data of the ingestion domain: the durable event log, processing batches, revenue per user.
+"""Data of the ingestion domain: the append-only event log, processing batches, totals.
 
-An event is pending while ``batch`` is empty; the processor claims pending events, adds each
-user's net change to ``users_revenue`` and sets ``batch`` on them, in one transaction.
-Processed events stay in the log (audit, replay, ``rebuild_revenue``).
-
-Indexes are few on purpose: processing updates every event row once, and every index that
-holds the row costs a write. The two pending indexes are partial (``batch IS NULL``), so a
-processed row leaves them instead of adding entries.
+Events are never updated. Processing advances a watermark: each ``Batch`` covers the id range
+``first_id..last_id`` of the log, ranges are contiguous, and an event is processed exactly when
+its id is at most the last batch's ``last_id`` (docs/decisions/0022-processing-watermark.md).
+Folding a range is one aggregate over a primary-key range plus one upsert per user, with no
+per-event write, which is what makes the processor fast.
 """
 
 from django.db import models
@@ -22,12 +20,22 @@ class Batch(models.Model):
     """One processor run that folded ``size`` events of ``users`` users into the totals."""
 
     created_at = models.DateTimeField()
+    first_id = models.BigIntegerField()
+    last_id = models.BigIntegerField()
     size = models.PositiveIntegerField(default=0)
     users = models.PositiveIntegerField(default=0)
 
     class Meta:
         verbose_name_plural = "batches"
         ordering = ["-id"]
+        constraints = [
+            # Ranges never overlap; the index also answers MAX(last_id) (the watermark).
+            models.UniqueConstraint(fields=["last_id"], name="ingestion_batch_unique_last_id"),
+            models.UniqueConstraint(fields=["first_id"], name="ingestion_batch_unique_first_id"),
+            models.CheckConstraint(
+                condition=Q(first_id__lte=models.F("last_id")), name="ingestion_batch_range"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"batch {self.pk} ({self.size} events)"
@@ -45,14 +53,6 @@ class Event(models.Model):
     # Which configured secret sent the event: a short hash of it, never the secret itself.
     credential = models.CharField(max_length=16)
     received_at = models.DateTimeField()
-    batch = models.ForeignKey(
-        Batch,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="events",
-        db_index=False,
-    )
 
     class Meta:
         ordering = ["-id"]
@@ -68,22 +68,12 @@ class Event(models.Model):
             ),
         ]
         indexes = [
-            models.Index(
-                fields=["id"], condition=Q(batch__isnull=True), name="ingestion_event_pending"
-            ),
-            models.Index(
-                fields=["user_id"],
-                condition=Q(batch__isnull=True),
-                name="ingestion_event_pending_user",
-            ),
+            # GET /userEvents counts a user's pending events (id above the watermark).
+            models.Index(fields=["user_id", "id"], name="ingestion_event_user"),
         ]
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.name} {self.value}"
-
-    @property
-    def processed(self) -> bool:
-        return self.batch_id is not None
 
 
 class UserRevenue(models.Model):

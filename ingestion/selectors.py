@@ -1,22 +1,45 @@
-"""Reads of the ingestion domain."""
+"""Reads of the ingestion domain.
+
+"Processed" means "id at or below the watermark", the highest ``last_id`` of any batch
+(see ingestion.models). Every read that mixes the log and the totals computes the watermark in
+the same statement, so it sees one consistent snapshot even while a processor commits.
+"""
 
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Max, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 
-from ingestion.models import Event, UserRevenue
+from ingestion.models import Batch, Event, UserRevenue
 
 EVENTS = Event._meta.db_table
+BATCHES = Batch._meta.db_table
 REVENUE = UserRevenue._meta.db_table
+WATERMARK_SQL = f"(SELECT COALESCE(MAX(last_id), 0) FROM {BATCHES})"
+
+
+def watermark_expression() -> Coalesce:
+    latest = Batch.objects.order_by("-last_id").values("last_id")[:1]
+    return Coalesce(Subquery(latest), Value(0))
+
+
+def watermark_get() -> int:
+    return Batch.objects.aggregate(m=Max("last_id"))["m"] or 0
 
 
 def event_pending_queryset() -> QuerySet[Event]:
-    return Event.objects.filter(batch__isnull=True)
+    return Event.objects.filter(id__gt=watermark_expression())
+
+
+def event_processed_queryset() -> QuerySet[Event]:
+    return Event.objects.filter(id__lte=watermark_expression())
 
 
 def event_pending_count() -> int:
-    return event_pending_queryset().count()
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM {EVENTS} WHERE id > {WATERMARK_SQL}")
+        return cursor.fetchone()[0]
 
 
 @dataclass(frozen=True)
@@ -29,10 +52,10 @@ class UserRevenueSummary:
 def user_revenue_summary_get(*, user_id: str) -> UserRevenueSummary | None:
     """The processed total and pending count of a user; None when the user has no events."""
     with connection.cursor() as cursor:
-        # One round trip; both sides use an index (the primary key, the partial pending index).
+        # One round trip: the total by primary key, the pending count on (user_id, id).
         cursor.execute(
             f"SELECT (SELECT revenue FROM {REVENUE} WHERE user_id = %s),"
-            f" (SELECT COUNT(*) FROM {EVENTS} WHERE user_id = %s AND batch_id IS NULL)",
+            f" (SELECT COUNT(*) FROM {EVENTS} WHERE user_id = %s AND id > {WATERMARK_SQL})",
             [user_id, user_id],
         )
         revenue, pending = cursor.fetchone()
@@ -49,10 +72,7 @@ class RevenueDifference:
 
 
 def revenue_differences(*, user_ids: list[str] | None = None) -> list[RevenueDifference]:
-    """Users whose stored total differs from the sum of their processed events in the log.
-
-    One statement, so it reads one consistent snapshot even while processors run.
-    """
+    """Users whose stored total differs from the sum of their processed events in the log."""
     where_events, where_totals, params = "", "", []
     if user_ids is not None:
         if not user_ids:
@@ -65,7 +85,7 @@ def revenue_differences(*, user_ids: list[str] | None = None) -> list[RevenueDif
         cursor.execute(
             f"SELECT user_id, SUM(stored), SUM(from_log) FROM ("
             f" SELECT user_id, 0 AS stored, amount AS from_log FROM {EVENTS}"
-            f"  WHERE batch_id IS NOT NULL{where_events}"
+            f"  WHERE id <= {WATERMARK_SQL}{where_events}"
             f" UNION ALL SELECT user_id, revenue, 0 FROM {REVENUE}{where_totals}"
             f") AS t GROUP BY user_id HAVING SUM(stored) <> SUM(from_log) ORDER BY user_id",
             params,

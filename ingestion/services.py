@@ -1,9 +1,17 @@
 """Writes of the ingestion domain: accepting events, processing them, repairing totals.
 
 Accepting is one INSERT ... ON CONFLICT DO NOTHING per request (or per batch), committed
-before the API answers. Processing claims pending events, adds each user's net change to
-``users_revenue`` with an upsert that adds, and marks the events with a batch, all in one
-transaction (docs/decisions/0022-processing.md).
+before the API answers. Processing folds the next id range of the log into ``users_revenue``
+with an upsert that adds, and records the range as a batch, in one transaction
+(docs/decisions/0022-processing-watermark.md).
+
+Two advisory locks (PostgreSQL; SQLite's IMMEDIATE transactions already serialise writers):
+- ``WRITER_LOCK``: every insert holds it shared for its statement or transaction, taken
+  before the sequence hands out ids. A processor takes it exclusively for an instant after
+  reading MAX(id): every id up to that MAX then belongs to a finished transaction, so no
+  event can appear later below the watermark.
+- ``PROCESSOR_LOCK``: processors (and rebuilds) hold it for their transaction, so ranges are
+  folded one after the other; a second processor waits, then takes the next range.
 """
 
 import hashlib
@@ -18,7 +26,7 @@ from django.utils import timezone
 
 from core.batching import Batcher
 from ingestion.models import Batch, Event, UserRevenue
-from ingestion.selectors import RevenueDifference, revenue_differences
+from ingestion.selectors import RevenueDifference, revenue_differences, watermark_get
 from ingestion.validation import CleanEvent
 
 logger = logging.getLogger(__name__)
@@ -29,6 +37,10 @@ INSERT_COLUMNS = "user_id, name, value, amount, idempotency_key, credential, rec
 ON_KEY_CONFLICT = (
     "ON CONFLICT (credential, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
 )
+
+# Two arbitrary, fixed advisory lock keys (64-bit), private to this domain.
+WRITER_LOCK = 7_324_001_001
+PROCESSOR_LOCK = 7_324_001_002
 
 EVENTS_BATCHER = Batcher(
     ref="ingestion.services.EVENTS_BATCHER",
@@ -62,13 +74,21 @@ def event_accept(*, credential: str, event: CleanEvent, idempotency_key: str | N
     """
     key = event.event_id or idempotency_key
     row = [event.user_id, event.name, event.value, event.amount, key, credential, _db_now()]
+    if connection.vendor == "postgresql":
+        # The lock is taken in the inner query, before the outer one draws the id.
+        sql = (
+            f"INSERT INTO {EVENTS} ({INSERT_COLUMNS}) SELECT %s, %s, %s, %s, %s, %s, %s "
+            f"FROM (SELECT pg_advisory_xact_lock_shared({WRITER_LOCK})) AS writer_lock "
+            f"{ON_KEY_CONFLICT} RETURNING id"
+        )
+    else:
+        sql = (
+            f"INSERT INTO {EVENTS} ({INSERT_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+            f"{ON_KEY_CONFLICT} RETURNING id"
+        )
     with connection.cursor() as cursor:
         for _ in range(3):
-            cursor.execute(
-                f"INSERT INTO {EVENTS} ({INSERT_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s) "
-                f"{ON_KEY_CONFLICT} RETURNING id",
-                row,
-            )
+            cursor.execute(sql, row)
             inserted = cursor.fetchone()
             if inserted is not None:
                 EVENTS_BATCHER.notify()
@@ -116,6 +136,7 @@ def events_accept_many(
     inserted = 0
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            cursor.execute(f"SELECT pg_advisory_xact_lock_shared({WRITER_LOCK})")
             # Five array parameters whatever the batch size: no parameter limit, fast binding.
             columns = list(zip(*rows, strict=True))
             cursor.execute(
@@ -143,7 +164,7 @@ def events_accept_many(
     return BatchAccepted(accepted=inserted, duplicates=duplicates + len(rows) - inserted)
 
 
-def _processing_checkpoint(*, stage: str, batch_id: int) -> None:
+def _processing_checkpoint(*, stage: str, after: int, upto: int) -> None:
     """Called inside the processing transaction after each step (a seam for failure tests)."""
 
 
@@ -154,19 +175,11 @@ class ProcessedBatch:
     users: int
 
 
-# Claim, mark and add in one statement: the claimed rows are locked (other processors skip
-# them), aggregated per user, and added to the totals in user order (a fixed lock order, so
-# two processors never deadlock on users_revenue rows).
-_PROCESS_POSTGRES = f"""
-WITH claimed AS (
-    UPDATE {EVENTS} AS e SET batch_id = %(batch)s
-    WHERE e.id IN (
-        SELECT id FROM {EVENTS} WHERE batch_id IS NULL
-        ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED
-    )
-    RETURNING e.user_id, e.amount
-), totals AS (
-    SELECT user_id, SUM(amount) AS total, COUNT(*) AS n FROM claimed GROUP BY user_id
+# Aggregate the range per user and add to the totals in user order (a fixed lock order).
+_FOLD_POSTGRES = f"""
+WITH totals AS (
+    SELECT user_id, SUM(amount) AS total, COUNT(*) AS n FROM {EVENTS}
+    WHERE id > %(after)s AND id <= %(upto)s GROUP BY user_id
 ), added AS (
     INSERT INTO {REVENUE} AS r (user_id, revenue, updated_at)
     SELECT user_id, total, %(now)s FROM totals ORDER BY user_id
@@ -176,44 +189,67 @@ WITH claimed AS (
 )
 SELECT COALESCE(SUM(n), 0), COUNT(*) FROM totals
 """
-
-# SQLite has no data-modifying CTEs; the IMMEDIATE transaction holds the write lock, so the
-# two statements see the same pending rows.
-_PENDING_SQLITE = f"SELECT id FROM {EVENTS} WHERE batch_id IS NULL ORDER BY id LIMIT %(limit)s"
-_ADD_SQLITE = f"""
+# SQLite has no data-modifying CTEs: count, then add (the IMMEDIATE transaction holds the
+# write lock, so both statements see the same rows).
+_COUNT_SQLITE = f"SELECT COUNT(*) FROM {EVENTS} WHERE id > %(after)s AND id <= %(upto)s"
+_FOLD_SQLITE = f"""
 INSERT INTO {REVENUE} AS r (user_id, revenue, updated_at)
-SELECT user_id, SUM(amount), %(now)s FROM {EVENTS} WHERE id IN ({_PENDING_SQLITE})
+SELECT user_id, SUM(amount), %(now)s FROM {EVENTS} WHERE id > %(after)s AND id <= %(upto)s
 GROUP BY user_id ORDER BY user_id
 ON CONFLICT (user_id) DO UPDATE
     SET revenue = r.revenue + EXCLUDED.revenue, updated_at = EXCLUDED.updated_at
 """
-_MARK_SQLITE = f"UPDATE {EVENTS} SET batch_id = %(batch)s WHERE id IN ({_PENDING_SQLITE})"
+
+
+def _safe_max_id(cursor) -> int:
+    """The highest id below which no insert is still in flight (see the module docstring)."""
+    cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {EVENTS}")
+    (max_id,) = cursor.fetchone()
+    if connection.vendor == "postgresql":
+        # Wait for the inserts in flight when MAX(id) was read, then let writers go at once.
+        cursor.execute(
+            f"SELECT pg_advisory_unlock({WRITER_LOCK}) "
+            f"FROM (SELECT pg_advisory_lock({WRITER_LOCK})) AS writers_drained"
+        )
+    return max_id
 
 
 def events_process_batch(*, limit: int | None = None) -> ProcessedBatch | None:
-    """Fold at most ``limit`` pending events into the totals, in one transaction.
+    """Fold the next at most ``limit`` pending events into the totals, in one transaction.
 
-    Returns None (and writes nothing) when no event was pending or unlocked.
+    Returns None (and writes nothing) when no event is pending.
     """
     limit = limit or settings.INGESTION_PROCESS_CLAIM
-    now = timezone.now()
-    with transaction.atomic():
-        batch = Batch.objects.create(created_at=now)
-        params = {"batch": batch.pk, "limit": limit, "now": _db_now()}
-        with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                cursor.execute(_PROCESS_POSTGRES, params)
-                size, users = cursor.fetchone()
-            else:
-                cursor.execute(_ADD_SQLITE, params)
-                users = cursor.rowcount
-                cursor.execute(_MARK_SQLITE, params)
-                size = cursor.rowcount
-        _processing_checkpoint(stage="aggregated", batch_id=batch.pk)
-        if not size:
-            transaction.set_rollback(True)
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"SELECT pg_advisory_xact_lock({PROCESSOR_LOCK})")
+        after = watermark_get()
+        upto = _safe_max_id(cursor)
+        # The id of the limit-th pending event caps the range (ids have gaps).
+        cursor.execute(
+            f"SELECT id FROM {EVENTS} WHERE id > %s ORDER BY id LIMIT 1 OFFSET %s",
+            [after, limit - 1],
+        )
+        nth = cursor.fetchone()
+        if nth is not None:
+            upto = min(upto, nth[0])
+        if upto <= after:
             return None
-        Batch.objects.filter(pk=batch.pk).update(size=size, users=users)
+        params = {"after": after, "upto": upto, "now": _db_now()}
+        if connection.vendor == "postgresql":
+            cursor.execute(_FOLD_POSTGRES, params)
+            size, users = cursor.fetchone()
+        else:
+            cursor.execute(_COUNT_SQLITE, params)
+            (size,) = cursor.fetchone()
+            cursor.execute(_FOLD_SQLITE, params)
+            users = cursor.rowcount
+        _processing_checkpoint(stage="aggregated", after=after, upto=upto)
+        # Recorded even when the range holds no event (ids skipped by rollbacks or by
+        # duplicates), so the watermark moves past it.
+        batch = Batch.objects.create(
+            created_at=timezone.now(), first_id=after + 1, last_id=upto, size=size, users=users
+        )
     return ProcessedBatch(batch_id=batch.pk, size=int(size), users=int(users))
 
 
@@ -243,15 +279,14 @@ def events_process_pending(
 def revenue_rebuild(*, user_ids: list[str] | None = None) -> list[RevenueDifference]:
     """Set the stored totals of the given users (or all) to the sum of their processed events.
 
-    The totals table is locked while it runs (on PostgreSQL; SQLite's IMMEDIATE transaction
-    already excludes other writers), so a processor committing meanwhile cannot be lost or
-    counted twice: it either committed before (its events are in the sums) or waits and adds
-    after. Returns the differences it repaired.
+    It holds the processor lock (on PostgreSQL; SQLite's IMMEDIATE transaction already
+    excludes other writers), so no processor commits meanwhile: the watermark and the totals
+    it reads belong together. Returns the differences it repaired.
     """
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
-                cursor.execute(f"LOCK TABLE {REVENUE} IN EXCLUSIVE MODE")
+                cursor.execute(f"SELECT pg_advisory_xact_lock({PROCESSOR_LOCK})")
         differences = revenue_differences(user_ids=user_ids)
         now = timezone.now()
         for difference in differences:

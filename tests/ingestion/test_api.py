@@ -6,6 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from ingestion.models import Event, UserRevenue
+from ingestion.selectors import event_pending_count
 from ingestion.services import credential_id, events_process_pending
 
 pytestmark = pytest.mark.django_db
@@ -29,7 +30,7 @@ def test_live_event_stores_one_committed_event(ingest_client):
         98,
         98,
     )
-    assert event.batch_id is None
+    assert event_pending_count() == 1
     assert event.idempotency_key is None
     assert event.credential == credential_id(secret="secret")
 

@@ -12,6 +12,7 @@ from django_q.scheduler import scheduler
 from core import batching
 from core.schedules import schedules_sync
 from ingestion.models import Batch, Event, UserRevenue
+from ingestion.selectors import event_pending_count
 from ingestion.services import EVENTS_BATCHER
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -59,7 +60,7 @@ def test_threshold_fires_once_per_crossing(ingest_client, enqueued, settings):
 
     assert batching.batcher_run_task("ingestion.services.EVENTS_BATCHER") == 12
     assert enqueued == [trigger]  # nothing pending after the run: no re-trigger
-    assert Event.objects.filter(batch__isnull=True).count() == 0
+    assert event_pending_count() == 0
 
     _post(ingest_client, 4, start=12)
     assert enqueued == [trigger]
@@ -104,10 +105,10 @@ def test_failed_enqueue_never_fails_the_write(ingest_client, monkeypatch, settin
 def test_threshold_trigger_processes_through_django_q(ingest_client, q_sync, settings):
     settings.INGESTION_BATCH_SIZE = 3
     _post(ingest_client, 2)
-    assert Event.objects.filter(batch__isnull=True).count() == 2
+    assert event_pending_count() == 2
     _post(ingest_client, 1, start=2)
 
-    assert Event.objects.filter(batch__isnull=True).count() == 0
+    assert event_pending_count() == 0
     assert dict(UserRevenue.objects.values_list("user_id", "revenue")) == {"user0": 2, "user1": 1}
     assert cache.get(EVENTS_BATCHER.lock_key) is None
 
@@ -115,7 +116,7 @@ def test_threshold_trigger_processes_through_django_q(ingest_client, q_sync, set
 def test_timeout_schedule_drains_a_lone_event(ingest_client, q_sync, settings):
     settings.INGESTION_BATCH_SIZE = 500
     _post(ingest_client, 1, start=41)
-    assert Event.objects.filter(batch__isnull=True).count() == 1
+    assert event_pending_count() == 1
 
     schedules_sync()
     schedule = Schedule.objects.get(name="ingestion.process_events")
@@ -124,6 +125,6 @@ def test_timeout_schedule_drains_a_lone_event(ingest_client, q_sync, settings):
     Schedule.objects.filter(pk=schedule.pk).update(next_run=timezone.now())
     scheduler()
 
-    assert Event.objects.filter(batch__isnull=True).count() == 0
+    assert event_pending_count() == 0
     assert dict(UserRevenue.objects.values_list("user_id", "revenue")) == {"user1": 41}
     assert Batch.objects.get().size == 1

@@ -8,6 +8,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from ingestion.models import Batch, Event, UserRevenue
+from ingestion.selectors import event_pending_count
 from ingestion.services import credential_id, events_process_pending
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
@@ -62,7 +63,7 @@ def test_two_processors_draining_the_same_events_equal_the_serial_sum():
     assert sum(processed) == 10_000
     assert min(processed) > 0  # both really took part
     assert dict(UserRevenue.objects.values_list("user_id", "revenue")) == expected
-    assert Event.objects.filter(batch__isnull=True).count() == 0
+    assert event_pending_count() == 0
     assert sum(Batch.objects.values_list("size", flat=True)) == 10_000
 
 
@@ -88,3 +89,41 @@ def test_twenty_concurrent_posts_with_one_key_store_one_event():
     assert statuses == [200] * 19 + [201]
     assert {body["id"] for _, body in results} == {event_id}
     assert sum(1 for _, body in results if body.get("duplicate")) == 19
+
+
+def test_processors_running_while_writers_insert_count_every_event_once():
+    """Writers and processors at once: no event lands below the watermark unseen."""
+    from ingestion.services import event_accept, events_accept_many
+    from ingestion.validation import CleanEvent
+
+    writers_done = threading.Event()
+    writers_left = {"n": 4}
+    lock = threading.Lock()
+
+    def work(index: int) -> int:
+        if index < 4:  # writers: single inserts and small batches, interleaved
+            for i in range(150):
+                event = CleanEvent(user_id=f"u{i % 5}", name="add_revenue", value=i, event_id=None)
+                if i % 10:
+                    event_accept(credential="c", event=event, idempotency_key=None)
+                else:
+                    events_accept_many(credential="c", events=[(event, None)] * 5)
+            with lock:
+                writers_left["n"] -= 1
+                if writers_left["n"] == 0:
+                    writers_done.set()
+            return 0
+        processed = 0
+        while not writers_done.is_set():
+            processed += events_process_pending(limit=40)
+        return processed + events_process_pending()
+
+    processed = _run_in_threads(6, work)
+
+    expected: dict[str, int] = {}
+    for user_id, amount in Event.objects.values_list("user_id", "amount"):
+        expected[user_id] = expected.get(user_id, 0) + amount
+    assert Event.objects.count() == 4 * (135 + 15 * 5)
+    assert sum(processed) == Event.objects.count()
+    assert dict(UserRevenue.objects.values_list("user_id", "revenue")) == expected
+    assert event_pending_count() == 0
