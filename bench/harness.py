@@ -79,6 +79,17 @@ def lua_string(value: str) -> str:
     return "[==[" + value + "]==]"
 
 
+def wrk_script(*, method: str, body: str | None, headers: dict[str, str] | None) -> str:
+    """A wrk Lua script sending one fixed request."""
+    lines = [f"wrk.method = {lua_string(method)}"]
+    if body is not None:
+        lines.append(f"wrk.body = {lua_string(body)}")
+    for name, value in (headers or {}).items():
+        # The spaces matter: `[[==[` would open a Lua long string, not index the table.
+        lines.append(f"wrk.headers[ {lua_string(name)} ] = {lua_string(value)}")
+    return "\n".join(lines) + "\n"
+
+
 class Harness:
     def __init__(self, *, database_url: str | None = None, duration_s: int = 10) -> None:
         self.database_url = database_url or os.environ.get(
@@ -234,12 +245,7 @@ class Harness:
         """
         wrk = self.ensure_wrk()
         if script is None:
-            lines = [f"wrk.method = {lua_string(method)}"]
-            if body is not None:
-                lines.append(f"wrk.body = {lua_string(body)}")
-            for name, value in (headers or {}).items():
-                lines.append(f"wrk.headers[{lua_string(name)}] = {lua_string(value)}")
-            script = "\n".join(lines) + "\n"
+            script = wrk_script(method=method, body=body, headers=headers)
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
             handle.write(script)
             script_path = handle.name

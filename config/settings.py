@@ -245,6 +245,10 @@ INGESTION_SECRETS = env_list("INGESTION_SECRETS", [DEV_SECRET_DEFAULTS["INGESTIO
 INGESTION_MAX_BATCH = env_int("INGESTION_MAX_BATCH", 10_000)
 INGESTION_BATCH_SIZE = env_int("INGESTION_BATCH_SIZE", 500)
 INGESTION_BATCH_TIMEOUT = env_int("INGESTION_BATCH_TIMEOUT", 60)
+# Events one processor transaction claims at most (large claims fold faster; see docs/ingestion.md).
+INGESTION_PROCESS_CLAIM = env_int("INGESTION_PROCESS_CLAIM", 1_000_000)
+# How long an eventId / Idempotency-Key is remembered (docs/decisions/0021-idempotency.md).
+INGESTION_IDEMPOTENCY_RETENTION_DAYS = env_int("INGESTION_IDEMPOTENCY_RETENTION_DAYS", 30)
 
 # streams
 STREAMS_DEFAULT_LIMIT = env_int("STREAMS_DEFAULT_LIMIT", 3)

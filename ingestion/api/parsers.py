@@ -1,0 +1,44 @@
+"""NDJSON bodies for the batch endpoint: one JSON value per line.
+
+Blank lines are skipped and not counted; a line that is not valid JSON becomes an
+``InvalidLine`` item, so it is rejected at its index instead of failing the whole body.
+"""
+
+import json
+from dataclasses import dataclass
+
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import BaseParser
+
+
+@dataclass(frozen=True, slots=True)
+class InvalidLine:
+    line_number: int
+    error: str
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def ndjson_items(text: str) -> list:
+    items: list = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            items.append(json.loads(line, parse_constant=_reject_constant))
+        except ValueError as exc:
+            items.append(InvalidLine(line_number=number, error=str(exc)))
+    return items
+
+
+class NDJSONParser(BaseParser):
+    media_type = "application/x-ndjson"
+
+    def parse(self, stream, media_type=None, parser_context=None) -> list:
+        try:
+            text = stream.read().decode("utf-8") if stream is not None else ""
+        except UnicodeDecodeError as exc:
+            raise ParseError(f"NDJSON body is not UTF-8: {exc}") from None
+        return ndjson_items(text)
