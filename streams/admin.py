@@ -1,7 +1,7 @@
 """Admin pages of the streams domain: viewers (live count, limit, refusals) and sessions."""
 
 from django.contrib import admin, messages
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.db.models.functions import Now
 from django.http import HttpRequest
 from django.urls import reverse
@@ -165,7 +165,5 @@ class StreamSessionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Force end the selected sessions", permissions=["change"])
     def force_end(self, request: HttpRequest, queryset: QuerySet[StreamSession]) -> None:
-        ended = session_end_many(
-            session_ids=queryset.filter(Q(ended_at__isnull=True)).values_list("id", flat=True)
-        )
+        ended = session_end_many(session_ids=queryset.values_list("id", flat=True))
         self.message_user(request, f"{ended} session(s) ended.", messages.SUCCESS)

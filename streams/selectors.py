@@ -1,7 +1,6 @@
 """Reads of the streams domain. "Active" is always judged by the database's clock."""
 
 from dataclasses import dataclass
-from typing import Any
 
 from django.conf import settings
 from django.db.models import (
@@ -33,18 +32,6 @@ def session_list_active(*, viewer: Viewer) -> list[StreamSession]:
     return list(
         StreamSession.objects.filter(session_active_q(), viewer=viewer).order_by("started_at", "id")
     )
-
-
-def session_get(*, session_id: Any) -> StreamSession:
-    session = (
-        StreamSession.objects.select_related("viewer")
-        .annotate(is_active=session_is_active_expression())
-        .filter(id=session_id)
-        .first()
-    )
-    if session is None:
-        raise NotFoundError("Unknown stream session.", code="session_not_found")
-    return session
 
 
 def _unknown_viewer(user_id: str) -> NotFoundError:

@@ -117,9 +117,9 @@ def _session_start_locked(
         if viewer is None:
             raise NotFoundError(f"Unknown viewer {user_id!r}.", code="viewer_not_found")
         # Everything below runs after the lock is held, so its Now() is later than any commit
-        # of a competing start or heartbeat of this viewer.
-        # Every open session of the viewer, each judged active or lapsed by the database clock
-        # (a lapsed one no longer counts; it is only closed if its device starts again).
+        # of a competing start or heartbeat of this viewer. Each open session is judged active
+        # or lapsed by that clock (a lapsed one no longer counts; it is closed only if its
+        # device starts again, or by the housekeeping schedule).
         open_sessions = list(
             StreamSession.objects.filter(viewer=viewer, ended_at__isnull=True)
             .annotate(is_active=session_is_active_expression())
