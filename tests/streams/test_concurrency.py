@@ -6,12 +6,14 @@ loop, while the load runs.
 """
 
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
+from django.test import override_settings
 from rest_framework.test import APIClient
 
 from core.errors import ApplicationError
@@ -227,3 +229,50 @@ def test_simultaneous_retries_take_one_slot(retry_by):
     assert len({session_id for _, session_id in results}) == 1
     assert StreamSession.objects.count() == 1
     assert _active_count("retry") == 1
+
+
+@override_settings(STREAMS_LEASE_SECONDS=2)
+def test_heartbeat_waits_for_the_viewer_lock_and_judges_expiry_after_it():
+    """A heartbeat that arrives while a start holds the viewer's lock is judged after that
+    start, by the clock of that moment: a lease that ran out during the wait is not revived
+    (410), so a slot the start may have reused stays the start's. (A two-second lease: the
+    heartbeat arrives in time, the lock is released after the lease has run out.)"""
+    ViewerFactory(user_id="alice", max_streams=1)
+    session_id = session_start(user_id="alice").session.id
+    started = time.monotonic()
+    holding, release = threading.Event(), threading.Event()
+    outcome: dict = {}
+
+    def hold_the_lock() -> None:
+        try:
+            with transaction.atomic():
+                Viewer.objects.select_for_update().get(user_id="alice")
+                holding.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    def heartbeat() -> None:
+        holding.wait(10)
+        try:
+            session_heartbeat(session_id=session_id)
+            outcome["status"] = 200
+        except ApplicationError as exc:
+            outcome["status"] = exc.status_code
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_the_lock)
+    beater = threading.Thread(target=heartbeat)
+    holder.start()
+    beater.start()
+    assert holding.wait(10)
+    beater.join(timeout=0.3)
+    assert time.monotonic() - started < 2, "too slow to arrive within the lease"
+    assert beater.is_alive(), "the heartbeat did not wait for the viewer's lock"
+    time.sleep(max(0.0, 2.2 - (time.monotonic() - started)))
+    release.set()
+    holder.join(timeout=10)
+    beater.join(timeout=10)
+    assert outcome == {"status": 410}
+    assert _active_count("alice") == 0
