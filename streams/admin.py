@@ -52,7 +52,7 @@ class ViewerAdmin(admin.ModelAdmin):
         "user_id",
         "live_sessions",
         "limit_in_force",
-        "max_streams",
+        "own_limit",
         "refusal_count",
         "last_refused_at",
         "updated_at",
@@ -83,6 +83,10 @@ class ViewerAdmin(admin.ModelAdmin):
     @admin.display(description="limit", ordering="effective_limit")
     def limit_in_force(self, obj: Viewer) -> int:
         return obj.effective_limit
+
+    @admin.display(description="own limit", ordering="max_streams")
+    def own_limit(self, obj: Viewer) -> str:
+        return "default" if obj.max_streams is None else str(obj.max_streams)
 
     def save_model(self, request, obj: Viewer, form, change: bool) -> None:
         viewer, _ = viewer_set_limit(user_id=obj.user_id, max_streams=obj.max_streams)
