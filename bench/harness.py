@@ -162,6 +162,7 @@ class Harness:
         app: str = "config.wsgi:application",
         kind: str = PLATFORM_SERVER,
         workers: int | None = None,
+        threads: int | None = None,
         env: dict[str, str] | None = None,
         probe_path: str = "/healthz",
     ) -> Iterator[str]:
@@ -170,7 +171,9 @@ class Harness:
         port = free_port()
         cores = os.cpu_count() or 2
         if kind == "granian":
-            command = web_command(host="127.0.0.1", port=port, workers=workers or cores, app=app)
+            command = web_command(
+                host="127.0.0.1", port=port, workers=workers or cores, threads=threads, app=app
+            )
         elif kind in ("gunicorn", "gunicorn-gthread"):
             command = [
                 self.python, "-m", "gunicorn", app,

@@ -12,8 +12,17 @@ def web_workers_default() -> int:
     return int(os.environ.get("WEB_CONCURRENCY", os.cpu_count() or 2))
 
 
+def web_threads_default() -> int:
+    return int(os.environ.get("WEB_THREADS", 1))
+
+
 def web_command(
-    *, host: str, port: int, workers: int | None = None, app: str = "config.wsgi:application"
+    *,
+    host: str,
+    port: int,
+    workers: int | None = None,
+    threads: int | None = None,
+    app: str = "config.wsgi:application",
 ) -> list[str]:
     return [
         sys.executable, "-m", "granian",
@@ -21,9 +30,7 @@ def web_command(
         "--host", host,
         "--port", str(port),
         "--workers", str(workers or web_workers_default()),
-        # One blocking thread per worker: Django's sync views and database connections are
-        # per thread; more workers, not more threads, is what scales a WSGI app here.
-        "--blocking-threads", "1",
+        "--blocking-threads", str(threads or web_threads_default()),
         "--no-ws",
         "--log-level", os.environ.get("WEB_LOG_LEVEL", "warning"),
         app,
