@@ -1,1 +1,147 @@
-"""Data of the royalties domain."""
+"""Data of the royalties domain.
+
+A consolidation ``Run`` reads three inputs (streaming log, subscribers, track metadata) and
+stores, per run: the streaming log as ``Entry`` rows, the subscribers and listeners as
+``Subscriber`` rows (one per user, with fee, revenue contribution and seconds streamed), the
+metadata as ``Track`` rows (with seconds streamed) and the payout per label as ``Label`` rows.
+Everything a run produced hangs off the run, so a succeeded run is a frozen, reproducible report.
+``RevenueShare`` is configuration: the share of a subscriber's fee paid out, per origin.
+"""
+
+from django.db import models
+
+
+class RevenueShare(models.Model):
+    origin = models.CharField(max_length=32, unique=True)
+    share = models.DecimalField(max_digits=5, decimal_places=4)
+
+    class Meta:
+        ordering = ["origin"]
+
+    def __str__(self) -> str:
+        return f"{self.origin}: {self.share}"
+
+
+class Run(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Where the inputs are read from: local paths the worker can read (uploads are stored under
+    # MEDIA_ROOT). tracks_url is set when the metadata came from the Metadata API; tracks_path is
+    # then the snapshot taken when the run fetched it.
+    streams_path = models.CharField(max_length=1024)
+    users_path = models.CharField(max_length=1024)
+    tracks_path = models.CharField(max_length=1024, blank=True, default="")
+    tracks_url = models.CharField(max_length=2048, blank=True, default="")
+    rerun_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns"
+    )
+    checksums = models.JSONField(default=dict, blank=True)
+    rows = models.JSONField(default=dict, blank=True)
+    warnings = models.JSONField(default=list, blank=True)
+    errors = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True, default="")
+    revenue = models.DecimalField(max_digits=16, decimal_places=2, null=True, blank=True)
+    total_seconds = models.BigIntegerField(null=True, blank=True)
+    unattributed_seconds = models.BigIntegerField(null=True, blank=True)
+    unattributed_streams = models.BigIntegerField(null=True, blank=True)
+    unattributed_amount = models.DecimalField(
+        max_digits=16, decimal_places=2, null=True, blank=True
+    )
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["status", "-finished_at"], name="royalties_run_status_idx")]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} ({self.status})"
+
+
+class Subscriber(models.Model):
+    """A user of a run: a subscriber (fee, origin), a listener (seconds), usually both."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="subscribers")
+    user_id = models.CharField(max_length=100)
+    subscribed = models.BooleanField(default=True)
+    product_type = models.CharField(max_length=64, blank=True, default="")
+    fee = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
+    origin = models.CharField(max_length=32, blank=True, default="")
+    contribution = models.DecimalField(max_digits=16, decimal_places=8, default=0)
+    seconds = models.BigIntegerField(default=0)
+    streams = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["run", "user_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "user_id"], name="royalties_subscriber_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return self.user_id
+
+
+class Track(models.Model):
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="tracks")
+    track_id = models.CharField(max_length=100)
+    name = models.CharField(max_length=500)
+    label = models.CharField(max_length=500)
+    seconds = models.BigIntegerField(default=0)
+    streams = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["run", "label", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "track_id"], name="royalties_track_uniq")
+        ]
+        indexes = [models.Index(fields=["run", "label"], name="royalties_track_label_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.label})"
+
+
+class Label(models.Model):
+    """The payout of one label in one run."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="labels")
+    name = models.CharField(max_length=500)
+    tracks = models.IntegerField(default=0)
+    streams = models.BigIntegerField(default=0)
+    seconds = models.BigIntegerField(default=0)
+    # seconds / total seconds, for display; the amount is computed from the exact ratio.
+    share = models.DecimalField(max_digits=10, decimal_places=8)
+    amount = models.DecimalField(max_digits=16, decimal_places=2)
+
+    class Meta:
+        ordering = ["run", "name"]
+        constraints = [models.UniqueConstraint(fields=["run", "name"], name="royalties_label_uniq")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Entry(models.Model):
+    """One accepted row of a run's streaming log (``line`` is its physical line in the file)."""
+
+    # No separate index on run: (run, track_id) serves both the run filter and the drill-down.
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="entries", db_index=False)
+    line = models.BigIntegerField()
+    date = models.DateField()
+    user_id = models.CharField(max_length=100)
+    region = models.CharField(max_length=16)
+    track_id = models.CharField(max_length=100)
+    seconds = models.BigIntegerField()
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name_plural = "entries"
+        indexes = [models.Index(fields=["run", "track_id"], name="royalties_entry_track_idx")]
+
+    def __str__(self) -> str:
+        return f"line {self.line}"
