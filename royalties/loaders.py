@@ -72,8 +72,9 @@ def _normalise_header(name: str) -> str:
 
 def _csv_open(
     binary: BinaryIO, *, source: str, required: tuple[str, ...]
-) -> tuple[dict[str, int], int, "csv._reader"]:
-    """Return (column index by name, number of columns, reader positioned after the header)."""
+) -> tuple[dict[str, int], int, "csv._reader", io.TextIOWrapper]:
+    """Return (column index by name, number of columns, reader positioned after the header,
+    the text stream: hold it while reading, its garbage collection closes ``binary``)."""
     # newline="" lets the csv module see CRLF itself; utf-8-sig drops a BOM if there is one.
     text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
     try:
@@ -96,7 +97,7 @@ def _csv_open(
             f"{source}: missing column(s) {', '.join(missing)} in the header "
             f"(found: {', '.join(header)})."
         )
-    return {name: header.index(name) for name in required}, len(header), reader
+    return {name: header.index(name) for name in required}, len(header), reader, text
 
 
 def _records(reader, *, source: str, rejections: Rejections) -> Iterator[tuple[int, list[str]]]:
@@ -129,7 +130,8 @@ def _day_first_date(raw: str) -> str | None:
         return None
 
 
-StreamRow = tuple[int, str, str, str, str, int]
+# (line, iso date, user_id, region, track_id, seconds as validated ASCII digits)
+StreamRow = tuple[int, str, str, str, str, str]
 
 
 def streams_read(
@@ -143,7 +145,7 @@ def streams_read(
     ``progress(records_read, bytes_read)`` is called every few thousand records.
     """
     source = rejections.source
-    columns, width, reader = _csv_open(
+    columns, width, reader, _text = _csv_open(
         binary, source=source, required=("date", "user_id", "region", "track_id", "seconds")
     )
     i_date, i_user, i_region, i_track, i_seconds = (
@@ -199,7 +201,7 @@ def streams_read(
         ):
             rejections.add(line, "user_id, track_id or region is too long")
             continue
-        yield line, date, user_id, region, track_id, int(raw_seconds)
+        yield line, date, user_id, region, track_id, raw_seconds
     if progress is not None:
         progress(count, binary.tell())
 
@@ -218,7 +220,7 @@ def subscribers_read(
 ) -> dict[str, SubscriberRow]:
     """Every valid subscriber by user_id (memory grows with subscribers, not with streams)."""
     source = rejections.source
-    columns, width, reader = _csv_open(
+    columns, width, reader, _text = _csv_open(
         binary, source=source, required=("user_id", "product_type", "fee", "origin")
     )
     subscribers: dict[str, SubscriberRow] = {}

@@ -67,7 +67,10 @@ class Run(models.Model):
 class Subscriber(models.Model):
     """A user of a run: a subscriber (fee, origin), a listener (seconds), usually both."""
 
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="subscribers")
+    # Loaded in bulk by the run's transaction, which created the run: no FK check needed.
+    run = models.ForeignKey(
+        Run, on_delete=models.CASCADE, related_name="subscribers", db_constraint=False
+    )
     user_id = models.CharField(max_length=100)
     subscribed = models.BooleanField(default=True)
     product_type = models.CharField(max_length=64, blank=True, default="")
@@ -88,7 +91,10 @@ class Subscriber(models.Model):
 
 
 class Track(models.Model):
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="tracks")
+    # Loaded in bulk by the run's transaction, which created the run: no FK check needed.
+    run = models.ForeignKey(
+        Run, on_delete=models.CASCADE, related_name="tracks", db_constraint=False
+    )
     track_id = models.CharField(max_length=100)
     name = models.CharField(max_length=500)
     label = models.CharField(max_length=500)
@@ -126,11 +132,30 @@ class Label(models.Model):
         return self.name
 
 
+# A run's entries have ids run_id * ENTRY_ID_STRIDE + line: the primary key then orders them by
+# run and line, a run is one id range, and loading needs no sequence and no other index.
+ENTRY_ID_STRIDE = 10**10
+
+
+def entry_id_range(run_id: int) -> tuple[int, int]:
+    """[first, last) ids a run's entries can have."""
+    return run_id * ENTRY_ID_STRIDE, (run_id + 1) * ENTRY_ID_STRIDE
+
+
 class Entry(models.Model):
     """One accepted row of a run's streaming log (``line`` is its physical line in the file)."""
 
-    # No separate index on run: (run, track_id) serves both the run filter and the drill-down.
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="entries", db_index=False)
+    id = models.BigIntegerField(primary_key=True)
+    # No FK constraint and no index: millions of rows are loaded with COPY in the run's own
+    # transaction (a deferred FK check per row would cost more than the load itself), and the
+    # id range already selects a run's rows through the primary key.
+    run = models.ForeignKey(
+        Run,
+        on_delete=models.CASCADE,
+        related_name="entries",
+        db_index=False,
+        db_constraint=False,
+    )
     line = models.BigIntegerField()
     date = models.DateField()
     user_id = models.CharField(max_length=100)
@@ -141,7 +166,6 @@ class Entry(models.Model):
     class Meta:
         ordering = ["id"]
         verbose_name_plural = "entries"
-        indexes = [models.Index(fields=["run", "track_id"], name="royalties_entry_track_idx")]
 
     def __str__(self) -> str:
         return f"line {self.line}"
