@@ -253,7 +253,7 @@ def subscribers_read(
         except InvalidOperation:
             fee = None
         if fee is None or not fee.is_finite() or fee < 0 or fee.as_tuple().exponent < -4:
-            rejections.add(line, f"bad fee {raw_fee!r} (expected a amount like 7,99 or 7.99)")
+            rejections.add(line, f"bad fee {raw_fee!r} (expected an amount like 7,99)")
             continue
         if fee >= Decimal("1e8"):
             rejections.add(line, f"fee {raw_fee!r} is out of range")
@@ -349,7 +349,7 @@ def metadata_fetch(
     """Download the metadata at ``url`` into ``dest``, retrying network errors, 429 and 5xx."""
     attempts = max(1, settings.ROYALTIES_METADATA_RETRIES + 1)
     timeout = settings.ROYALTIES_METADATA_TIMEOUT_SECONDS
-    backoff = settings.ROYALTIES_METADATA_BACKOFF_SECONDS
+    backoff = float(settings.ROYALTIES_METADATA_BACKOFF_SECONDS)
     dest.parent.mkdir(parents=True, exist_ok=True)
     last_problem = ""
     for attempt in range(1, attempts + 1):

@@ -268,7 +268,7 @@ def _consolidate(run: Run, *, progress: Progress | None) -> _Outcome:
         if total and Decimal(bad) / Decimal(total) > limit:
             raise _RunFailure(
                 f"{name}: {bad} of {total} rows rejected, more than the allowed "
-                f"{limit * 100:g}%; see the errors for their line numbers.",
+                f"{(limit * 100).normalize():f}%; see the errors for their line numbers.",
                 rows=counts,
                 errors=errors,
                 checksums=checksums,
