@@ -1,4 +1,4 @@
-"""WSGI entry point (gunicorn config.wsgi)."""
+"""WSGI entry point (the production server runs config.wsgi:application; see config/server.py)."""
 
 import os
 

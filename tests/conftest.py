@@ -18,6 +18,20 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture
+def test_database_url(db) -> str:
+    """A DATABASE_URL for subprocesses (a worker, the server) that must use the test database."""
+    from django.db import connection
+
+    conf = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{conf['NAME']}"
+    user = conf.get("USER") or "postgres"
+    host = conf.get("HOST") or "127.0.0.1"
+    port = conf.get("PORT") or 5432
+    return f"postgres://{user}@{host}:{port}/{conf['NAME']}"
+
+
+@pytest.fixture
 def api_client() -> APIClient:
     return APIClient()
 

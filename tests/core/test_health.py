@@ -11,17 +11,6 @@ import time
 
 import pytest
 from django.conf import settings
-from django.db import connection
-
-
-def _database_url_of_test_db() -> str:
-    conf = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{conf['NAME']}"
-    user = conf.get("USER") or "postgres"
-    host = conf.get("HOST") or "127.0.0.1"
-    port = conf.get("PORT") or 5432
-    return f"postgres://{user}@{host}:{port}/{conf['NAME']}"
 
 
 def _wait_for_status(client, wanted: int, seconds: float) -> dict:
@@ -35,7 +24,7 @@ def _wait_for_status(client, wanted: int, seconds: float) -> dict:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_health_follows_the_worker_cluster(client):
+def test_health_follows_the_worker_cluster(client, test_database_url):
     body = client.get("/healthz").json()
     assert body == {
         "status": "unavailable",
@@ -44,7 +33,7 @@ def test_health_follows_the_worker_cluster(client):
     }
     assert client.get("/healthz").status_code == 503
 
-    env = {**os.environ, "DATABASE_URL": _database_url_of_test_db(), "Q_WORKERS": "1"}
+    env = {**os.environ, "DATABASE_URL": test_database_url, "Q_WORKERS": "1"}
     env.pop("REDIS_URL", None)
     worker = subprocess.Popen(
         [sys.executable, "manage.py", "qcluster"],

@@ -14,6 +14,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from config.server import web_command
+
 
 class Command(BaseCommand):
     help = "Migrate, load demo data, and run the web server and the worker until Ctrl-C."
@@ -35,21 +37,14 @@ class Command(BaseCommand):
             call_command("load_demo", stdout=self.stdout)
 
         bind = f"{options['host']}:{options['port']}"
-        commands = {
-            "web": [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "config.wsgi",
-                "--config",
-                "python:config.gunicorn",
-                "--bind",
-                bind,
-            ]
-        }
+        commands = {"web": web_command(host=options["host"], port=options["port"])}
         if not options["no_worker"]:
             commands["worker"] = [sys.executable, "manage.py", "qcluster"]
 
+        # Ctrl-C (SIGINT) and a plain `kill` (SIGTERM) both stop everything cleanly, even when
+        # the shell that started us ignores SIGINT (background jobs).
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
         processes: dict[str, subprocess.Popen] = {}
         try:
             for name, command in commands.items():
@@ -82,6 +77,10 @@ class Command(BaseCommand):
 
     @staticmethod
     def _stop_all(processes: dict[str, subprocess.Popen]) -> None:
+        # A second Ctrl-C (or the one a wrapper such as `uv run` forwards) must not cut the
+        # shutdown short and leave orphans behind.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for process in processes.values():
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)

@@ -1,0 +1,1 @@
+"""Benchmarks: production server + load generator, figures stored in bench/results/."""

@@ -1,0 +1,1 @@
+"""One module per scenario: ``NAME``, ``DESCRIPTION`` and ``run(h: Harness) -> dict``."""

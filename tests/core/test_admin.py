@@ -1,0 +1,44 @@
+"""Every admin page an operator can reach loads (changelist, search, add form) for a superuser."""
+
+import pytest
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+
+pytestmark = pytest.mark.django_db
+
+REGISTERED = sorted(
+    (model._meta.app_label, model._meta.model_name) for model in admin.site._registry
+)
+
+
+@pytest.fixture
+def operator_session(client):
+    user = get_user_model().objects.create_superuser("admin-smoke", "a@example.com", "pw")
+    client.force_login(user)
+    return client
+
+
+def test_admin_index_lists_the_platform(operator_session):
+    response = operator_session.get("/admin/")
+    assert response.status_code == 200
+    assert b"Scheduled tasks" in response.content
+
+
+@pytest.mark.parametrize(("app_label", "model_name"), REGISTERED)
+def test_changelist_and_search_load(operator_session, app_label, model_name):
+    url = reverse(f"admin:{app_label}_{model_name}_changelist")
+    assert operator_session.get(url).status_code == 200
+    assert operator_session.get(url, {"q": "x"}).status_code == 200
+
+
+@pytest.mark.parametrize(("app_label", "model_name"), REGISTERED)
+def test_add_form_loads_or_is_refused(operator_session, app_label, model_name):
+    model_admin = next(
+        ma
+        for model, ma in admin.site._registry.items()
+        if (model._meta.app_label, model._meta.model_name) == (app_label, model_name)
+    )
+    response = operator_session.get(reverse(f"admin:{app_label}_{model_name}_add"))
+    request = response.wsgi_request
+    assert response.status_code == (200 if model_admin.has_add_permission(request) else 403)

@@ -1,0 +1,59 @@
+"""`manage.py start` runs the web server and the worker together; Ctrl-C stops both."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+import requests
+from django.conf import settings
+
+from bench.harness import free_port
+
+
+@pytest.mark.django_db(transaction=True)
+def test_start_serves_with_a_worker_and_ctrl_c_stops_everything(test_database_url):
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": test_database_url, "Q_WORKERS": "1"}
+    env.pop("REDIS_URL", None)
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "start", "--port", str(port), "--no-demo"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    children: list[psutil.Process] = []
+    try:
+        deadline = time.monotonic() + 90
+        body = None
+        while time.monotonic() < deadline:
+            try:
+                response = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                body = response.json()
+                if response.status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            assert process.poll() is None, process.stdout.read()
+            time.sleep(0.5)
+        assert body is not None and body["status"] == "ok", body
+        assert body["worker"]["clusters"] == 1
+        children = psutil.Process(process.pid).children(recursive=True)
+        names = " ".join(" ".join(child.cmdline()) for child in children)
+        assert "granian" in names
+        assert "qcluster" in names
+
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, output
+    assert output.rstrip().endswith("stopped")
+    psutil.wait_procs(children, timeout=10)
+    assert [child.pid for child in children if child.is_running()] == []
