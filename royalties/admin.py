@@ -16,7 +16,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
 from core.errors import ApplicationError
-from royalties.models import Entry, Label, RevenueShare, Run, Subscriber, Track, entry_id_range
+from royalties.models import Entry, Label, RevenueShare, Run, Subscriber, Track, run_id_range
 from royalties.services import run_rerun
 
 
@@ -220,6 +220,6 @@ class EntryAdmin(ReadOnlyAdmin):
         run = request.GET.get("run", "")
         if run.isdigit():
             # The changelist also filters run_id (unindexed); the id range makes it cheap.
-            first, end = entry_id_range(int(run))
+            first, end = run_id_range(int(run))
             queryset = queryset.filter(id__gte=first, id__lt=end)
         return queryset

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 import requests
 from django.conf import settings
@@ -206,8 +206,7 @@ def streams_read(
         progress(count, binary.tell())
 
 
-@dataclass(frozen=True)
-class SubscriberRow:
+class SubscriberRow(NamedTuple):
     line: int
     product_type: str
     fee: Decimal
@@ -223,52 +222,62 @@ def subscribers_read(
     columns, width, reader, _text = _csv_open(
         binary, source=source, required=("user_id", "product_type", "fee", "origin")
     )
+    i_user, i_product, i_fee, i_origin = (
+        columns["user_id"],
+        columns["product_type"],
+        columns["fee"],
+        columns["origin"],
+    )
     subscribers: dict[str, SubscriberRow] = {}
+    fees: dict[str, Decimal | None] = {}  # fee texts repeat: parse each once
     for line, record in _records(reader, source=source, rejections=rejections):
         if len(record) != width:
             rejections.add(line, f"expected {width} fields, found {len(record)}")
             continue
-        user_id = record[columns["user_id"]].strip()
-        product_type = record[columns["product_type"]].strip()
-        raw_fee = record[columns["fee"]].strip()
-        origin = record[columns["origin"]].strip().lower()
-        missing = [
-            name
-            for name, value in (
-                ("user_id", user_id),
-                ("product_type", product_type),
-                ("fee", raw_fee),
-                ("origin", origin),
-            )
-            if not value
-        ]
-        if missing:
+        user_id = record[i_user].strip()
+        product_type = record[i_product].strip()
+        raw_fee = record[i_fee].strip()
+        origin = record[i_origin].strip().lower()
+        if not (user_id and product_type and raw_fee and origin):
+            names = ("user_id", "product_type", "fee", "origin")
+            values = (user_id, product_type, raw_fee, origin)
+            missing = [name for name, value in zip(names, values, strict=True) if not value]
             rejections.add(line, f"missing {', '.join(missing)}")
             continue
         if len(user_id) > MAX_ID_LENGTH or len(product_type) > 64:
             rejections.add(line, "user_id or product_type is too long")
             continue
-        try:
-            fee = Decimal(raw_fee.replace(",", "."))
-        except InvalidOperation:
-            fee = None
-        if fee is None or not fee.is_finite() or fee < 0 or fee.as_tuple().exponent < -4:
+        if raw_fee in fees:
+            fee = fees[raw_fee]
+        else:
+            fee = _fee_parse(raw_fee)
+            if len(fees) < 10_000:
+                fees[raw_fee] = fee
+        if fee is None:
             rejections.add(line, f"bad fee {raw_fee!r} (expected an amount like 7,99)")
-            continue
-        if fee >= Decimal("1e8"):
-            rejections.add(line, f"fee {raw_fee!r} is out of range")
             continue
         share = shares.get(origin)
         if share is None:
             known = ", ".join(sorted(shares))
             rejections.add(line, f"unknown origin {origin!r} (known: {known})")
             continue
-        if user_id in subscribers:
-            first = subscribers[user_id].line
-            rejections.add(line, f"user {user_id} is already listed on line {first}")
+        known_row = subscribers.get(user_id)
+        if known_row is not None:
+            rejections.add(line, f"user {user_id} is already listed on line {known_row.line}")
             continue
         subscribers[user_id] = SubscriberRow(line, product_type, fee, origin, fee * share)
     return subscribers
+
+
+def _fee_parse(raw: str) -> Decimal | None:
+    """A non-negative amount with at most 4 decimals, comma or point; None if it is not one."""
+    try:
+        fee = Decimal(raw.replace(",", "."))
+    except InvalidOperation:
+        return None
+    if not fee.is_finite() or fee < 0 or fee.as_tuple().exponent < -4 or fee >= Decimal("1e8"):
+        return None
+    return fee
 
 
 @dataclass(frozen=True)

@@ -64,12 +64,29 @@ class Run(models.Model):
         return f"run {self.pk} ({self.status})"
 
 
+# Rows a run loads in bulk (entries, subscribers, tracks) have ids run_id * RUN_ID_STRIDE + n
+# (n = the line for entries, the ordinal for the others): the primary key then orders them by
+# run, a run's rows are one id range, and loading needs no sequence (docs/decisions/0011).
+RUN_ID_STRIDE = 10**10
+
+
+def run_id_range(run_id: int) -> tuple[int, int]:
+    """[first, last) ids a run's bulk-loaded rows can have."""
+    return run_id * RUN_ID_STRIDE, (run_id + 1) * RUN_ID_STRIDE
+
+
 class Subscriber(models.Model):
     """A user of a run: a subscriber (fee, origin), a listener (seconds), usually both."""
 
-    # Loaded in bulk by the run's transaction, which created the run: no FK check needed.
+    id = models.BigIntegerField(primary_key=True)
+    # Loaded in bulk by the run's own transaction: no deferred FK check per row, and no index
+    # of its own (the unique constraint starts with run).
     run = models.ForeignKey(
-        Run, on_delete=models.CASCADE, related_name="subscribers", db_constraint=False
+        Run,
+        on_delete=models.CASCADE,
+        related_name="subscribers",
+        db_constraint=False,
+        db_index=False,
     )
     user_id = models.CharField(max_length=100)
     subscribed = models.BooleanField(default=True)
@@ -91,9 +108,11 @@ class Subscriber(models.Model):
 
 
 class Track(models.Model):
-    # Loaded in bulk by the run's transaction, which created the run: no FK check needed.
+    id = models.BigIntegerField(primary_key=True)
+    # Loaded in bulk by the run's own transaction: no deferred FK check per row, and no index
+    # of its own (the unique constraint starts with run).
     run = models.ForeignKey(
-        Run, on_delete=models.CASCADE, related_name="tracks", db_constraint=False
+        Run, on_delete=models.CASCADE, related_name="tracks", db_constraint=False, db_index=False
     )
     track_id = models.CharField(max_length=100)
     name = models.CharField(max_length=500)
@@ -115,7 +134,7 @@ class Track(models.Model):
 class Label(models.Model):
     """The payout of one label in one run."""
 
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="labels")
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="labels", db_index=False)
     name = models.CharField(max_length=500)
     tracks = models.IntegerField(default=0)
     streams = models.BigIntegerField(default=0)
@@ -130,16 +149,6 @@ class Label(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-
-# A run's entries have ids run_id * ENTRY_ID_STRIDE + line: the primary key then orders them by
-# run and line, a run is one id range, and loading needs no sequence and no other index.
-ENTRY_ID_STRIDE = 10**10
-
-
-def entry_id_range(run_id: int) -> tuple[int, int]:
-    """[first, last) ids a run's entries can have."""
-    return run_id * ENTRY_ID_STRIDE, (run_id + 1) * ENTRY_ID_STRIDE
 
 
 class Entry(models.Model):

@@ -2,6 +2,9 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from functools import lru_cache
 
 from django.db.models import QuerySet
 
@@ -20,8 +23,13 @@ def run_get(*, run_id: int) -> Run:
     return run
 
 
-def run_latest_succeeded() -> Run:
-    run = Run.objects.filter(status=Run.Status.SUCCEEDED).order_by("-finished_at", "-id").first()
+def run_latest_succeeded(*, totals_only: bool = False) -> Run:
+    """The run the reports serve. ``totals_only`` skips the warning and error lists (they can
+    hold a thousand rejected rows that the compat endpoints never show)."""
+    runs = Run.objects.filter(status=Run.Status.SUCCEEDED).order_by("-finished_at", "-id")
+    if totals_only:
+        runs = runs.defer("warnings", "errors", "checksums")
+    run = runs.first()
     if run is None:
         raise NotFoundError("No consolidation run has succeeded yet.")
     return run
@@ -48,6 +56,18 @@ class Report:
 
 def report_get(*, run: Run) -> Report:
     return Report(run=run, labels=list(Label.objects.filter(run=run).order_by("name")))
+
+
+@lru_cache(maxsize=16)
+def _label_amounts(run_id: int, finished_at: datetime | None) -> tuple[tuple[str, Decimal], ...]:
+    labels = Label.objects.filter(run_id=run_id).order_by("name")
+    return tuple(labels.values_list("name", "amount"))
+
+
+def label_amounts(*, run: Run) -> tuple[tuple[str, Decimal], ...]:
+    """(label, amount) of a succeeded run, cached in the process: a succeeded run never changes
+    (the finish time is part of the key, so a reused id can never hit a stale entry)."""
+    return _label_amounts(run.pk, run.finished_at)
 
 
 def subscriber_get(*, run: Run, user_id: str) -> Subscriber:

@@ -33,7 +33,7 @@ from royalties.loaders import (
     streams_read,
     subscribers_read,
 )
-from royalties.models import Entry, Label, RevenueShare, Run, Subscriber, Track, entry_id_range
+from royalties.models import Entry, Label, RevenueShare, Run, Subscriber, Track, run_id_range
 from royalties.rounding import amounts_split, cents_round
 
 logger = logging.getLogger(__name__)
@@ -288,11 +288,13 @@ def _consolidate(run: Run, *, progress: Progress | None) -> _Outcome:
 
     # Subscribers and listeners: one row per user of either file.
     absent_users = absent_streams = absent_seconds = 0
+    first_id, _ = run_id_range(run.pk)
     subscriber_rows = []
     for user_id, row in subscribers.items():
         seconds, streams = user_totals.pop(user_id, (0, 0))
         subscriber_rows.append(
             (
+                first_id + len(subscriber_rows) + 1,
                 run.pk,
                 user_id,
                 True,
@@ -308,10 +310,24 @@ def _consolidate(run: Run, *, progress: Progress | None) -> _Outcome:
         absent_users += 1
         absent_streams += streams
         absent_seconds += seconds
-        subscriber_rows.append((run.pk, user_id, False, "", None, "", Decimal(0), seconds, streams))
+        subscriber_rows.append(
+            (
+                first_id + len(subscriber_rows) + 1,
+                run.pk,
+                user_id,
+                False,
+                "",
+                None,
+                "",
+                Decimal(0),
+                seconds,
+                streams,
+            )
+        )
     rows_insert(
         table=Subscriber._meta.db_table,
         columns=(
+            "id",
             "run_id",
             "user_id",
             "subscribed",
@@ -338,14 +354,16 @@ def _consolidate(run: Run, *, progress: Progress | None) -> _Outcome:
     track_rows = []
     for track_id, (name, label) in metadata.tracks.items():
         seconds, streams = track_totals.pop(track_id, (0, 0))
-        track_rows.append((run.pk, track_id, name, label, seconds, streams))
+        track_rows.append(
+            (first_id + len(track_rows) + 1, run.pk, track_id, name, label, seconds, streams)
+        )
         totals = label_totals.setdefault(label, [0, 0, 0])
         totals[0] += 1
         totals[1] += streams
         totals[2] += seconds
     rows_insert(
         table=Track._meta.db_table,
-        columns=("run_id", "track_id", "name", "label", "seconds", "streams"),
+        columns=("id", "run_id", "track_id", "name", "label", "seconds", "streams"),
         rows=track_rows,
     )
     del track_rows
@@ -414,7 +432,7 @@ ENTRY_COLUMNS = ("id", "run_id", "line", "date", "user_id", "region", "track_id"
 
 
 def _entries_load(run_id: int, rows: Iterator[StreamRow]) -> int:
-    first_id, _ = entry_id_range(run_id)
+    first_id, _ = run_id_range(run_id)
     table = Entry._meta.db_table
     if connection.vendor != "postgresql":
         return rows_insert(
@@ -444,7 +462,7 @@ def _entries_aggregate(run_id: int) -> tuple[dict[str, tuple[int, int]], dict]:
     table = connection.ops.quote_name(Entry._meta.db_table)
     users: dict[str, tuple[int, int]] = {}
     tracks: dict[str, tuple[int, int]] = {}
-    first_id, end_id = entry_id_range(run_id)
+    first_id, end_id = run_id_range(run_id)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # Room for the per-user and per-track hash tables without spilling to disk.

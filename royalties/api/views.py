@@ -262,9 +262,9 @@ class CompatReportView(_CompatView):
         },
     )
     def get(self, request: Request) -> Response:
-        run = selectors.run_latest_succeeded()
-        labels = selectors.report_get(run=run).labels
-        return Response({label.name: float(label.amount) for label in labels})
+        run = selectors.run_latest_succeeded(totals_only=True)
+        amounts = selectors.label_amounts(run=run)
+        return Response({name: float(amount) for name, amount in amounts})
 
 
 class CompatRevenueView(_CompatView):
@@ -275,7 +275,7 @@ class CompatRevenueView(_CompatView):
         responses={200: CompatRevenueOutputSerializer, 404: NO_RUN_YET},
     )
     def get(self, request: Request) -> Response:
-        run = selectors.run_latest_succeeded()
+        run = selectors.run_latest_succeeded(totals_only=True)
         return Response({"revenue": float(run.revenue)})
 
 
@@ -287,7 +287,7 @@ class CompatUserListView(_CompatView):
         responses={200: CompatUserOutputSerializer(many=True), 404: NO_RUN_YET},
     )
     def get(self, request: Request) -> Response:
-        run = selectors.run_latest_succeeded()
+        run = selectors.run_latest_succeeded(totals_only=True)
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(selectors.subscriber_list(run=run), request, view=self)
         return paginator.get_paginated_response(CompatUserOutputSerializer(page, many=True).data)
@@ -301,7 +301,7 @@ class CompatUserView(_CompatView):
         responses={200: CompatUserOutputSerializer, 404: NO_RUN_YET},
     )
     def get(self, request: Request, user_id: str) -> Response:
-        run = selectors.run_latest_succeeded()
+        run = selectors.run_latest_succeeded(totals_only=True)
         subscriber = selectors.subscriber_get(run=run, user_id=user_id)
         return Response(CompatUserOutputSerializer(subscriber).data)
 
@@ -314,7 +314,7 @@ class CompatConsolidatedView(_CompatView):
         responses={200: CompatEntryOutputSerializer(many=True), 404: NO_RUN_YET},
     )
     def get(self, request: Request) -> Response:
-        run = selectors.run_latest_succeeded()
+        run = selectors.run_latest_succeeded(totals_only=True)
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(selectors.entry_list(run=run), request, view=self)
         rows = selectors.entries_consolidated(run=run, entries=page)

@@ -51,6 +51,7 @@ class TrackFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Track
 
+    id = factory.Sequence(lambda n: n + 1)
     run = factory.SubFactory(RunFactory)
     track_id = factory.Sequence(lambda n: f"track-{n}")
     name = factory.Sequence(lambda n: f"track name {n}")
@@ -61,6 +62,7 @@ class SubscriberFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Subscriber
 
+    id = factory.Sequence(lambda n: n + 1)
     run = factory.SubFactory(RunFactory)
     user_id = factory.Sequence(lambda n: str(1000000 + n))
     product_type = "premium"
