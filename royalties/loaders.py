@@ -15,7 +15,6 @@ import csv
 import datetime
 import hashlib
 import io
-import itertools
 import json
 import logging
 import re
@@ -70,12 +69,16 @@ def _normalise_header(name: str) -> str:
     return re.sub(r"[\s_]+", "_", name.strip().lower())
 
 
+Records = Iterator[tuple[int, list[str]]]
+
+
 def _csv_open(
-    binary: BinaryIO, *, source: str, required: tuple[str, ...]
-) -> tuple[dict[str, int], int, "csv._reader", io.TextIOWrapper]:
-    """Return (column index by name, number of columns, reader positioned after the header,
-    the text stream: hold it while reading, its garbage collection closes ``binary``)."""
-    # newline="" lets the csv module see CRLF itself; utf-8-sig drops a BOM if there is one.
+    binary: BinaryIO, *, rejections: Rejections, required: tuple[str, ...]
+) -> tuple[dict[str, int], int, Records]:
+    """Return (column index by name, number of columns, the records after the header)."""
+    source = rejections.source
+    # newline="" keeps line ends as they are (CRLF, LF or CR all end a line; the csv module
+    # needs that); utf-8-sig drops a BOM if there is one.
     text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
     try:
         header_line = text.readline()
@@ -89,34 +92,63 @@ def _csv_open(
             f"{source}: cannot find the delimiter in the header line "
             f"{header_line.strip()!r} (expected ';', ',' or tab)."
         )
-    reader = csv.reader(itertools.chain([header_line], text), delimiter=delimiter)
-    header = [_normalise_header(name) for name in next(reader)]
+    header = [
+        _normalise_header(name) for name in next(csv.reader([header_line], delimiter=delimiter))
+    ]
     missing = [name for name in required if name not in header]
     if missing:
         raise InputError(
             f"{source}: missing column(s) {', '.join(missing)} in the header "
             f"(found: {', '.join(header)})."
         )
-    return {name: header.index(name) for name in required}, len(header), reader, text
+    columns = {name: header.index(name) for name in required}
+    return columns, len(header), _records(text, delimiter=delimiter, rejections=rejections)
 
 
-def _records(reader, *, source: str, rejections: Rejections) -> Iterator[tuple[int, list[str]]]:
-    """(first physical line, fields) of every non-blank record after the header."""
-    end = reader.line_num
+def _records(text: io.TextIOWrapper, *, delimiter: str, rejections: Rejections) -> Records:
+    """(first physical line, fields) of every non-blank record after the header.
+
+    A line without a quote character is split as it is (what the csv module would do, only
+    faster); a line with one goes to the csv module, which reads as many further physical
+    lines as a quoted field spans. Line numbers count physical lines, the header being 1.
+    """
+    lines = iter(text)
+    number = 1
     while True:
         try:
-            record = next(reader)
-        except StopIteration:
+            for raw in lines:
+                number += 1
+                if '"' not in raw:
+                    stripped = raw.rstrip("\r\n")
+                    if stripped:
+                        yield number, stripped.split(delimiter)
+                    continue
+                start = number
+                spanned = [0]
+
+                def more(first: str = raw, spanned: list[int] = spanned) -> Iterator[str]:
+                    yield first
+                    for line in lines:
+                        spanned[0] += 1
+                        yield line
+
+                try:
+                    record = next(csv.reader(more(), delimiter=delimiter, strict=True))
+                except StopIteration:
+                    record = []
+                except csv.Error as exc:
+                    rejections.add(start, f"unreadable CSV: {exc}")
+                    record = []
+                number += spanned[0]
+                if record:
+                    yield start, record
+            # Leave the binary file open for its owner (collecting the wrapper would close it).
+            text.detach()
             return
-        except csv.Error as exc:
-            start, end = end + 1, reader.line_num
-            rejections.add(start, f"unreadable CSV: {exc}")
-            continue
         except UnicodeDecodeError:
-            raise InputError(f"{source}: the file is not UTF-8 text (after line {end}).") from None
-        start, end = end + 1, reader.line_num
-        if record:
-            yield start, record
+            raise InputError(
+                f"{rejections.source}: the file is not UTF-8 text (after line {number})."
+            ) from None
 
 
 def _day_first_date(raw: str) -> str | None:
@@ -144,9 +176,8 @@ def streams_read(
 
     ``progress(records_read, bytes_read)`` is called every few thousand records.
     """
-    source = rejections.source
-    columns, width, reader, _text = _csv_open(
-        binary, source=source, required=("date", "user_id", "region", "track_id", "seconds")
+    columns, width, records = _csv_open(
+        binary, rejections=rejections, required=("date", "user_id", "region", "track_id", "seconds")
     )
     i_date, i_user, i_region, i_track, i_seconds = (
         columns["date"],
@@ -157,7 +188,7 @@ def streams_read(
     )
     dates: dict[str, str] = {}
     count = 0
-    for line, record in _records(reader, source=source, rejections=rejections):
+    for line, record in records:
         count += 1
         if progress is not None and count % PROGRESS_EVERY_ROWS == 0:
             progress(count, binary.tell())
@@ -218,9 +249,8 @@ def subscribers_read(
     binary: BinaryIO, *, shares: dict[str, Decimal], rejections: Rejections
 ) -> dict[str, SubscriberRow]:
     """Every valid subscriber by user_id (memory grows with subscribers, not with streams)."""
-    source = rejections.source
-    columns, width, reader, _text = _csv_open(
-        binary, source=source, required=("user_id", "product_type", "fee", "origin")
+    columns, width, records = _csv_open(
+        binary, rejections=rejections, required=("user_id", "product_type", "fee", "origin")
     )
     i_user, i_product, i_fee, i_origin = (
         columns["user_id"],
@@ -230,7 +260,7 @@ def subscribers_read(
     )
     subscribers: dict[str, SubscriberRow] = {}
     fees: dict[str, Decimal | None] = {}  # fee texts repeat: parse each once
-    for line, record in _records(reader, source=source, rejections=rejections):
+    for line, record in records:
         if len(record) != width:
             rejections.add(line, f"expected {width} fields, found {len(record)}")
             continue

@@ -475,3 +475,38 @@ def test_metadata_url_nobody_listens_on(fast_retries):
     assert run.error == (
         "tracks: the metadata URL is unavailable after 4 attempts (last: ConnectionError)."
     )
+
+
+def test_quoting_corner_cases_keep_csv_semantics_and_line_numbers(tmp_path, settings):
+    settings.ROYALTIES_MAX_REJECTED_FRACTION = Decimal("1")
+    streams = write(
+        tmp_path / "streams.csv",
+        "\n".join(
+            [
+                STREAMS_HEADER,
+                '"01/03/2019";"u1";"nl";"t1";"10"',
+                '01/03/2019;ab"c;NL;t1;20',
+                '01/03/2019;"x""y";NL;t1;30',
+                "01/03/2019;u1;NL;t1;40\r",
+                '01/03/2019;"open;NL;t1;50',
+                "01/03/2019;u1;NL;t1;60",
+            ]
+        ),
+    )
+    users = write(tmp_path / "users.csv", f"{USERS_HEADER}\nu1;premium;1;web")
+    tracks = tracks_file(tmp_path / "tracks.json", {"t1": "one"}, labels={"t1": "A"})
+
+    run = consolidate(streams=streams, users=users, tracks=tracks)
+
+    rows = Entry.objects.filter(run=run).order_by("line")
+    assert list(rows.values_list("line", "user_id", "region", "seconds")) == [
+        (2, "u1", "NL", 10),
+        (3, 'ab"c', "NL", 20),
+        (4, 'x"y', "NL", 30),
+        (5, "u1", "NL", 40),
+    ]
+    # The quote opened on line 6 is never closed: the rest of the file is one bad record.
+    assert run.errors == [
+        {"file": "streams", "line": 6, "error": "unreadable CSV: unexpected end of data"}
+    ]
+    assert run.rows == {"read": 5, "loaded": 4, "rejected": 1}
