@@ -240,6 +240,13 @@ def _consolidate(run: Run, *, progress: Progress | None) -> _Outcome:
         snapshot = inputs_dir() / "metadata" / f"run-{run.pk}-tracks.json"
         metadata_fetch(run.tracks_url, dest=snapshot)
         run.tracks_path = str(snapshot)
+    for name, path in (
+        ("streams", run.streams_path),
+        ("users", run.users_path),
+        ("tracks", run.tracks_path),
+    ):
+        if not Path(path).is_file():
+            raise ApplicationError(f"{name}: the input file is gone: {path}")
     checksums = {
         "streams": file_sha256(run.streams_path),
         "users": file_sha256(run.users_path),

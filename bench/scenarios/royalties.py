@@ -99,6 +99,7 @@ def run(h: Harness) -> dict:
     rows_1m = at_1m["rows"]["loaded"]
     copy_rate = rows_1m / copy_s
     consolidation_rate = rows_1m / at_1m["run_seconds"]
+    end_to_end_rate = rows_1m / at_1m["command_seconds"]
 
     ceiling = h.ceiling()
     with h.server() as base:
@@ -120,6 +121,8 @@ def run(h: Harness) -> dict:
         "consolidation_1m": at_1m,
         "consolidation_rows_per_s": round(consolidation_rate),
         "consolidation_vs_copy": round(consolidation_rate / copy_rate, 3),
+        "end_to_end_rows_per_s": round(end_to_end_rate),
+        "end_to_end_vs_copy": round(end_to_end_rate / copy_rate, 3),
         "consolidation_3m": at_3m,
         "peak_rss_3m_vs_1m": round(at_3m["peak_rss_mb"] / at_1m["peak_rss_mb"], 3),
         "compat_report": report,
@@ -133,7 +136,8 @@ def run(h: Harness) -> dict:
         else None,
         "notes": (
             "run_seconds is the consolidation itself (run started → finished, as stored); "
-            "command_seconds adds the process start-up. Targets: consolidation_vs_copy >= 0.5 "
+            "command_seconds is the whole manage.py process (Django start-up, the run, the "
+            "commit, the summary): end_to_end_* use it. Targets: consolidation_vs_copy >= 0.5 "
             "and peak_rss_3m_vs_1m <= 1.2. Peak memory grows with users and tracks (both the "
             "same at 1M and 3M rows), not with rows."
         ),

@@ -510,3 +510,16 @@ def test_quoting_corner_cases_keep_csv_semantics_and_line_numbers(tmp_path, sett
         {"file": "streams", "line": 6, "error": "unreadable CSV: unexpected end of data"}
     ]
     assert run.rows == {"read": 5, "loaded": 4, "rejected": 1}
+
+
+def test_an_input_removed_before_the_worker_runs_fails_clearly(tmp_path):
+    streams = write(tmp_path / "streams.csv", f"{STREAMS_HEADER}\n01/03/2019;u1;NL;t1;5")
+    run = run_create(streams_path=str(streams), users_path=str(USERS), tracks_path=str(TRACKS))
+    streams.unlink()
+
+    run = run_execute(run_id=run.pk)
+
+    assert (run.status, run.error) == (
+        Run.Status.FAILED,
+        f"streams: the input file is gone: {streams}",
+    )
