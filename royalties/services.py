@@ -180,9 +180,10 @@ def run_execute(*, run_id: int, progress: Progress | None = None) -> Run:
             raise NotFoundError(f"Run {run_id} does not exist.")
         raise ConflictError(f"Run {run_id} is {run.status}; only a queued run can be executed.")
     run = Run.objects.get(pk=run_id)
+    phase = _Phases(run.pk)
     try:
         with transaction.atomic():
-            outcome = _consolidate(run, progress=progress)
+            outcome = _consolidate(run, progress=progress, phase=phase)
             Run.objects.filter(pk=run.pk).update(
                 status=Run.Status.SUCCEEDED,
                 finished_at=timezone.now(),
@@ -190,6 +191,8 @@ def run_execute(*, run_id: int, progress: Progress | None = None) -> Run:
                 error="",
                 **outcome.__dict__,
             )
+        phase("commit")
+        phase.log()
     except _RunFailure as failure:
         _run_fail(
             run,
@@ -234,8 +237,7 @@ class _Phases:
         logger.info("royalties run %s phases: %s", self.run_id, ", ".join(self.timings))
 
 
-def _consolidate(run: Run, *, progress: Progress | None) -> _Outcome:
-    phase = _Phases(run.pk)
+def _consolidate(run: Run, *, progress: Progress | None, phase: "_Phases") -> _Outcome:
     if run.tracks_url:
         snapshot = inputs_dir() / "metadata" / f"run-{run.pk}-tracks.json"
         metadata_fetch(run.tracks_url, dest=snapshot)
@@ -293,44 +295,26 @@ def _consolidate(run: Run, *, progress: Progress | None) -> _Outcome:
     total_seconds = sum(seconds for seconds, _ in track_totals.values())
     phase("aggregates")
 
-    # Subscribers and listeners: one row per user of either file.
-    absent_users = absent_streams = absent_seconds = 0
+    # Subscribers and listeners: one row per user of either file, in user_id order so that
+    # the unique index grows at its right edge instead of splitting pages all over.
+    absent_ids: list[str] = []
+    absent_streams = absent_seconds = 0
     first_id, _ = run_id_range(run.pk)
     subscriber_rows = []
-    for user_id, row in subscribers.items():
-        seconds, streams = user_totals.pop(user_id, (0, 0))
+    for user_id in sorted(subscribers.keys() | user_totals.keys()):
+        seconds, streams = user_totals.get(user_id, (0, 0))
+        row = subscribers.get(user_id)
+        if row is None:
+            absent_ids.append(user_id)
+            absent_streams += streams
+            absent_seconds += seconds
+            fields = (False, "", None, "", Decimal(0))
+        else:
+            fields = (True, row.product_type, row.fee, row.origin, row.contribution)
         subscriber_rows.append(
-            (
-                first_id + len(subscriber_rows) + 1,
-                run.pk,
-                user_id,
-                True,
-                row.product_type,
-                row.fee,
-                row.origin,
-                row.contribution,
-                seconds,
-                streams,
-            )
+            (first_id + len(subscriber_rows) + 1, run.pk, user_id, *fields, seconds, streams)
         )
-    for user_id, (seconds, streams) in user_totals.items():
-        absent_users += 1
-        absent_streams += streams
-        absent_seconds += seconds
-        subscriber_rows.append(
-            (
-                first_id + len(subscriber_rows) + 1,
-                run.pk,
-                user_id,
-                False,
-                "",
-                None,
-                "",
-                Decimal(0),
-                seconds,
-                streams,
-            )
-        )
+    del user_totals
     rows_insert(
         table=Subscriber._meta.db_table,
         columns=(
@@ -348,10 +332,10 @@ def _consolidate(run: Run, *, progress: Progress | None) -> _Outcome:
         rows=subscriber_rows,
     )
     del subscriber_rows
-    if absent_users:
-        examples = ", ".join(sorted(user_totals)[:EXAMPLES_IN_WARNINGS])
+    if absent_ids:
+        examples = ", ".join(absent_ids[:EXAMPLES_IN_WARNINGS])
         warnings.append(
-            f"{absent_streams} streams ({absent_seconds} s) by {absent_users} users absent from "
+            f"{absent_streams} streams ({absent_seconds} s) by {len(absent_ids)} users absent from "
             f"the subscribers file (e.g. {examples}): counted in the seconds, no fee."
         )
 
@@ -359,7 +343,8 @@ def _consolidate(run: Run, *, progress: Progress | None) -> _Outcome:
     # Tracks and labels.
     label_totals: dict[str, list[int]] = {}  # label -> [tracks, streams, seconds]
     track_rows = []
-    for track_id, (name, label) in metadata.tracks.items():
+    for track_id in sorted(metadata.tracks):
+        name, label = metadata.tracks[track_id]
         seconds, streams = track_totals.pop(track_id, (0, 0))
         track_rows.append(
             (first_id + len(track_rows) + 1, run.pk, track_id, name, label, seconds, streams)
@@ -415,7 +400,6 @@ def _consolidate(run: Run, *, progress: Progress | None) -> _Outcome:
         batch_size=1000,
     )
     phase("tracks and labels stored")
-    phase.log()
     if rejected:
         warnings.append(f"{rejected} rows of the streaming log were rejected (see the errors).")
     if user_rejections.count:

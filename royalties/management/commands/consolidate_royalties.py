@@ -14,6 +14,9 @@ ERRORS_SHOWN = 10
 
 
 class Command(BaseCommand):
+    # Nothing here depends on the system checks; skipping them saves start-up time.
+    requires_system_checks: list = []
+
     help = (
         "Consolidate --streams, --users and --tracks (a file or an http(s) URL) into a run; "
         "the report endpoints then serve it. --async hands the work to the worker."
