@@ -93,8 +93,12 @@ def run(h: Harness) -> dict:
     three_m = _generate(h, 3_000_000)
     _clear_runs(h)
 
-    copy_s = _plain_copy_seconds(h, one_m / "streaming.csv")
-    at_1m = _consolidate(h, one_m)
+    # Two samples of each 1M measurement, the faster one reported (the machine is shared).
+    copy_samples = [_plain_copy_seconds(h, one_m / "streaming.csv") for _ in range(2)]
+    copy_s = min(copy_samples)
+    samples_1m = [_consolidate(h, one_m) for _ in range(2)]
+    at_1m = min(samples_1m, key=lambda sample: sample["run_seconds"])
+    at_1m["peak_rss_mb"] = max(sample["peak_rss_mb"] for sample in samples_1m)
     at_3m = _consolidate(h, three_m)
     rows_1m = at_1m["rows"]["loaded"]
     copy_rate = rows_1m / copy_s
@@ -117,8 +121,10 @@ def run(h: Harness) -> dict:
     return {
         "rows": rows_1m,
         "plain_copy_seconds": round(copy_s, 3),
+        "plain_copy_samples_seconds": [round(sample, 3) for sample in copy_samples],
         "plain_copy_rows_per_s": round(copy_rate),
         "consolidation_1m": at_1m,
+        "consolidation_1m_samples_seconds": [sample["run_seconds"] for sample in samples_1m],
         "consolidation_rows_per_s": round(consolidation_rate),
         "consolidation_vs_copy": round(consolidation_rate / copy_rate, 3),
         "end_to_end_rows_per_s": round(end_to_end_rate),
@@ -135,6 +141,8 @@ def run(h: Harness) -> dict:
         if ceiling_rps
         else None,
         "notes": (
+            "The faster of two samples is reported for COPY and for the 1M consolidation (both "
+            "samples listed; peak memory is the larger of the two). "
             "run_seconds is the consolidation itself (run started → finished, as stored); "
             "command_seconds is the whole manage.py process (Django start-up, the run, the "
             "commit, the summary): end_to_end_* use it. Targets: consolidation_vs_copy >= 0.5 "
