@@ -71,6 +71,7 @@ class RunAdmin(ReadOnlyAdmin):
         ("unattributed_seconds", "unattributed_streams", "unattributed_amount"),
         "warnings_display",
         "errors_display",
+        "timings",
         "drill_down",
     ]
     readonly_fields = [
@@ -90,6 +91,7 @@ class RunAdmin(ReadOnlyAdmin):
         "unattributed_amount",
         "warnings_display",
         "errors_display",
+        "timings",
         "drill_down",
     ]
 

@@ -48,6 +48,8 @@ class Run(models.Model):
     warnings = models.JSONField(default=list, blank=True)
     errors = models.JSONField(default=list, blank=True)
     error = models.TextField(blank=True, default="")
+    # Seconds spent in each phase of the consolidation (where the time went).
+    timings = models.JSONField(default=dict, blank=True)
     revenue = models.DecimalField(max_digits=16, decimal_places=2, null=True, blank=True)
     total_seconds = models.BigIntegerField(null=True, blank=True)
     unattributed_seconds = models.BigIntegerField(null=True, blank=True)

@@ -189,6 +189,7 @@ def run_execute(*, run_id: int, progress: Progress | None = None) -> Run:
                 finished_at=timezone.now(),
                 tracks_path=run.tracks_path,
                 error="",
+                timings=phase.seconds(),
                 **outcome.__dict__,
             )
         phase("commit")
@@ -226,15 +227,20 @@ class _Phases:
     """Times each phase of a run; one log line at the end tells an operator where time went."""
 
     def __init__(self, run_id: int) -> None:
-        self.run_id, self.last, self.timings = run_id, time.perf_counter(), []
+        self.run_id, self.last = run_id, time.perf_counter()
+        self.timings: dict[str, float] = {}
 
     def __call__(self, name: str) -> None:
         now = time.perf_counter()
-        self.timings.append(f"{name} {now - self.last:.3f} s")
+        self.timings[name] = round(now - self.last, 3)
         self.last = now
 
+    def seconds(self) -> dict[str, float]:
+        return dict(self.timings)
+
     def log(self) -> None:
-        logger.info("royalties run %s phases: %s", self.run_id, ", ".join(self.timings))
+        phases = ", ".join(f"{name} {seconds:.3f} s" for name, seconds in self.timings.items())
+        logger.info("royalties run %s phases: %s", self.run_id, phases)
 
 
 def _consolidate(run: Run, *, progress: Progress | None, phase: "_Phases") -> _Outcome:

@@ -64,8 +64,8 @@ def _consolidate(h: Harness, data: Path) -> dict:
     ]  # fmt: skip
     peak_mb, wall_s = h.peak_rss_mb(command)
     with h.connect() as conn:
-        run_id, status, seconds, rows = conn.execute(
-            "SELECT id, status, EXTRACT(EPOCH FROM finished_at - started_at), rows "
+        run_id, status, seconds, rows, timings = conn.execute(
+            "SELECT id, status, EXTRACT(EPOCH FROM finished_at - started_at), rows, timings "
             "FROM royalties_run ORDER BY id DESC LIMIT 1"
         ).fetchone()
     if status != "succeeded":
@@ -76,6 +76,7 @@ def _consolidate(h: Harness, data: Path) -> dict:
         "run_seconds": round(float(seconds), 3),
         "command_seconds": wall_s,
         "peak_rss_mb": peak_mb,
+        "phases_seconds": timings,
     }
 
 

@@ -59,6 +59,7 @@ class RunOutputSerializer(serializers.ModelSerializer):
     errors = RejectedRowSerializer(many=True)
     warnings = serializers.ListField(child=serializers.CharField())
     checksums = serializers.DictField(child=serializers.CharField())
+    timings = serializers.DictField(child=serializers.FloatField())
     unattributed = serializers.SerializerMethodField()
 
     class Meta:
@@ -76,6 +77,7 @@ class RunOutputSerializer(serializers.ModelSerializer):
             "warnings",
             "errors",
             "error",
+            "timings",
             "revenue",
             "total_seconds",
             "unattributed",
