@@ -25,20 +25,36 @@ def copy_lines(*, table: str, columns: Sequence[str], lines: Iterable[str]) -> i
     A writer thread sends each chunk while this thread prepares the next one, so parsing in
     Python and loading in the server overlap.
     """
-    from psycopg.copy import QueuedLibpqWriter
-
     quote = connection.ops.quote_name
     column_list = ", ".join(quote(column) for column in columns)
     sql = f"COPY {quote(table)} ({column_list}) FROM STDIN"
     count = 0
     with connection.cursor() as cursor:
         raw = cursor.cursor
-        with raw.copy(sql, writer=QueuedLibpqWriter(raw)) as copy:
+        with raw.copy(sql, writer=bounded_queued_writer(raw)) as copy:
             iterator = iter(lines)
             while chunk := list(islice(iterator, COPY_CHUNK_ROWS)):
                 copy.write("".join(chunk))
                 count += len(chunk)
     return count
+
+
+# psycopg's queued writer holds up to 1024 buffers of 128 KiB: when the server is the slower
+# side, that is up to 128 MiB more memory, growing with the rows. A few buffers keep the
+# overlap and bound the memory.
+COPY_QUEUE_BUFFERS = 16
+
+
+def bounded_queued_writer(cursor):
+    """psycopg's ``QueuedLibpqWriter`` (a thread sends while this one formats) with a short
+    queue."""
+    from queue import Queue
+
+    from psycopg.copy import QueuedLibpqWriter
+
+    writer = QueuedLibpqWriter(cursor)
+    writer._queue = Queue(maxsize=COPY_QUEUE_BUFFERS)
+    return writer
 
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
