@@ -239,6 +239,12 @@ LOGGING = {
 ROYALTIES_MAX_REJECTED_FRACTION = env_decimal("ROYALTIES_MAX_REJECTED_FRACTION", Decimal("0.01"))
 ROYALTIES_METADATA_TIMEOUT_SECONDS = env_int("ROYALTIES_METADATA_TIMEOUT_SECONDS", 10)
 ROYALTIES_METADATA_RETRIES = env_int("ROYALTIES_METADATA_RETRIES", 4)
+# First pause between two metadata fetch attempts; it doubles after each failure (30 s at most).
+ROYALTIES_METADATA_BACKOFF_SECONDS = env_decimal(
+    "ROYALTIES_METADATA_BACKOFF_SECONDS", Decimal("0.5")
+)
+# Rejected rows kept (with their line numbers) in a run's error list; the count is always exact.
+ROYALTIES_MAX_ERRORS_LISTED = env_int("ROYALTIES_MAX_ERRORS_LISTED", 1000)
 
 # ingestion
 INGESTION_SECRETS = env_list("INGESTION_SECRETS", [DEV_SECRET_DEFAULTS["INGESTION_SECRETS"]])
