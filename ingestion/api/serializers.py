@@ -42,11 +42,6 @@ class EventBatchOutputSerializer(serializers.Serializer):
     rejected = RejectedItemSerializer(many=True)
 
 
-class ErrorOutputSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    detail = serializers.CharField()
-
-
 class FieldErrorsOutputSerializer(serializers.Serializer):
     userId = serializers.ListField(child=serializers.CharField(), required=False)
     name = serializers.ListField(child=serializers.CharField(), required=False)

@@ -9,10 +9,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.serializers import ErrorOutputSerializer
 from ingestion.api.authentication import HasIngestionSecret, IngestionSecretAuthentication
 from ingestion.api.parsers import InvalidLine, NDJSONParser
 from ingestion.api.serializers import (
-    ErrorOutputSerializer,
     EventAcceptedOutputSerializer,
     EventBatchOutputSerializer,
     EventDuplicateOutputSerializer,

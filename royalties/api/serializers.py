@@ -8,11 +8,6 @@ from rest_framework import serializers
 from royalties.models import Run
 
 
-class ErrorOutputSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    detail = serializers.CharField()
-
-
 class RunInputSerializer(serializers.Serializer):
     streams = serializers.FileField(help_text="Streaming log (CSV).")
     users = serializers.FileField(help_text="Subscribers (CSV).")

@@ -17,12 +17,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.pagination import PageNumberPagination
+from core.api.serializers import ErrorOutputSerializer
 from royalties import selectors, services
 from royalties.api.serializers import (
     CompatEntryOutputSerializer,
     CompatRevenueOutputSerializer,
     CompatUserOutputSerializer,
-    ErrorOutputSerializer,
     LabelOutputSerializer,
     ReportOutputSerializer,
     RunInputSerializer,

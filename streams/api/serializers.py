@@ -66,11 +66,6 @@ class StreamLimitReachedSerializer(serializers.Serializer):
     active = ActiveSessionSerializer(many=True)
 
 
-class ErrorSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    detail = serializers.CharField()
-
-
 class ViewerInputSerializer(serializers.Serializer):
     max_streams = serializers.IntegerField(
         required=False,

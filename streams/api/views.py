@@ -9,10 +9,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.serializers import ErrorOutputSerializer
 from core.errors import NotFoundError
 from streams.api.serializers import (
     CompatCanAddStreamSerializer,
-    ErrorSerializer,
     HeartbeatOutputSerializer,
     SessionOutputSerializer,
     SessionStartInputSerializer,
@@ -28,8 +28,8 @@ MANAGE_SESSIONS = "streams.manage_sessions"
 USER_ID_MAX_LENGTH = 255
 
 _AUTH_ERRORS = {
-    401: OpenApiResponse(ErrorSerializer, "Missing or invalid credentials."),
-    403: OpenApiResponse(ErrorSerializer, "Authenticated without the needed permission."),
+    401: OpenApiResponse(ErrorOutputSerializer, "Missing or invalid credentials."),
+    403: OpenApiResponse(ErrorOutputSerializer, "Authenticated without the needed permission."),
 }
 
 
@@ -50,7 +50,7 @@ class SessionStartView(APIView):
             201: OpenApiResponse(SessionStartOutputSerializer, "Session started."),
             200: OpenApiResponse(SessionStartOutputSerializer, "A retry: the existing session."),
             400: OpenApiResponse(description="Invalid input (field errors)."),
-            404: OpenApiResponse(ErrorSerializer, "Unknown viewer."),
+            404: OpenApiResponse(ErrorOutputSerializer, "Unknown viewer."),
             409: OpenApiResponse(
                 StreamLimitReachedSerializer,
                 "Limit reached (`stream_limit_reached`, with the active sessions); or a "
@@ -82,9 +82,9 @@ class SessionHeartbeatView(APIView):
         request=None,
         responses={
             200: HeartbeatOutputSerializer,
-            404: OpenApiResponse(ErrorSerializer, "Unknown session."),
+            404: OpenApiResponse(ErrorOutputSerializer, "Unknown session."),
             410: OpenApiResponse(
-                ErrorSerializer, "The session ended or expired; the client must start again."
+                ErrorOutputSerializer, "The session ended or expired; the client must start again."
             ),
             **_AUTH_ERRORS,
         },
@@ -103,7 +103,7 @@ class SessionDetailView(APIView):
         summary="Stop a session (idempotent)",
         responses={
             204: OpenApiResponse(description="Stopped (or already ended)."),
-            404: OpenApiResponse(ErrorSerializer, "Unknown session."),
+            404: OpenApiResponse(ErrorOutputSerializer, "Unknown session."),
             **_AUTH_ERRORS,
         },
     )
@@ -136,7 +136,7 @@ class ViewerDetailView(APIView):
         summary="A viewer's limit, active sessions and whether a start would be accepted",
         responses={
             200: ViewerOutputSerializer,
-            404: OpenApiResponse(ErrorSerializer, "Unknown viewer."),
+            404: OpenApiResponse(ErrorOutputSerializer, "Unknown viewer."),
             **_AUTH_ERRORS,
         },
     )
