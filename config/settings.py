@@ -245,6 +245,8 @@ ROYALTIES_METADATA_BACKOFF_SECONDS = env_decimal(
 )
 # Rejected rows kept (with their line numbers) in a run's error list; the count is always exact.
 ROYALTIES_MAX_ERRORS_LISTED = env_int("ROYALTIES_MAX_ERRORS_LISTED", 1000)
+# A queued run this old is handed to the worker again (its task may have been lost).
+ROYALTIES_QUEUED_STALE_SECONDS = env_int("ROYALTIES_QUEUED_STALE_SECONDS", 600)
 
 # ingestion
 INGESTION_SECRETS = env_list("INGESTION_SECRETS", [DEV_SECRET_DEFAULTS["INGESTION_SECRETS"]])

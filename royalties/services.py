@@ -81,16 +81,51 @@ def run_create(
     )
 
 
-def run_enqueue(*, run: Run) -> None:
-    """Hand the run to the worker once the transaction that created it has committed."""
+def _run_task_enqueue(run_id: int) -> None:
     from django_q.tasks import async_task
 
+    async_task("royalties.tasks.run_execute_task", run_id, task_name=f"royalties-run-{run_id}")
+
+
+def run_enqueue(*, run: Run) -> None:
+    """Hand the run to the worker once the transaction that created it has committed."""
     run_id = run.pk
-    transaction.on_commit(
-        lambda: async_task(
-            "royalties.tasks.run_execute_task", run_id, task_name=f"royalties-run-{run_id}"
-        )
+    transaction.on_commit(lambda: _run_task_enqueue(run_id))
+
+
+def runs_sweep() -> dict[str, int]:
+    """Repair runs whose worker task was lost: the schedule ``royalties.sweep_runs`` calls this.
+
+    - A run still queued after ``ROYALTIES_QUEUED_STALE_SECONDS`` is enqueued again (the task
+      does nothing for a run that is no longer queued, so a duplicate is harmless).
+    - A run still running after the worker's task timeout (plus a margin) lost its worker: the
+      consolidation is one transaction, so nothing of it was stored; it is marked failed with a
+      message saying so, and the operator re-runs it.
+    """
+    now = timezone.now()
+    queued_before = now - timezone.timedelta(seconds=settings.ROYALTIES_QUEUED_STALE_SECONDS)
+    requeued = 0
+    for run_id in Run.objects.filter(
+        status=Run.Status.QUEUED, created_at__lt=queued_before
+    ).values_list("pk", flat=True):
+        _run_task_enqueue(run_id)
+        requeued += 1
+    lost_after = settings.Q_CLUSTER["timeout"] + 300
+    lost = Run.objects.filter(
+        status=Run.Status.RUNNING, started_at__lt=now - timezone.timedelta(seconds=lost_after)
+    ).update(
+        status=Run.Status.FAILED,
+        finished_at=now,
+        error=(
+            f"The worker stopped during the run (no result after {lost_after} s); nothing was "
+            "stored. Re-run it."
+        ),
     )
+    if requeued or lost:
+        logger.warning(
+            "royalties sweep: %d queued runs re-enqueued, %d lost runs failed", requeued, lost
+        )
+    return {"requeued": requeued, "failed": lost}
 
 
 def _upload_store(upload: UploadedFile, *, dest: Path) -> str:

@@ -1,7 +1,7 @@
 """django-q2 entry points of the royalties domain."""
 
 from royalties.models import Run
-from royalties.services import run_execute
+from royalties.services import run_execute, runs_sweep
 
 
 def run_execute_task(run_id: int) -> str:
@@ -10,3 +10,7 @@ def run_execute_task(run_id: int) -> str:
         return f"run {run_id} is not queued; nothing to do"
     run = run_execute(run_id=run_id)
     return f"run {run.pk} {run.status}"
+
+
+def runs_sweep_task() -> dict[str, int]:
+    return runs_sweep()
