@@ -85,8 +85,10 @@ def run(h: Harness) -> dict:
     figures["target_events_per_s"] = 500_000
     figures["notes"] = (
         "Rows are loaded with COPY, then VACUUM ANALYZE (what autovacuum does after a bulk "
-        "load). Each claim is one transaction: one statement claims (FOR UPDATE SKIP LOCKED), "
-        "marks, aggregates per user and upserts-adds into users_revenue. copy_rows_per_s is "
-        "the client-side COPY of the same rows (Python generating them), for scale."
+        "load). Each claim is one transaction: one statement aggregates the next id range per "
+        "user and upserts-adds it into users_revenue, and a batch row records the range (the "
+        "watermark; docs/decisions/0022-processing-watermark.md); events are never updated. "
+        "copy_rows_per_s is the client-side COPY of the same rows (Python generating them), "
+        "for scale."
     )
     return figures
