@@ -52,3 +52,18 @@ def test_schema_endpoint_serves_openapi(client):
     response = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
     assert response.status_code == 200
     assert response.json()["openapi"].startswith("3.")
+
+
+def test_every_operation_with_a_body_documents_413_and_415():
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    with_body = [
+        (path, method, sorted(operation["responses"]))
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+        if "requestBody" in operation
+    ]
+    assert ("/liveEvent", "post") in [(path, method) for path, method, _ in with_body]
+    for path, method, statuses in with_body:
+        assert {"413", "415"} <= set(statuses), (path, method)
+    error = schema["components"]["schemas"]["ErrorOutput"]
+    assert set(error["properties"]) == {"code", "detail"}

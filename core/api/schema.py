@@ -1,0 +1,38 @@
+"""OpenAPI post-processing: the errors every endpoint can give, declared once for all.
+
+The body-size middleware answers 413 and the JSON-only parsers 415 on every operation that takes
+a body, whichever domain it belongs to; declaring them here keeps each view's schema about its
+own errors.
+"""
+
+from typing import Any
+
+ERROR_REF = {"$ref": "#/components/schemas/ErrorOutput"}
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {"code": {"type": "string"}, "detail": {"type": "string"}},
+    "required": ["code", "detail"],
+}
+BODY_ERRORS = {
+    "413": "Request body over API_MAX_BODY_BYTES (multipart: API_MAX_UPLOAD_BYTES).",
+    "415": "Body in a content type this endpoint does not take.",
+}
+
+
+def common_errors_add(result: dict[str, Any], generator, request, public) -> dict[str, Any]:
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas.setdefault("ErrorOutput", ERROR_SCHEMA)
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            if not isinstance(operation, dict) or "requestBody" not in operation:
+                continue
+            responses = operation.setdefault("responses", {})
+            for status, description in BODY_ERRORS.items():
+                responses.setdefault(
+                    status,
+                    {
+                        "description": description,
+                        "content": {"application/json": {"schema": ERROR_REF}},
+                    },
+                )
+    return result
