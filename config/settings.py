@@ -220,6 +220,15 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {},
+    "TAGS": [
+        {"name": "platform", "description": "Health of the platform."},
+        {"name": "royalties", "description": "Consolidation runs and payout reports (operators)."},
+        {"name": "royalties compat", "description": "The original royalties service's paths."},
+        {"name": "ingestion", "description": "Batches of revenue events (shared secret)."},
+        {"name": "ingestion compat", "description": "The original ingestion paths."},
+        {"name": "streams", "description": "Stream sessions (leases) and viewers' limits."},
+        {"name": "streams compat", "description": "The original stream-check path."},
+    ],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "core.api.schema.common_errors_add",

@@ -56,7 +56,7 @@ def _idempotency_header(request: Request) -> str | None:
 class LiveEventView(IngestionView):
     @extend_schema(
         operation_id="ingestion_live_event",
-        tags=["ingestion"],
+        tags=["ingestion compat"],
         summary="Record one revenue event (committed before the answer)",
         parameters=[IDEMPOTENCY_KEY_PARAMETER],
         request=EventInputSerializer,
@@ -83,7 +83,7 @@ class LiveEventView(IngestionView):
 class UserEventsView(IngestionView):
     @extend_schema(
         operation_id="ingestion_user_events",
-        tags=["ingestion"],
+        tags=["ingestion compat"],
         summary="A user's processed revenue and pending event count",
         parameters=[OpenApiParameter("userId", str, OpenApiParameter.PATH)],
         responses={

@@ -33,7 +33,7 @@ from royalties.api.serializers import (
 from royalties.models import Run
 
 TAGS = ["royalties"]
-COMPAT_TAGS = ["royalties (compat)"]
+COMPAT_TAGS = ["royalties compat"]
 
 RUN_PARAMETER = OpenApiParameter(
     "run", int, description="A succeeded run's id (default: the latest succeeded run)."
