@@ -1,4 +1,4 @@
-"""Platform endpoints that belong to no domain: the health check."""
+"""Platform endpoints that belong to no domain (the health check), and the open-view base."""
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -25,10 +25,17 @@ HealthOutputSerializer = inline_serializer(
 )
 
 
-class HealthView(APIView):
+class OpenView(APIView):
+    """An endpoint open to anyone: no credentials read, no permission checked.
+
+    For the health check and the compat endpoints the spec declares open.
+    """
+
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
+
+class HealthView(OpenView):
     @extend_schema(
         operation_id="healthz",
         tags=["platform"],

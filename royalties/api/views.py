@@ -10,7 +10,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.parsers import MultiPartParser
-from rest_framework.permissions import AllowAny
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,6 +17,7 @@ from rest_framework.views import APIView
 
 from core.api.pagination import PageNumberPagination
 from core.api.serializers import ErrorOutputSerializer
+from core.api.views import OpenView
 from royalties import selectors, services
 from royalties.api.serializers import (
     CompatEntryOutputSerializer,
@@ -242,9 +242,7 @@ class UserView(APIView):
 # --- Compat: the original service's open, read-only endpoints ------------------------------
 
 
-class _CompatView(APIView):
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
+class _CompatView(OpenView):
     renderer_classes = [JSONRenderer]
 
 

@@ -4,12 +4,12 @@ from uuid import UUID
 
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework.exceptions import ValidationError
-from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.serializers import ErrorOutputSerializer
+from core.api.views import OpenView
 from core.errors import NotFoundError
 from streams.api.serializers import (
     CompatCanAddStreamSerializer,
@@ -178,10 +178,7 @@ class ViewerDetailView(APIView):
 COMPAT_UNKNOWN_USER = {"can_add_stream": None, "errors": "Unable to verify stream availability."}
 
 
-class CompatAddStreamView(APIView):
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
-
+class CompatAddStreamView(OpenView):
     @extend_schema(
         operation_id="streams_compat_add_stream",
         tags=["streams compat"],

@@ -81,24 +81,18 @@ def test_consolidate_with_a_metadata_url_is_queued_with_the_url():
     assert (run.tracks_url, run.tracks_path) == ("https://metadata.example.com/tracks", "")
 
 
-def test_generate_streams_writes_consistent_inputs(tmp_path):
-    out = StringIO()
+def _generate(out_dir, *, stdout) -> None:
     call_command(
         "generate_streams",
-        "--rows",
-        "2000",
-        "--users",
-        "300",
-        "--tracks",
-        "120",
-        "--labels",
-        "7",
-        "--seed",
-        "3",
-        "--out",
-        str(tmp_path),
-        stdout=out,
+        *("--rows", "2000", "--users", "300", "--tracks", "120", "--labels", "7"),
+        *("--seed", "3", "--out", str(out_dir)),
+        stdout=stdout,
     )
+
+
+def test_generate_streams_writes_consistent_inputs(tmp_path):
+    out = StringIO()
+    _generate(tmp_path, stdout=out)
     assert out.getvalue() == f"wrote 2,000 streams, 300 users, 120 tracks, 7 labels to {tmp_path}\n"
     streams = (tmp_path / "streaming.csv").read_text().split("\n")
     assert streams[0] == "date;user_id;region;track id;seconds"
@@ -124,22 +118,7 @@ def test_generate_streams_writes_consistent_inputs(tmp_path):
     assert amounts + run.unattributed_amount == run.revenue
 
     again = tmp_path / "again"
-    call_command(
-        "generate_streams",
-        "--rows",
-        "2000",
-        "--users",
-        "300",
-        "--tracks",
-        "120",
-        "--labels",
-        "7",
-        "--seed",
-        "3",
-        "--out",
-        str(again),
-        stdout=StringIO(),
-    )
+    _generate(again, stdout=StringIO())
     assert (again / "streaming.csv").read_bytes() == (tmp_path / "streaming.csv").read_bytes()
 
 
