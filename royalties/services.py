@@ -19,9 +19,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import ApplicationError, ConflictError, NotFoundError
-from royalties.consolidation import RunFailure, consolidate
-from royalties.consolidation.steps import inputs_dir
 from royalties.models import Run
+from royalties.storage import inputs_dir
 
 logger = logging.getLogger(__name__)
 
@@ -184,6 +183,10 @@ def run_execute(*, run_id: int, progress: Progress | None = None) -> Run:
         if run is None:
             raise NotFoundError(f"Run {run_id} does not exist.")
         raise ConflictError(f"Run {run_id} is {run.status}; only a queued run can be executed.")
+    # Imported here: Arrow and numpy cost ~90 MB and most of a second to import, which only a
+    # process that consolidates (the worker, the command) should pay, not every web worker.
+    from royalties.consolidation import RunFailure, consolidate
+
     run = Run.objects.get(pk=run_id)
     phase = _Phases(run.pk)
     try:

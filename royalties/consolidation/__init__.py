@@ -6,6 +6,7 @@ succeeded with the returned ``Outcome``, or failed.
 """
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from royalties.consolidation import steps
 from royalties.consolidation.records import Outcome, RunFailure
@@ -21,11 +22,18 @@ def consolidate(
 ) -> Outcome:
     inputs = steps.inputs_prepare(run)
     phase("fetch and checksums")
-    listing = steps.listing_read(inputs)
-    phase("metadata and subscribers")
     totals = StreamTotals()
-    loaded = steps.streams_load(run, inputs, totals, progress=progress)
-    phase("streaming log")
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # The metadata and subscribers are read while the server loads the streaming log.
+        reading = pool.submit(steps.listing_read, inputs, steps.shares_read())
+        try:
+            loaded = steps.streams_load(run, inputs, totals, progress=progress)
+        except Exception:
+            reading.result()  # a problem in those inputs is reported first, as they come first
+            raise
+        phase("streaming log")
+        listing = reading.result()
+    phase("metadata and subscribers")
     errors = steps.rejections_weigh(loaded, listing, inputs)
     totals.users.fold()
     totals.tracks.fold()

@@ -37,15 +37,12 @@ from royalties.inputs import (
 )
 from royalties.models import Entry, Label, RevenueShare, Run, Subscriber, Track, run_id_range
 from royalties.rounding import amounts_split, cents_round
+from royalties.storage import inputs_dir
 
 SHARE_PLACES = Decimal("0.00000001")
 
 Progress = Callable[[int, int], None]
 Phase = Callable[[str], None]
-
-
-def inputs_dir() -> Path:
-    return Path(settings.MEDIA_ROOT) / "royalties" / "inputs"
 
 
 def inputs_prepare(run: Run) -> Inputs:
@@ -63,9 +60,15 @@ def inputs_prepare(run: Run) -> Inputs:
     return Inputs(run.streams_path, run.users_path, run.tracks_path, checksums)
 
 
-def listing_read(inputs: Inputs) -> Listing:
+def shares_read() -> dict[str, Decimal]:
+    """The revenue share of each origin (``RevenueShare``)."""
+    return {share.origin: share.share for share in RevenueShare.objects.all()}
+
+
+def listing_read(inputs: Inputs, shares: dict[str, Decimal]) -> Listing:
+    """Read the metadata and the subscribers (files only, no database: it runs in a thread
+    while the streaming log is loaded)."""
     metadata = metadata_read(inputs.tracks_path)
-    shares = {share.origin: share.share for share in RevenueShare.objects.all()}
     rejections = Rejections("users", settings.ROYALTIES_MAX_ERRORS_LISTED)
     with open(inputs.users_path, "rb") as handle:
         subscribers = subscribers_read(handle, shares=shares, rejections=rejections)

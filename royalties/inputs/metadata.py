@@ -46,6 +46,15 @@ def _keys_of(first: dict, *, source: str) -> tuple[str, str, list[str]]:
     )
 
 
+def _text(value: object) -> str:
+    """A field's text, stripped ("" when it is missing or not a string or a number)."""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, int):
+        return str(value).strip()
+    return ""
+
+
 def _metadata_parse(data: object, *, source: str) -> Metadata:
     if not isinstance(data, list):
         raise InputError(f"{source}: expected a JSON array of tracks, got {type(data).__name__}.")
@@ -58,21 +67,20 @@ def _metadata_parse(data: object, *, source: str) -> Metadata:
     for index, item in enumerate(data):
         if not isinstance(item, dict):
             raise InputError(f"{source}: item {index} is not an object.")
-        values = [item.get(key) for key in ("track_id", name_key, label_key)]
-        if not all(isinstance(v, str | int) and str(v).strip() for v in values):
+        track_id = _text(item.get("track_id"))
+        name, label = _text(item.get(name_key)), _text(item.get(label_key))
+        if not (track_id and name and label):
             raise InputError(
                 f"{source}: item {index} needs non-empty track_id, {name_key} and {label_key}."
             )
-        track_id, name, label = (str(v).strip() for v in values)
         if len(track_id) > MAX_ID_LENGTH or max(len(name), len(label)) > MAX_TEXT_LENGTH:
             raise InputError(f"{source}: item {index} has a field that is too long.")
-        known = tracks.get(track_id)
-        if known is not None and known != (name, label):
+        known = tracks.setdefault(track_id, (name, label))
+        if known != (name, label):
             raise InputError(
                 f"{source}: track {track_id} is listed twice with different name or label "
                 f"(item {index})."
             )
-        tracks[track_id] = (name, label)
     return Metadata(tracks=tracks, warnings=warnings)
 
 
