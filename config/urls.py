@@ -1,10 +1,11 @@
 """Every URL of the platform: admin, API docs, health, and each domain's API and compat paths."""
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from core.api.views import HealthView
+from core.views import NOT_FOUND_URL_NAME, unmatched
 
 handler404 = "core.views.not_found"
 handler500 = "core.views.server_error"
@@ -20,4 +21,6 @@ urlpatterns = [
     path("", include("streams.urls")),
     path("", include("webhooks.urls")),
     path("", include("analytics.urls")),
+    # Last: whatever no route above matched gets the JSON 404, DEBUG on or off.
+    re_path(r"^(?P<path>.*)$", unmatched, name=NOT_FOUND_URL_NAME),
 ]

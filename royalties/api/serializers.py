@@ -5,10 +5,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.api.serializers import StrictInputSerializer
 from royalties.models import Run
 
 
-class RunInputSerializer(serializers.Serializer):
+class RunInputSerializer(StrictInputSerializer):
     streams = serializers.FileField(help_text="Streaming log (CSV).")
     users = serializers.FileField(help_text="Subscribers (CSV).")
     tracks = serializers.FileField(required=False, help_text="Track metadata (JSON).")

@@ -2,7 +2,6 @@
 
 import csv
 import io
-import json
 
 from django.http import HttpResponse
 from django.urls import reverse
@@ -10,12 +9,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.parsers import MultiPartParser
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.pagination import PageNumberPagination
+from core.api.renderers import JSONRenderer, json_dumps
 from core.api.serializers import ErrorOutputSerializer
 from core.api.views import OpenView
 from royalties import selectors, services
@@ -161,7 +161,7 @@ class CSVRenderer(BaseRenderer):
 
     def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
         # Only errors reach the renderer (the report itself is an HttpResponse): keep them JSON.
-        return json.dumps(data).encode()
+        return json_dumps(data)
 
 
 class ReportCsvView(APIView):

@@ -38,7 +38,8 @@ def test_body_over_the_limit_is_413_before_parsing(api_client):
     response = api_client.post("/echo", data=body, content_type="application/json")
     assert response.status_code == 413
     assert response.json() == {
-        "detail": f"Request body too large: {len(body)} bytes, the limit is 64."
+        "code": "request_too_large",
+        "detail": f"Request body too large: {len(body)} bytes, the limit is 64.",
     }
 
 

@@ -6,6 +6,8 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 from drf_spectacular.generators import SchemaGenerator
 
+from core.views import NOT_FOUND_URL_NAME
+
 pytestmark = pytest.mark.django_db
 
 
@@ -21,7 +23,7 @@ def _url_paths(resolver: URLResolver, prefix: str = "") -> list[str]:
         route = prefix + str(entry.pattern)
         if isinstance(entry, URLResolver):
             paths.extend(_url_paths(entry, route))
-        elif isinstance(entry, URLPattern):
+        elif isinstance(entry, URLPattern) and entry.name != NOT_FOUND_URL_NAME:
             paths.append(route)
     return paths
 
