@@ -1,12 +1,14 @@
-"""Platform endpoints that belong to no domain (the health check), and the open-view base."""
+"""Platform endpoints that belong to no domain (health, the schema), and the open-view base."""
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.views import SpectacularAPIView
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.renderers import JSONRenderer
 from core.selectors import health_get
 
 HealthOutputSerializer = inline_serializer(
@@ -58,3 +60,12 @@ class HealthView(OpenView):
             },
         }
         return Response(body, status=200 if health.ok else 503)
+
+
+class SchemaView(SpectacularAPIView):
+    """The OpenAPI schema; its errors (a POST: 405) are JSON like every other API answer."""
+
+    def handle_exception(self, exc: Exception) -> Response:
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = JSONRenderer.media_type
+        return super().handle_exception(exc)
