@@ -2,9 +2,8 @@
 
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
 
-from core.api.views import HealthView, SchemaView
+from core.api.views import HealthView, RedocView, SchemaView, SwaggerView
 from core.views import NOT_FOUND_URL_NAME, unmatched
 
 handler404 = "core.views.not_found"
@@ -14,8 +13,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", HealthView.as_view(), name="healthz"),
     path("api/schema/", SchemaView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("api/docs/", SwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/redoc/", RedocView.as_view(url_name="schema"), name="redoc"),
     path("", include("royalties.urls")),
     path("", include("ingestion.urls")),
     path("", include("streams.urls")),
