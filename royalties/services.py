@@ -18,9 +18,11 @@ from decimal import Decimal, localcontext
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.text import get_valid_filename
 
 from core.errors import ApplicationError, ConflictError, NotFoundError
 from royalties.bulk import copy_escape, copy_lines, rows_insert
@@ -135,6 +137,17 @@ def _upload_store(upload: UploadedFile, *, dest: Path) -> str:
     return str(dest)
 
 
+def _upload_dest(directory: Path, role: str, upload: UploadedFile) -> Path:
+    """``<directory>/<role>/<the uploaded file's own name>``: one folder per input, so two
+    inputs with the same name never collide, and the run shows the names the operator sent."""
+    try:
+        name = get_valid_filename(Path(upload.name or "").name)
+    except SuspiciousFileOperation:  # nothing usable left of the name ("", "..")
+        name = role
+    (directory / role).mkdir()
+    return directory / role / name
+
+
 def run_submit(
     *,
     streams: UploadedFile,
@@ -146,9 +159,11 @@ def run_submit(
     directory = inputs_dir() / uuid.uuid4().hex
     directory.mkdir(parents=True)
     try:
-        streams_path = _upload_store(streams, dest=directory / "streams.csv")
-        users_path = _upload_store(users, dest=directory / "users.csv")
-        tracks_path = _upload_store(tracks, dest=directory / "tracks.json") if tracks else ""
+        streams_path = _upload_store(streams, dest=_upload_dest(directory, "streams", streams))
+        users_path = _upload_store(users, dest=_upload_dest(directory, "users", users))
+        tracks_path = (
+            _upload_store(tracks, dest=_upload_dest(directory, "tracks", tracks)) if tracks else ""
+        )
         with transaction.atomic():
             run = run_create(
                 streams_path=streams_path,
@@ -204,8 +219,16 @@ class _RunFailure(Exception):
         self.message, self.rows, self.errors, self.checksums = message, rows, errors, checksums
 
 
-def run_execute(*, run_id: int, progress: Progress | None = None) -> Run:
-    """Consolidate a queued run. Returns it succeeded or failed; raises only if not queued."""
+def run_execute(
+    *,
+    run_id: int,
+    progress: Progress | None = None,
+    max_rejected_fraction: Decimal | None = None,
+) -> Run:
+    """Consolidate a queued run. Returns it succeeded or failed; raises only if not queued.
+
+    ``max_rejected_fraction`` overrides ``ROYALTIES_MAX_REJECTED_FRACTION`` for this run.
+    """
     claimed = Run.objects.filter(pk=run_id, status=Run.Status.QUEUED).update(
         status=Run.Status.RUNNING, started_at=timezone.now()
     )
@@ -218,7 +241,9 @@ def run_execute(*, run_id: int, progress: Progress | None = None) -> Run:
     phase = _Phases(run.pk)
     try:
         with transaction.atomic():
-            outcome = _consolidate(run, progress=progress, phase=phase)
+            outcome = _consolidate(
+                run, progress=progress, phase=phase, max_rejected_fraction=max_rejected_fraction
+            )
             Run.objects.filter(pk=run.pk).update(
                 status=Run.Status.SUCCEEDED,
                 finished_at=timezone.now(),
@@ -278,7 +303,13 @@ class _Phases:
         logger.info("royalties run %s phases: %s", self.run_id, phases)
 
 
-def _consolidate(run: Run, *, progress: Progress | None, phase: "_Phases") -> _Outcome:
+def _consolidate(
+    run: Run,
+    *,
+    progress: Progress | None,
+    phase: "_Phases",
+    max_rejected_fraction: Decimal | None = None,
+) -> _Outcome:
     if run.tracks_url:
         snapshot = inputs_dir() / "metadata" / f"run-{run.pk}-tracks.json"
         metadata_fetch(run.tracks_url, dest=snapshot)
@@ -313,7 +344,11 @@ def _consolidate(run: Run, *, progress: Progress | None, phase: "_Phases") -> _O
     phase("streaming log")
     counts = {"read": loaded + rejected, "loaded": loaded, "rejected": rejected}
     errors = stream_rejections.listed + user_rejections.listed
-    limit = settings.ROYALTIES_MAX_REJECTED_FRACTION
+    limit = (
+        settings.ROYALTIES_MAX_REJECTED_FRACTION
+        if max_rejected_fraction is None
+        else max_rejected_fraction
+    )
     for name, bad, total in (
         ("streams", rejected, loaded + rejected),
         ("users", user_rejections.count, user_rejections.count + len(subscribers)),
