@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.http import HttpRequest, HttpResponsePermanentRedirect, JsonResponse
 from django.urls import Resolver404, resolve
+from django.views.decorators.csrf import csrf_exempt
 
 NOT_FOUND_URL_NAME = "not-found"
 
@@ -11,6 +12,7 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonR
     return JsonResponse({"code": "not_found", "detail": "Not found."}, status=404)
 
 
+@csrf_exempt  # no CSRF failure page (HTML) for a POST to a path nothing serves: the 404
 def unmatched(request: HttpRequest, path: str = "") -> JsonResponse | HttpResponsePermanentRedirect:
     """The last route: every path nothing else matched, with DEBUG on or off.
 
