@@ -85,9 +85,9 @@ BODIES = {
 
 
 @pytest.fixture(params=["operator token", "ingestion secret", "no credentials"])
-def client(request, operator_client) -> APIClient:
+def client(request) -> APIClient:
     if request.param == "operator token":
-        return operator_client
+        return request.getfixturevalue("operator_client")
     client = APIClient()
     if request.param == "ingestion secret":
         client.credentials(HTTP_AUTHORIZATION=settings.INGESTION_SECRETS[0])

@@ -62,7 +62,7 @@ def keep_test_connection():
 def operator_token(db, keep_test_connection) -> str:
     from django.contrib.auth import get_user_model
 
-    user = get_user_model().objects.create_superuser("fuzz-operator", password="pw-for-tests")
+    user = get_user_model().objects.create_superuser("fuzz-operator", password=None)
     return Token.objects.create(user=user).key
 
 
