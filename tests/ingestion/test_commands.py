@@ -199,8 +199,6 @@ def test_send_events_reports_a_non_json_answer_without_dumping_it(monkeypatch, t
     monkeypatch.setattr(requests.Session, "post", lambda *args, **kwargs: page)
     events = tmp_path / "e.jsonl"
     events.write_text('{"userId": "u", "name": "add_revenue", "value": 1}\n')
-    with pytest.raises(CommandError):
-        _call("send_events", str(events), "--url", "http://x", "--secret", "s", "--retries", "0")
     out = io.StringIO()
     err = io.StringIO()
     with pytest.raises(CommandError):
@@ -208,16 +206,3 @@ def test_send_events_reports_a_non_json_answer_without_dumping_it(monkeypatch, t
             "send_events", str(events), "--url", "http://x", "--secret", "s", stdout=out, stderr=err
         )
     assert err.getvalue().strip() == "line 1: HTTP 404 (text/html, not the API's JSON)"
-
-
-def test_every_command_option_has_help():
-    from django.core.management import get_commands, load_command_class
-
-    for name, app in get_commands().items():
-        if app.split(".")[0] not in ("core", "royalties", "ingestion", "streams"):
-            continue
-        parser = load_command_class(app, name).create_parser("manage.py", name)
-        for action in parser._actions:
-            if action.dest in ("help", "version") or action.default == "==SUPPRESS==":
-                continue
-            assert action.help, (name, action.dest)
