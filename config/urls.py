@@ -1,10 +1,10 @@
 """Every URL of the platform: admin, API docs, health, and each domain's API and compat paths."""
 
 from django.contrib import admin
-from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from django.urls import include, path, re_path
 
-from core.api.views import HealthView
+from core.api.views import HealthView, RedocView, SchemaView, SwaggerView
+from core.views import NOT_FOUND_URL_NAME, unmatched
 
 handler404 = "core.views.not_found"
 handler500 = "core.views.server_error"
@@ -12,12 +12,14 @@ handler500 = "core.views.server_error"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", HealthView.as_view(), name="healthz"),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("api/schema/", SchemaView.as_view(), name="schema"),
+    path("api/docs/", SwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/redoc/", RedocView.as_view(url_name="schema"), name="redoc"),
     path("", include("royalties.urls")),
     path("", include("ingestion.urls")),
     path("", include("streams.urls")),
     path("", include("webhooks.urls")),
     path("", include("analytics.urls")),
+    # Last: whatever no route above matched gets the JSON 404, DEBUG on or off.
+    re_path(r"^(?P<path>.*)$", unmatched, name=NOT_FOUND_URL_NAME),
 ]

@@ -79,6 +79,25 @@ def _errors_text(errors: dict) -> str:
     return "; ".join(f"{name}: {' '.join(map(str, messages))}" for name, messages in errors.items())
 
 
+ENDPOINT_PATHS = ("/liveEvent", "/api/ingestion/events")
+
+
+def base_url(url: str) -> str:
+    """The server's base URL from what a user typed: the base itself or either endpoint."""
+    url = url.strip().rstrip("/")
+    for path in ENDPOINT_PATHS:
+        if url.endswith(path):
+            return url[: -len(path)]
+    return url
+
+
+def _body_excerpt(response: requests.Response) -> str:
+    """A short account of an unexpected answer: its JSON, or its content type (not HTML)."""
+    if response.headers.get("Content-Type", "").startswith("application/json"):
+        return response.text[:200]
+    return f"({response.headers.get('Content-Type') or 'no content type'}, not the API's JSON)"
+
+
 class Sender:
     """Posts with retries; one requests.Session per thread (sessions are not thread-safe)."""
 
@@ -91,7 +110,7 @@ class Sender:
         retries: int,
         backoff_seconds: float,
     ) -> None:
-        self.url = url.rstrip("/")
+        self.url = base_url(url)
         self.secret = secret
         self.timeout_seconds = timeout_seconds
         self.retries = retries
@@ -140,7 +159,7 @@ def _outcome_single(sender: Sender, line: Line) -> tuple[str, str]:
         return "duplicate", ""
     if result.status_code == 400:
         return "rejected", f"line {line.number}: {_errors_text(_json(result))}"
-    return "failed", f"line {line.number}: HTTP {result.status_code} {result.text[:200]}"
+    return "failed", f"line {line.number}: HTTP {result.status_code} {_body_excerpt(result)}"
 
 
 def _json(response: requests.Response) -> dict:

@@ -81,4 +81,6 @@ def idempotency_key_validate(raw: str | None) -> tuple[str | None, dict[str, lis
         return None, {}
     if not raw or len(raw) > MAX_KEY_CHARS:
         return None, {"Idempotency-Key": [f"Must be between 1 and {MAX_KEY_CHARS} characters."]}
+    if "\x00" in raw:  # PostgreSQL text cannot hold NUL; the JSON parser refuses it in bodies
+        return None, {"Idempotency-Key": ["Null characters are not allowed."]}
     return raw, {}

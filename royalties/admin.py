@@ -9,8 +9,9 @@ succeeded run is immutable. Revenue shares per origin are editable configuration
 import json
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
@@ -18,6 +19,8 @@ from django.utils.http import urlencode
 from core.errors import ApplicationError
 from royalties.models import Entry, Label, RevenueShare, Run, Subscriber, Track, run_id_range
 from royalties.services import run_rerun
+
+IMMUTABLE = "Run {run} succeeded: succeeded runs are immutable and cannot be deleted."
 
 
 def _changelist(model, **filters) -> str:
@@ -104,6 +107,13 @@ class RunAdmin(ReadOnlyAdmin):
         if obj is not None and obj.status == Run.Status.SUCCEEDED:
             return False
         return request.user.has_perm("royalties.delete_run")
+
+    def delete_view(self, request: HttpRequest, object_id: str, extra_context=None):
+        run = self.get_object(request, unquote(object_id))
+        if run is not None and run.status == Run.Status.SUCCEEDED:
+            self.message_user(request, IMMUTABLE.format(run=run.pk), level=messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:royalties_run_change", args=[run.pk]))
+        return super().delete_view(request, object_id, extra_context)
 
     @admin.display(description="loaded")
     def rows_loaded(self, run: Run):

@@ -11,12 +11,15 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
+from django.utils.text import get_valid_filename
 
 from core.errors import ApplicationError, ConflictError, NotFoundError
 from royalties.models import Run
@@ -123,6 +126,17 @@ def _upload_store(upload: UploadedFile, *, dest: Path) -> str:
     return str(dest)
 
 
+def _upload_dest(directory: Path, role: str, upload: UploadedFile) -> Path:
+    """``<directory>/<role>/<the uploaded file's own name>``: one folder per input, so two
+    inputs with the same name never collide, and the run shows the names the operator sent."""
+    try:
+        name = get_valid_filename(Path(upload.name or "").name)
+    except SuspiciousFileOperation:  # nothing usable left of the name ("", "..")
+        name = role
+    (directory / role).mkdir()
+    return directory / role / name
+
+
 def run_submit(
     *,
     streams: UploadedFile,
@@ -134,9 +148,11 @@ def run_submit(
     directory = inputs_dir() / uuid.uuid4().hex
     directory.mkdir(parents=True)
     try:
-        streams_path = _upload_store(streams, dest=directory / "streams.csv")
-        users_path = _upload_store(users, dest=directory / "users.csv")
-        tracks_path = _upload_store(tracks, dest=directory / "tracks.json") if tracks else ""
+        streams_path = _upload_store(streams, dest=_upload_dest(directory, "streams", streams))
+        users_path = _upload_store(users, dest=_upload_dest(directory, "users", users))
+        tracks_path = (
+            _upload_store(tracks, dest=_upload_dest(directory, "tracks", tracks)) if tracks else ""
+        )
         with transaction.atomic():
             run = run_create(
                 streams_path=streams_path,
@@ -173,8 +189,16 @@ def run_rerun(*, run: Run, enqueue: bool = True) -> Run:
     return new_run
 
 
-def run_execute(*, run_id: int, progress: Progress | None = None) -> Run:
-    """Consolidate a queued run. Returns it succeeded or failed; raises only if not queued."""
+def run_execute(
+    *,
+    run_id: int,
+    progress: Progress | None = None,
+    max_rejected_fraction: Decimal | None = None,
+) -> Run:
+    """Consolidate a queued run. Returns it succeeded or failed; raises only if not queued.
+
+    ``max_rejected_fraction`` overrides ``ROYALTIES_MAX_REJECTED_FRACTION`` for this run.
+    """
     claimed = Run.objects.filter(pk=run_id, status=Run.Status.QUEUED).update(
         status=Run.Status.RUNNING, started_at=timezone.now()
     )
@@ -191,7 +215,12 @@ def run_execute(*, run_id: int, progress: Progress | None = None) -> Run:
     phase = _Phases(run.pk)
     try:
         with transaction.atomic():
-            outcome = consolidate(run, progress=progress, phase=phase)
+            outcome = consolidate(
+                run,
+                progress=progress,
+                phase=phase,
+                max_rejected_fraction=max_rejected_fraction,
+            )
             Run.objects.filter(pk=run.pk).update(
                 status=Run.Status.SUCCEEDED,
                 finished_at=timezone.now(),

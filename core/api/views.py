@@ -1,12 +1,18 @@
-"""Platform endpoints that belong to no domain (the health check), and the open-view base."""
+"""Platform endpoints that belong to no domain (health, the schema), and the open-view base."""
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerView,
+)
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.renderers import JSONRenderer
 from core.selectors import health_get
 
 HealthOutputSerializer = inline_serializer(
@@ -58,3 +64,43 @@ class HealthView(OpenView):
             },
         }
         return Response(body, status=200 if health.ok else 503)
+
+
+class SchemaView(SpectacularAPIView):
+    """The OpenAPI schema; its errors (a POST: 405) are JSON like every other API answer."""
+
+    def handle_exception(self, exc: Exception) -> Response:
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = JSONRenderer.media_type
+        return super().handle_exception(exc)
+
+
+# The docs pages load everything from this host (drf-spectacular-sidecar's files). Redoc's
+# bundle still points one image (the Redocly logo in its footer) at a CDN; the policy makes the
+# browser refuse it, and anything a later bundle adds, instead of calling another host.
+DOCS_CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self' data:",
+        "style-src 'self' 'unsafe-inline'",
+        "script-src 'self' 'unsafe-inline'",
+        "worker-src 'self' blob:",
+        "connect-src 'self'",
+    ]
+)
+
+
+class _SameHostOnly:
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response["Content-Security-Policy"] = DOCS_CONTENT_SECURITY_POLICY
+        return response
+
+
+class SwaggerView(_SameHostOnly, SpectacularSwaggerView):
+    """Swagger UI, allowed to load nothing from another host."""
+
+
+class RedocView(_SameHostOnly, SpectacularRedocView):
+    """Redoc, allowed to load nothing from another host (its footer logo included)."""

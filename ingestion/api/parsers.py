@@ -1,14 +1,17 @@
 """NDJSON bodies for the batch endpoint: one JSON value per line.
 
 Blank lines are skipped and not counted; a line that is not valid JSON becomes an
-``InvalidLine`` item, so it is rejected at its index instead of failing the whole body.
+``InvalidLine`` item, so it is rejected at its index instead of failing the whole body. Each
+line goes through the platform's JSON parser (``core.api.parsers.json_loads``): nesting
+deeper than 1024 levels, ``NaN`` or a NUL character makes that line a rejected item.
 """
 
-import json
 from dataclasses import dataclass
 
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser
+
+from core.api.parsers import json_loads
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,17 +20,13 @@ class InvalidLine:
     error: str
 
 
-def _reject_constant(name: str):
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def ndjson_items(text: str) -> list:
     items: list = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            items.append(json.loads(line, parse_constant=_reject_constant))
+            items.append(json_loads(line))
         except ValueError as exc:
             items.append(InvalidLine(line_number=number, error=str(exc)))
     return items

@@ -4,11 +4,11 @@ from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.parsers import JSONParser
 from core.api.serializers import ErrorOutputSerializer
 from ingestion.api.authentication import HasIngestionSecret, IngestionSecretAuthentication
 from ingestion.api.parsers import InvalidLine, NDJSONParser

@@ -5,10 +5,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.api.serializers import StrictInputSerializer
 from royalties.models import Run
 
 
-class RunInputSerializer(serializers.Serializer):
+class RunInputSerializer(StrictInputSerializer):
     streams = serializers.FileField(help_text="Streaming log (CSV).")
     users = serializers.FileField(help_text="Subscribers (CSV).")
     tracks = serializers.FileField(required=False, help_text="Track metadata (JSON).")
@@ -50,7 +51,7 @@ class UnattributedSerializer(serializers.Serializer):
 class RunOutputSerializer(serializers.ModelSerializer):
     url = serializers.SerializerMethodField()
     inputs = serializers.SerializerMethodField()
-    rows = RowsSerializer(allow_null=True)
+    rows = serializers.SerializerMethodField()
     errors = RejectedRowSerializer(many=True)
     warnings = serializers.ListField(child=serializers.CharField())
     checksums = serializers.DictField(child=serializers.CharField())
@@ -98,6 +99,14 @@ class RunOutputSerializer(serializers.ModelSerializer):
             "tracks_url": run.tracks_url,
         }
 
+    @extend_schema_field(RowsSerializer(allow_null=True))
+    def get_rows(self, run: Run) -> dict | None:
+        # A run gets its counts once the streaming log is read: queued, running and runs that
+        # failed before (empty or undecodable file, metadata down) have none, so null.
+        if not all(key in (run.rows or {}) for key in RowsSerializer().fields):
+            return None
+        return RowsSerializer(run.rows).data
+
     @extend_schema_field(UnattributedSerializer(allow_null=True))
     def get_unattributed(self, run: Run) -> dict | None:
         if run.status != Run.Status.SUCCEEDED:
@@ -109,11 +118,6 @@ class RunOutputSerializer(serializers.ModelSerializer):
                 "amount": run.unattributed_amount,
             }
         ).data
-
-    def to_representation(self, run: Run) -> dict:
-        data = super().to_representation(run)
-        data["rows"] = data["rows"] if run.rows else None
-        return data
 
 
 class RunSubmittedOutputSerializer(serializers.Serializer):

@@ -2,7 +2,6 @@
 
 import csv
 import io
-import json
 
 from django.http import HttpResponse
 from django.urls import reverse
@@ -10,12 +9,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.parsers import MultiPartParser
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api.pagination import PageNumberPagination
+from core.api.pagination import PAGE_PARAMETERS, PageNumberPagination, paginated
+from core.api.renderers import JSONRenderer, json_dumps
 from core.api.serializers import ErrorOutputSerializer
 from core.api.views import OpenView
 from royalties import selectors, services
@@ -46,6 +46,10 @@ NOT_FOUND = OpenApiResponse(ErrorOutputSerializer, "No such run or user, or no r
 NOT_SUCCEEDED = OpenApiResponse(ErrorOutputSerializer, "The given run has not succeeded.")
 BAD_RUN = OpenApiResponse(OpenApiTypes.OBJECT, "`run` is not an integer.")
 NO_RUN_YET = OpenApiResponse(ErrorOutputSerializer, "No run has succeeded yet, or unknown user.")
+NO_RUN_YET_OR_PAGE = OpenApiResponse(
+    ErrorOutputSerializer, "No run has succeeded yet, or no such page."
+)
+NO_PAGE = OpenApiResponse(ErrorOutputSerializer, "No such page.")
 
 
 class _RunParamSerializer(serializers.Serializer):
@@ -83,7 +87,8 @@ class RunListCreateView(APIView):
         operation_id="royalties_runs_list",
         tags=TAGS,
         summary="Consolidation runs, newest first",
-        responses={200: RunOutputSerializer(many=True), **ERRORS},
+        parameters=PAGE_PARAMETERS,
+        responses={200: paginated(RunOutputSerializer), 404: NO_PAGE, **ERRORS},
     )
     def get(self, request: Request) -> Response:
         paginator = PageNumberPagination()
@@ -161,12 +166,18 @@ class CSVRenderer(BaseRenderer):
 
     def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
         # Only errors reach the renderer (the report itself is an HttpResponse): keep them JSON.
-        return json.dumps(data).encode()
+        return json_dumps(data)
 
 
 class ReportCsvView(APIView):
     renderer_classes = [JSONRenderer, CSVRenderer]
     required_permissions = {"GET": ["royalties.view_run"]}
+
+    def handle_exception(self, exc: Exception) -> Response:
+        # Errors are JSON, declared as such, whatever the client's Accept header asked for.
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = JSONRenderer.media_type
+        return super().handle_exception(exc)
 
     @extend_schema(
         operation_id="royalties_report_csv",
@@ -282,7 +293,8 @@ class CompatUserListView(_CompatView):
         operation_id="compat_users_list",
         tags=COMPAT_TAGS,
         summary="Seconds streamed per user, paginated",
-        responses={200: CompatUserOutputSerializer(many=True), 404: NO_RUN_YET},
+        parameters=PAGE_PARAMETERS,
+        responses={200: paginated(CompatUserOutputSerializer), 404: NO_RUN_YET_OR_PAGE},
     )
     def get(self, request: Request) -> Response:
         run = selectors.run_latest_succeeded(totals_only=True)
@@ -309,7 +321,8 @@ class CompatConsolidatedView(_CompatView):
         operation_id="compat_consolidated",
         tags=COMPAT_TAGS,
         summary="Consolidated entries of the latest succeeded run, paginated",
-        responses={200: CompatEntryOutputSerializer(many=True), 404: NO_RUN_YET},
+        parameters=PAGE_PARAMETERS,
+        responses={200: paginated(CompatEntryOutputSerializer), 404: NO_RUN_YET_OR_PAGE},
     )
     def get(self, request: Request) -> Response:
         run = selectors.run_latest_succeeded(totals_only=True)

@@ -7,6 +7,7 @@ succeeded with the returned ``Outcome``, or failed.
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 
 from royalties.consolidation import steps
 from royalties.consolidation.records import Outcome, RunFailure
@@ -18,8 +19,13 @@ __all__ = ["Outcome", "RunFailure", "consolidate"]
 
 
 def consolidate(
-    run: Run, *, progress: Callable[[int, int], None] | None, phase: Callable[[str], None]
+    run: Run,
+    *,
+    progress: Callable[[int, int], None] | None,
+    phase: Callable[[str], None],
+    max_rejected_fraction: Decimal | None = None,
 ) -> Outcome:
+    """Consolidate ``run``; ``max_rejected_fraction`` overrides the setting for this run."""
     inputs = steps.inputs_prepare(run)
     phase("fetch and checksums")
     totals = StreamTotals()
@@ -34,7 +40,7 @@ def consolidate(
         phase("streaming log")
         listing = reading.result()
     phase("metadata and subscribers")
-    errors = steps.rejections_weigh(loaded, listing, inputs)
+    errors = steps.rejections_weigh(loaded, listing, inputs, max_rejected_fraction)
     totals.users.fold()
     totals.tracks.fold()
     phase("aggregates")

@@ -97,11 +97,13 @@ def streams_load(
     return Loaded(loaded, rejections)
 
 
-def rejections_weigh(loaded: Loaded, listing: Listing, inputs: Inputs) -> list[dict]:
+def rejections_weigh(
+    loaded: Loaded, listing: Listing, inputs: Inputs, max_fraction: Decimal | None = None
+) -> list[dict]:
     """The listed errors of both CSV files; the run fails if either has more rejected rows
-    than ``ROYALTIES_MAX_REJECTED_FRACTION`` allows."""
+    than ``max_fraction`` (default ``ROYALTIES_MAX_REJECTED_FRACTION``) allows."""
     errors = loaded.rejections.listed + listing.rejections.listed
-    limit = settings.ROYALTIES_MAX_REJECTED_FRACTION
+    limit = settings.ROYALTIES_MAX_REJECTED_FRACTION if max_fraction is None else max_fraction
     for name, bad, total in (
         ("streams", loaded.rejections.count, loaded.rows["read"]),
         (

@@ -3,6 +3,7 @@
 from django.conf import settings
 from rest_framework import serializers
 
+from core.api.serializers import StrictInputSerializer
 from streams.services import MAX_STREAMS_LIMIT
 
 
@@ -19,7 +20,7 @@ class _OptionalIdField(serializers.CharField):
         return value or None
 
 
-class SessionStartInputSerializer(serializers.Serializer):
+class SessionStartInputSerializer(StrictInputSerializer):
     user_id = serializers.CharField(max_length=255)
     device_id = _OptionalIdField()
     content_id = _OptionalIdField()
@@ -66,7 +67,7 @@ class StreamLimitReachedSerializer(serializers.Serializer):
     active = ActiveSessionSerializer(many=True)
 
 
-class ViewerInputSerializer(serializers.Serializer):
+class ViewerInputSerializer(StrictInputSerializer):
     max_streams = serializers.IntegerField(
         required=False,
         allow_null=True,

@@ -8,6 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.parsers import body_required
 from core.api.serializers import ErrorOutputSerializer
 from core.api.views import OpenView
 from core.errors import NotFoundError
@@ -167,6 +168,7 @@ class ViewerDetailView(APIView):
             raise ValidationError({"user_id": [message]})
         if not user_id_storable(user_id):
             raise ValidationError({"user_id": ["Null characters are not allowed."]})
+        body_required(request)
         serializer = ViewerInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         _, created = viewer_set_limit(

@@ -38,7 +38,8 @@ def test_body_over_the_limit_is_413_before_parsing(api_client):
     response = api_client.post("/echo", data=body, content_type="application/json")
     assert response.status_code == 413
     assert response.json() == {
-        "detail": f"Request body too large: {len(body)} bytes, the limit is 64."
+        "code": "request_too_large",
+        "detail": f"Request body too large: {len(body)} bytes, the limit is 64.",
     }
 
 
@@ -69,3 +70,12 @@ def test_bad_token_is_401(api_client):
     response = api_client.get("/guarded")
     assert response.status_code == 401
     assert response.json() == {"detail": "Invalid token.", "code": "authentication_failed"}
+
+
+@pytest.mark.allow_server_errors
+def test_a_500_is_json_and_noticed_by_the_suite(client, no_server_errors):
+    client.raise_request_exception = False
+    response = client.get("/broken")
+    assert response.status_code == 500
+    assert response.json() == {"code": "server_error", "detail": "Internal server error."}
+    assert no_server_errors.lines == ["Internal Server Error: /broken"]

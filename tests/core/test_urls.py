@@ -1,10 +1,13 @@
 """The platform's URL table as a whole: unknown paths, docs pages, and the OpenAPI schema."""
 
 import re
+from pathlib import Path
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 from drf_spectacular.generators import SchemaGenerator
+
+from core.views import NOT_FOUND_URL_NAME
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +24,7 @@ def _url_paths(resolver: URLResolver, prefix: str = "") -> list[str]:
         route = prefix + str(entry.pattern)
         if isinstance(entry, URLResolver):
             paths.extend(_url_paths(entry, route))
-        elif isinstance(entry, URLPattern):
+        elif isinstance(entry, URLPattern) and entry.name != NOT_FOUND_URL_NAME:
             paths.append(route)
     return paths
 
@@ -46,6 +49,23 @@ def test_docs_pages_load_nothing_from_another_host(client):
         html = response.content.decode()
         assert re.findall(r"(?:src|href)=[\"']https?://", html) == []
         assert "/static/drf_spectacular_sidecar/" in html
+        policy = dict(
+            directive.strip().split(" ", 1)
+            for directive in response["Content-Security-Policy"].split(";")
+        )
+        assert policy["default-src"] == "'self'"
+        assert policy["img-src"] == "'self' data:"
+        assert all("http" not in sources for sources in policy.values())
+
+
+def test_the_one_remote_url_in_the_redoc_bundle_is_refused_by_the_policy():
+    from django.contrib.staticfiles import finders
+
+    bundle = finders.find("drf_spectacular_sidecar/redoc/bundles/redoc.standalone.js")
+    text = Path(bundle).read_text(encoding="utf-8")
+    # Attributes that make a browser fetch: src=... in the bundle's React elements.
+    remote = set(re.findall(r'src:"(https?://[^"]+)"', text))
+    assert remote == {"https://cdn.redoc.ly/redoc/logo-mini.svg"}  # an <img>: img-src 'self'
 
 
 def test_schema_endpoint_serves_openapi(client):

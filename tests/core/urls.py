@@ -27,7 +27,18 @@ class GuardedView(APIView):
         return Response({"ok": True})
 
 
+class BrokenView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    def get(self, request):
+        raise RuntimeError("a bug")
+
+
+handler500 = "core.views.server_error"  # as config.urls
+
 urlpatterns = [
+    path("broken", BrokenView.as_view()),
     path("echo", EchoView.as_view()),
     path("guarded", GuardedView.as_view()),
 ]

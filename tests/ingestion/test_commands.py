@@ -6,7 +6,7 @@ import pytest
 import requests
 from django.core.management import CommandError, call_command
 
-from ingestion.client import line_key
+from ingestion.client import base_url, line_key
 from ingestion.models import Event, UserRevenue
 from tests.ingestion.factories import EventFactory
 
@@ -167,3 +167,42 @@ def test_rebuild_revenue_verify_reports_and_repair_fixes():
     assert out.splitlines() == ["user1: stored 9, from the log 5", "repaired 1 users"]
     out, _ = _call("rebuild_revenue", "--verify")
     assert out.strip() == "every total matches the event log"
+
+
+@pytest.mark.parametrize(
+    ("typed", "base"),
+    [
+        ("http://host:8000", "http://host:8000"),
+        ("http://host:8000/", "http://host:8000"),
+        ("http://host:8000/liveEvent", "http://host:8000"),
+        ("http://host:8000/liveEvent/", "http://host:8000"),
+        ("http://host:8000/api/ingestion/events", "http://host:8000"),
+        ("http://host/prefix/liveEvent", "http://host/prefix"),
+    ],
+)
+def test_send_events_takes_a_base_url_or_the_full_endpoint(typed, base):
+    assert base_url(typed) == base
+
+
+@pytest.mark.django_db(transaction=True)
+def test_send_events_to_the_full_endpoint_url(live_server, fixture_path):
+    url = live_server.url + "/liveEvent"
+    out, err = _call("send_events", str(fixture_path), "--url", url, "--secret", "secret")
+    assert out.strip() == "sent: 5, duplicates: 0, rejected: 0, failed: 0"
+    assert err == ""
+
+
+def test_send_events_reports_a_non_json_answer_without_dumping_it(monkeypatch, tmp_path):
+    page = requests.Response()
+    page.status_code, page._content = 404, b"<html>" + b"x" * 500 + b"</html>"
+    page.headers["Content-Type"] = "text/html"
+    monkeypatch.setattr(requests.Session, "post", lambda *args, **kwargs: page)
+    events = tmp_path / "e.jsonl"
+    events.write_text('{"userId": "u", "name": "add_revenue", "value": 1}\n')
+    out = io.StringIO()
+    err = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command(
+            "send_events", str(events), "--url", "http://x", "--secret", "s", stdout=out, stderr=err
+        )
+    assert err.getvalue().strip() == "line 1: HTTP 404 (text/html, not the API's JSON)"

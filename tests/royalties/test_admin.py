@@ -84,6 +84,25 @@ def test_rerun_of_a_running_run_is_refused(admin_client):
     assert Run.objects.count() == 1
 
 
-def test_a_succeeded_run_cannot_be_deleted(admin_client, run):
-    response = admin_client.get(reverse("admin:royalties_run_delete", args=[run.pk]))
+def test_a_succeeded_run_cannot_be_deleted_and_the_admin_says_why(admin_client, run):
+    response = admin_client.get(reverse("admin:royalties_run_delete", args=[run.pk]), follow=True)
+    assert response.redirect_chain == [(reverse("admin:royalties_run_change", args=[run.pk]), 302)]
+    messages = [str(message) for message in response.context["messages"]]
+    assert messages == [
+        f"Run {run.pk} succeeded: succeeded runs are immutable and cannot be deleted."
+    ]
+    response = admin_client.post(
+        reverse("admin:royalties_run_delete", args=[run.pk]), {"post": "yes"}
+    )
+    assert response.status_code == 302
+    assert Run.objects.filter(pk=run.pk).exists()
+
+
+def test_bulk_delete_with_a_succeeded_run_deletes_nothing(admin_client, run):
+    failed = RunFactory(status=Run.Status.FAILED, rows={})
+    response = admin_client.post(
+        reverse("admin:royalties_run_changelist"),
+        {"action": "delete_selected", "_selected_action": [run.pk, failed.pk], "post": "yes"},
+    )
     assert response.status_code == 403
+    assert set(Run.objects.values_list("pk", flat=True)) == {run.pk, failed.pk}

@@ -87,8 +87,8 @@ def test_submit_a_run_enqueues_it_and_the_worker_consolidates_it(
     assert detail["revenue"] == "178.94"
     assert detail["total_seconds"] == 1557150
     assert detail["unattributed"] == {"seconds": 0, "streams": 0, "amount": "0.00"}
-    assert detail["inputs"] == {
-        "streams": "streams.csv",
+    assert detail["inputs"] == {  # the uploaded files' own names
+        "streams": "streaming.csv",
         "users": "users.csv",
         "tracks": "tracks.json",
         "tracks_url": "",

@@ -125,3 +125,35 @@ def test_generate_streams_writes_consistent_inputs(tmp_path):
 def test_generate_streams_refuses_impossible_sizes(tmp_path):
     with pytest.raises(CommandError, match="--labels cannot exceed --tracks"):
         call_command("generate_streams", "--tracks", "3", "--labels", "5", "--out", str(tmp_path))
+
+
+def test_a_failed_users_file_is_named_first(tmp_path):
+    users = write(tmp_path / "users.csv", "user_id;product_type;fee;origin\n1;premium;x;web\n")
+    out = StringIO()
+    with pytest.raises(CommandError) as excinfo:
+        call_command(
+            "consolidate_royalties",
+            *("--streams", str(STREAMS), "--users", str(users), "--tracks", str(TRACKS)),
+            stdout=out,
+        )
+    run = Run.objects.get()
+    assert run.error.startswith("users: 1 of 1 rows rejected")
+    assert out.getvalue().splitlines()[:2] == [
+        f"run {run.pk} failed: {run.error}",
+        "  streaming log: 76 rows read, 76 loaded, 0 rejected",
+    ]
+    assert str(excinfo.value) == f"run {run.pk} failed: {run.error}"
+
+
+def test_the_rejected_fraction_limit_is_a_flag(tmp_path):
+    users = write(
+        tmp_path / "users.csv",
+        USERS.read_text(encoding="utf-8-sig").replace("\r\n", "\n") + "\nbad;premium;x;web\n",
+    )
+    args = ("--streams", str(STREAMS), "--users", str(users), "--tracks", str(TRACKS))
+    with pytest.raises(CommandError):
+        _consolidate(*args, "--max-rejected-fraction", "0")
+    output = _consolidate(*args, "--max-rejected-fraction", "0.5")
+    assert output.startswith(f"run {Run.objects.first().pk} succeeded")
+    with pytest.raises(CommandError, match="between 0 and 1"):
+        _consolidate(*args, "--max-rejected-fraction", "2")

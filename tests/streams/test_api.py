@@ -121,6 +121,8 @@ def test_start_unknown_viewer_404(session_client):
         ),
         ({"user_id": "alice", "session_id": "nope"}, {"session_id": ["Must be a valid UUID."]}),
         ({"user_id": ["alice"]}, {"user_id": ["Not a valid string."]}),
+        ({"user_id": 7}, {"user_id": ["Not a valid string."]}),
+        ({"user_id": "alice", "device": "tv"}, {"device": ["Unknown field."]}),
     ],
 )
 def test_start_bad_input_400(session_client, body, errors):
@@ -347,6 +349,10 @@ def test_viewer_put_creates_then_updates(operator_client):
         ),
         ({"max_streams": "many"}, {"max_streams": ["A valid integer is required."]}),
         ({"max_streams": 2.5}, {"max_streams": ["A valid integer is required."]}),
+        ({"max_streams": "5"}, {"max_streams": ["A valid integer is required."]}),
+        ({"max_streams": True}, {"max_streams": ["A valid integer is required."]}),
+        ({"max_stream": 10}, {"max_stream": ["Unknown field."]}),
+        ({"max_streams": 2, "limit": 1}, {"limit": ["Unknown field."]}),
     ],
 )
 def test_viewer_put_bad_input_400(operator_client, body, errors):
@@ -354,6 +360,20 @@ def test_viewer_put_bad_input_400(operator_client, body, errors):
     assert response.status_code == 400
     assert response.json() == errors
     assert Viewer.objects.count() == 0
+
+
+def test_a_typo_never_resets_a_viewer_limit(operator_client):
+    ViewerFactory(user_id="carol", max_streams=5)
+    response = operator_client.put("/api/streams/viewers/carol", {"max_stream": 10}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"max_stream": ["Unknown field."]}
+    response = operator_client.put("/api/streams/viewers/carol", content_type="application/json")
+    assert response.status_code == 400
+    assert response.json() == {
+        "code": "parse_error",
+        "detail": "A JSON body is required (send {} to keep every default).",
+    }
+    assert Viewer.objects.get().max_streams == 5
 
 
 def test_viewer_put_user_id_too_long_400(operator_client):
@@ -368,16 +388,17 @@ def test_viewer_put_user_id_too_long_400(operator_client):
 
 def test_nul_characters_never_reach_the_database(api_client, operator_client):
     ViewerFactory(user_id="alice")
-    response = api_client.get("/add-stream/user/a%00b")
-    assert response.status_code == 404
-    assert response.json() == {
-        "can_add_stream": None,
-        "errors": "Unable to verify stream availability.",
+    nul_in_url = {
+        "code": "nul_character",
+        "detail": "The URL may not contain NUL characters (%00).",
     }
-    assert operator_client.get("/api/streams/viewers/a%00b").status_code == 404
-    response = operator_client.put("/api/streams/viewers/a%00b", {}, format="json")
-    assert response.status_code == 400
-    assert response.json() == {"user_id": ["Null characters are not allowed."]}
+    for response in (
+        api_client.get("/add-stream/user/a%00b"),
+        operator_client.get("/api/streams/viewers/a%00b"),
+        operator_client.put("/api/streams/viewers/a%00b", {}, format="json"),
+    ):
+        assert response.status_code == 400
+        assert response.json() == nul_in_url
     body = {"user_id": "alice", "device_id": "tv\x00", "content_id": "c\x00"}
     response = operator_client.post(START, body, format="json")
     assert response.status_code == 400

@@ -16,10 +16,20 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("file", type=Path)
-        parser.add_argument("--url", default="http://127.0.0.1:8000")
+        parser.add_argument("file", type=Path, help="JSON-lines file, one event per line")
+        parser.add_argument(
+            "--url",
+            default="http://127.0.0.1:8000",
+            help="the server's base URL, or the full /liveEvent or /api/ingestion/events URL "
+            "(default: %(default)s)",
+        )
         parser.add_argument("--secret", required=True, help="one of INGESTION_SECRETS")
-        parser.add_argument("--concurrency", type=int, default=64)
+        parser.add_argument(
+            "--concurrency",
+            type=int,
+            default=64,
+            help="requests in flight at most (default: %(default)s)",
+        )
         parser.add_argument(
             "--batch",
             type=int,
@@ -32,9 +42,21 @@ class Command(BaseCommand):
             default=None,
             help="identity of the file in the idempotency keys (default: its absolute path)",
         )
-        parser.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
-        parser.add_argument("--retries", type=int, default=5)
-        parser.add_argument("--backoff", type=float, default=0.5, help="first retry delay (s)")
+        parser.add_argument(
+            "--timeout", type=float, default=10.0, help="seconds per request (default: %(default)s)"
+        )
+        parser.add_argument(
+            "--retries",
+            type=int,
+            default=5,
+            help="retries after a network error, 429 or 5xx (default: %(default)s)",
+        )
+        parser.add_argument(
+            "--backoff",
+            type=float,
+            default=0.5,
+            help="first retry delay in seconds, doubled each time (default: %(default)s)",
+        )
 
     def handle(self, *args, **options) -> None:
         path: Path = options["file"]

@@ -1,7 +1,9 @@
 """Consolidate a streaming log, subscribers and track metadata into a payout report per label."""
 
+import argparse
 import os
 import sys
+from decimal import Decimal, InvalidOperation
 
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
@@ -11,6 +13,16 @@ from royalties import selectors, services
 from royalties.models import Run
 
 ERRORS_SHOWN = 10
+
+
+def _fraction(raw: str) -> Decimal:
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"not a number: {raw!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {raw}")
+    return value
 
 
 class Command(BaseCommand):
@@ -32,10 +44,20 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-progress", action="store_true", help="no progress bar, even on a terminal"
         )
+        parser.add_argument(
+            "--max-rejected-fraction",
+            type=_fraction,
+            default=None,
+            metavar="F",
+            help="fail the run when more than this fraction (0..1) of a file's rows is rejected "
+            "(default: ROYALTIES_MAX_REJECTED_FRACTION)",
+        )
 
     def handle(self, *args, **options) -> None:
         tracks = options["tracks"]
         is_url = tracks.lower().startswith(("http://", "https://"))
+        if options["run_async"] and options["max_rejected_fraction"] is not None:
+            raise CommandError("--max-rejected-fraction applies to a run in this process only")
         try:
             if options["run_async"]:
                 run = services.run_create(
@@ -64,7 +86,11 @@ class Command(BaseCommand):
                 bar.set_postfix_str(f"{records:,} rows", refresh=False)
                 bar.update(min(bytes_read, total) - bar.n)
 
-            run = services.run_execute(run_id=run.pk, progress=progress)
+            run = services.run_execute(
+                run_id=run.pk,
+                progress=progress,
+                max_rejected_fraction=options["max_rejected_fraction"],
+            )
         self._summary(run)
         if run.status != Run.Status.SUCCEEDED:
             raise CommandError(f"run {run.pk} failed: {run.error}")
@@ -72,11 +98,18 @@ class Command(BaseCommand):
     def _summary(self, run: Run) -> None:
         write = self.stdout.write
         rows = run.rows or {}
-        if rows:
-            write(
-                f"run {run.pk} {run.status}: {rows['read']:,} rows read, "
-                f"{rows['loaded']:,} loaded, {rows['rejected']:,} rejected"
-            )
+        counts = (
+            f"{rows['read']:,} rows read, {rows['loaded']:,} loaded, {rows['rejected']:,} rejected"
+            if rows
+            else ""
+        )
+        if run.status == Run.Status.SUCCEEDED:
+            write(f"run {run.pk} succeeded: {counts}")
+        else:
+            # Say what failed first: the counts are the streaming log's, whichever file failed.
+            write(f"run {run.pk} failed: {run.error}")
+            if counts:
+                write(f"  streaming log: {counts}")
         for error in run.errors[:ERRORS_SHOWN]:
             write(f"  rejected {error['file']} line {error['line']}: {error['error']}")
         if len(run.errors) > ERRORS_SHOWN or (rows and rows["rejected"] > ERRORS_SHOWN):

@@ -29,11 +29,33 @@ class Command(BaseCommand):
     help = "Write streaming.csv, users.csv and tracks.json with a realistic, skewed distribution."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--rows", type=int, default=1_000_000)
-        parser.add_argument("--users", type=int, default=100_000)
-        parser.add_argument("--tracks", type=int, default=50_000)
-        parser.add_argument("--labels", type=int, default=500)
-        parser.add_argument("--seed", type=int, default=1)
+        parser.add_argument(
+            "--rows",
+            type=int,
+            default=1_000_000,
+            help="rows of the streaming log (default: %(default)s)",
+        )
+        parser.add_argument(
+            "--users", type=int, default=100_000, help="subscribers (default: %(default)s)"
+        )
+        parser.add_argument(
+            "--tracks",
+            type=int,
+            default=50_000,
+            help="tracks in the metadata (default: %(default)s)",
+        )
+        parser.add_argument(
+            "--labels",
+            type=int,
+            default=500,
+            help="labels the tracks belong to (default: %(default)s)",
+        )
+        parser.add_argument(
+            "--seed",
+            type=int,
+            default=1,
+            help="random seed (same seed, same files) (default: %(default)s)",
+        )
         parser.add_argument("--out", default=".", help="directory to write the three files to")
 
     def handle(self, *args, **options) -> None:

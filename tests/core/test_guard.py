@@ -1,0 +1,168 @@
+"""Every route of the URL conf answers bad input with a 4xx JSON error, never a 5xx or HTML.
+
+The routes are read from ``get_resolver()`` when the tests are collected, so a route added
+later (any domain) is guarded without anyone editing this file. Each route gets, with every
+method it takes a body on (POST for the read-only ones: their 405 must be JSON too), and with
+each credential the platform knows (operator token, ingestion secret, none): a body that is
+empty, malformed, nested 10,000 deep, 1 byte over the limit, or carrying NUL; and a NUL in its
+path and its query string.
+"""
+
+import json
+import re
+import uuid
+
+import pytest
+from django.conf import settings
+from django.urls import URLPattern, URLResolver, get_resolver
+from rest_framework.test import APIClient
+
+from core.views import NOT_FOUND_URL_NAME
+
+pytestmark = pytest.mark.django_db
+
+# HTML pages for people (the admin, the docs UIs): not API answers.
+HTML_PREFIXES = ("admin/", "api/docs/", "api/redoc/")
+BODY_METHODS = ("post", "put", "patch", "delete")
+LIMIT_BYTES = 2048
+UPLOAD_LIMIT_BYTES = 4096
+MULTIPART_FRAME = (b"--guard\r\n", b"\r\n--guard--\r\n")
+ARGUMENT = {"int": "987654", "uuid": str(uuid.UUID(int=12345)), "str": "guard", "slug": "guard"}
+NUL_ARGUMENT = {"str": "a%00b", "slug": "a%00b", "path": "a%00b"}
+
+
+def _routes(resolver: URLResolver, prefix: str = "") -> list[tuple[str, object]]:
+    found = []
+    for entry in resolver.url_patterns:
+        route = prefix + str(entry.pattern)
+        if isinstance(entry, URLResolver):
+            found.extend(_routes(entry, route))
+        elif isinstance(entry, URLPattern) and entry.name != NOT_FOUND_URL_NAME:
+            found.append((route, entry.callback))
+    return found
+
+
+def _api_routes() -> list[tuple[str, object]]:
+    routes = [(r, cb) for r, cb in _routes(get_resolver()) if not r.startswith(HTML_PREFIXES)]
+    # Only plain `path()` routes (`<converter:name>`): a regex route would need its own example.
+    assert all("^" not in route for route, _ in routes), routes
+    return routes
+
+
+def _url(route: str, arguments: dict[str, str]) -> str:
+    def substitute(match: re.Match) -> str:
+        converter = match.group(1) or "str"
+        return arguments.get(converter, ARGUMENT.get(converter, "guard"))
+
+    return "/" + re.sub(r"<(?:(\w+):)?\w+>", substitute, route)
+
+
+def _methods(callback) -> list[str]:
+    view = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
+    methods = [m for m in BODY_METHODS if view is not None and hasattr(view, m)]
+    return methods or ["post"]
+
+
+ROUTES = _api_routes()
+
+BODIES = {
+    "empty": ("application/json", b""),
+    "malformed": ("application/json", b'{"userId": "a", '),
+    "nested 10,000 deep": ("application/json", b"[" * 10_000 + b"]" * 10_000),
+    "1 byte over the JSON limit": ("application/json", b'"' + b"x" * (LIMIT_BYTES - 1) + b'"'),
+    "1 byte over the upload limit": (
+        "multipart/form-data; boundary=guard",
+        MULTIPART_FRAME[0]
+        + b"x" * (UPLOAD_LIMIT_BYTES + 1 - sum(map(len, MULTIPART_FRAME)))
+        + MULTIPART_FRAME[1],
+    ),
+    "NUL in a string": (
+        "application/json",
+        b'{"userId": "a\\u0000b", "user_id": "a\\u0000b", "name": "add_revenue", "value": 1}',
+    ),
+    "NUL in an array": ("application/json", b'[{"userId": "\\u0000", "value": 1}]'),
+}
+
+
+@pytest.fixture(params=["operator token", "ingestion secret", "no credentials"])
+def client(request) -> APIClient:
+    if request.param == "operator token":
+        return request.getfixturevalue("operator_client")
+    client = APIClient()
+    if request.param == "ingestion secret":
+        client.credentials(HTTP_AUTHORIZATION=settings.INGESTION_SECRETS[0])
+    return client
+
+
+@pytest.fixture(autouse=True)
+def small_limits(settings):
+    settings.API_MAX_BODY_BYTES = LIMIT_BYTES
+    settings.API_MAX_UPLOAD_BYTES = UPLOAD_LIMIT_BYTES
+
+
+def assert_json_error(response, what: str) -> None:
+    assert 400 <= response.status_code < 500, (what, response.status_code, response.content[:300])
+    assert response["Content-Type"].startswith("application/json"), (what, response["Content-Type"])
+    body = json.loads(response.content)
+    field_errors = (
+        isinstance(body, dict) and body and all(isinstance(v, list) for v in body.values())
+    )
+    error = isinstance(body, dict) and isinstance(body.get("code"), str) and "detail" in body
+    assert field_errors or error, (what, body)
+
+
+def test_the_guard_sees_every_domain():
+    urls = {route for route, _ in ROUTES}
+    assert {"liveEvent", "api/royalties/runs", "api/streams/sessions", "healthz"} <= urls
+
+
+@pytest.mark.parametrize("body", list(BODIES))
+@pytest.mark.parametrize(("route", "callback"), ROUTES, ids=[route for route, _ in ROUTES])
+def test_bad_bodies_get_a_4xx_json_error(client, route, callback, body):
+    content_type, data = BODIES[body]
+    if body == "1 byte over the JSON limit":
+        assert len(data) == settings.API_MAX_BODY_BYTES + 1
+    if body == "1 byte over the upload limit":
+        assert len(data) == settings.API_MAX_UPLOAD_BYTES + 1
+    url = _url(route, {})
+    for method in _methods(callback):
+        response = getattr(client, method)(url, data=data, content_type=content_type)
+        assert_json_error(response, f"{method.upper()} {url} with a {body} body")
+
+
+@pytest.mark.parametrize(("route", "callback"), ROUTES, ids=[route for route, _ in ROUTES])
+def test_nul_in_the_path_or_query_gets_a_4xx_json_error(client, route, callback):
+    urls = [_url(route, {}) + "?q=a%00b"]
+    if re.search(r"<(?:str:|slug:|path:)?\w+>", route):
+        urls.append(_url(route, NUL_ARGUMENT))
+    for url in urls:
+        for method in ["get", *_methods(callback)]:
+            response = getattr(client, method)(url)
+            assert_json_error(response, f"{method.upper()} {url}")
+            assert response.status_code == 400, (method, url, response.status_code)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/royalties/runs/abc",
+        "/api/streams/sessions/not-a-uuid/heartbeat",
+        "/api/streams/sessions/not-a-uuid",
+        "/api/nothing/here",
+        "/userEvents/",
+        "/add-stream/user/",
+        "/users/a/b",
+    ],
+)
+@pytest.mark.parametrize("debug", [False, True])
+def test_unmatched_api_and_compat_paths_are_json_404(operator_client, settings, url, debug):
+    settings.DEBUG = debug  # Django renders an HTML 404 page with DEBUG on unless routed
+    for method in ("get", "post", "put", "delete"):
+        response = getattr(operator_client, method)(url)
+        assert response.status_code == 404, (method, url)
+        assert response.json() == {"code": "not_found", "detail": "Not found."}
+
+
+def test_a_path_a_slash_would_match_still_redirects(admin_client):
+    response = admin_client.get("/admin")
+    assert (response.status_code, response["Location"]) == (301, "/admin/")
