@@ -81,4 +81,9 @@ SCHEDULES = [
         func="core.tasks.sessions_clear_expired_task",
         every_seconds=24 * 3600,
     ),
+    ScheduleSpec(
+        name="core.prune_rate_limits",
+        func="core.tasks.ratelimit_prune_task",
+        every_seconds=3600,
+    ),
 ]

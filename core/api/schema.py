@@ -1,4 +1,4 @@
-"""OpenAPI post-processing: the errors every endpoint can give, declared once for all.
+"""OpenAPI additions: the errors every endpoint can give, declared once for all.
 
 The body-size middleware answers 413 and the JSON-only parsers 415 on every operation that takes
 a body, whichever domain it belongs to; declaring them here keeps each view's schema about its
@@ -6,6 +6,8 @@ own errors.
 """
 
 from typing import Any
+
+from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 
 ERROR_REF = {"$ref": "#/components/schemas/ErrorOutput"}
 ERROR_SCHEMA = {
@@ -17,6 +19,23 @@ BODY_ERRORS = {
     "413": "Request body over API_MAX_BODY_BYTES (multipart: API_MAX_UPLOAD_BYTES).",
     "415": "Body in a content type this endpoint does not take.",
 }
+
+
+THROTTLED_RESPONSE = {
+    "description": "Rate limited: retry after the number of seconds in `Retry-After`.",
+    "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}},
+    "content": {"application/json": {"schema": ERROR_REF}},
+}
+
+
+class AutoSchema(SpectacularAutoSchema):
+    """drf-spectacular's schema, plus 429 on every operation of a view that has throttles."""
+
+    def get_operation(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
+        operation = super().get_operation(*args, **kwargs)
+        if operation is not None and self.view.get_throttles():
+            operation.setdefault("responses", {}).setdefault("429", THROTTLED_RESPONSE)
+        return operation
 
 
 def common_errors_add(result: dict[str, Any], generator, request, public) -> dict[str, Any]:

@@ -1,0 +1,55 @@
+"""DRF throttles backed by ``core.ratelimit``: limits that hold across every web process.
+
+DRF's own ``SimpleRateThrottle`` keeps a list of timestamps in the cache and writes it back, a
+read-modify-write that two processes can interleave; these count with one atomic increment.
+A refused request raises DRF's ``Throttled``: 429 with ``Retry-After`` and the platform's error
+body ``{"code": "throttled", "detail": ...}``.
+
+Declare one subclass per limit and list it in a view's ``throttle_classes``::
+
+    class SubmitThrottle(FixedWindowThrottle):
+        scope = "webhooks.submit"               # names the counter
+        rate_setting = "WEBHOOKS_SUBMIT_RATE"   # setting: requests per window (0 = no limit)
+
+        # optional: what to count by; the default is the client address
+        def get_key(self, request, view) -> str | None:
+            return str(request.auth.app_id) if request.auth else None  # None = not limited
+"""
+
+from django.conf import settings
+from rest_framework.throttling import BaseThrottle
+
+from core.ratelimit import ratelimit_hit
+
+
+class FixedWindowThrottle(BaseThrottle):
+    scope: str = ""
+    rate_setting: str = ""
+    window_seconds: int = 60
+
+    def __init__(self) -> None:
+        self._retry_after: int | None = None
+
+    @property
+    def limit(self) -> int:
+        return int(getattr(settings, self.rate_setting))
+
+    def get_key(self, request, view) -> str | None:
+        """What the limit counts by (the client address unless overridden)."""
+        return self.get_ident(request)
+
+    def allow_request(self, request, view) -> bool:
+        limit = self.limit
+        if limit <= 0:
+            return True
+        key = self.get_key(request, view)
+        if key is None:
+            return True
+        decision = ratelimit_hit(
+            key=f"{self.scope}:{key}", limit=limit, window_seconds=self.window_seconds
+        )
+        self._retry_after = decision.retry_after_seconds
+        return decision.allowed
+
+    def wait(self) -> float | None:
+        return self._retry_after

@@ -1,0 +1,96 @@
+"""Fixed-window rate limiting that holds across every web process.
+
+``ratelimit_hit(key=..., limit=..., window_seconds=...)`` counts one request for ``key`` in the
+current window and says whether it is allowed and, if not, how long until the window ends. The
+count is one atomic operation in the shared store, so two web processes (or hosts) never both
+let the ``limit + 1``-th request through:
+
+- with ``REDIS_URL``: ``INCR`` plus ``EXPIRE`` in one pipeline (Django's cache ``incr`` is a
+  read-then-write on some backends, so the Redis client is used directly);
+- without it: one ``INSERT ... ON CONFLICT DO UPDATE SET count = count + 1 RETURNING count`` on
+  ``core.RateLimitCounter`` (PostgreSQL and SQLite both run it atomically; Django's database
+  cache ``incr`` is not atomic). The ``core.prune_rate_limits`` schedule deletes old windows.
+
+A fixed window lets a client send up to twice the limit across a window boundary; for limits
+meant to stop floods (not to bill), that is the accepted price of one write per request
+(decision 0060). Views use it through ``core.api.throttling.FixedWindowThrottle``.
+"""
+
+import math
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+
+from django.conf import settings
+from django.db import connection, transaction
+
+KEY_MAX_CHARS = 255
+
+
+@dataclass(frozen=True)
+class RateLimitDecision:
+    allowed: bool
+    count: int
+    limit: int
+    retry_after_seconds: int
+
+
+def ratelimit_hit(
+    *, key: str, limit: int, window_seconds: int = 60, now: float | None = None
+) -> RateLimitDecision:
+    """Count one request for ``key``; refuse it once more than ``limit`` fell in this window."""
+    now = time.time() if now is None else now
+    window = int(now // window_seconds) * window_seconds
+    key = key[:KEY_MAX_CHARS]
+    if settings.REDIS_URL:
+        count = _redis_increment(key, window, window_seconds)
+    else:
+        count = _database_increment(key, window, window_seconds)
+    retry_after = max(1, math.ceil(window + window_seconds - now))
+    return RateLimitDecision(
+        allowed=count <= limit, count=count, limit=limit, retry_after_seconds=retry_after
+    )
+
+
+@cache
+def _redis_client():
+    import redis
+
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+def _redis_increment(key: str, window: int, window_seconds: int) -> int:
+    redis_key = f"ratelimit:{key}:{window}"
+    pipe = _redis_client().pipeline(transaction=True)
+    pipe.incr(redis_key)
+    pipe.expire(redis_key, window_seconds * 2)
+    count, _ = pipe.execute()
+    return int(count)
+
+
+# The same statement runs on PostgreSQL and SQLite (>= 3.35 for RETURNING): the conflict on the
+# unique (key, window_start) turns the insert into an increment, atomically.
+_UPSERT_SQL = """
+    INSERT INTO core_ratelimitcounter (key, window_start, count, expires_at)
+    VALUES (%s, %s, 1, %s)
+    ON CONFLICT (key, window_start) DO UPDATE SET count = core_ratelimitcounter.count + 1
+    RETURNING count
+"""
+
+
+def _database_increment(key: str, window: int, window_seconds: int) -> int:
+    expires_at = datetime.fromtimestamp(window + window_seconds * 2, tz=UTC)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_UPSERT_SQL, [key, window, expires_at])
+        (count,) = cursor.fetchone()
+    return int(count)
+
+
+def ratelimit_prune(*, now: datetime | None = None) -> int:
+    """Delete the database counters of windows that have ended (the schedule calls this)."""
+    from core.models import RateLimitCounter
+
+    now = now or datetime.now(tz=UTC)
+    deleted, _ = RateLimitCounter.objects.filter(expires_at__lt=now).delete()
+    return deleted
