@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import TextIO
 
-from royalties.loaders import file_sha256
+from royalties.inputs import file_sha256
 from royalties.models import Run
 from royalties.services import run_create, run_execute
 

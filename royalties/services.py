@@ -1,52 +1,40 @@
 """Writes of the royalties domain: creating, queueing and executing consolidation runs.
 
-``run_execute`` is the consolidation. In one transaction it streams the log into ``Entry``
-rows (``COPY`` on PostgreSQL), lets the database aggregate seconds per user and per track with
-``GROUP BY``, merges those aggregates with the subscribers and the metadata (both held in memory:
-they grow with users and tracks, never with streams), and splits the exact revenue over the
-labels and the unattributed line with the largest-remainder rule. If anything fails the
-transaction rolls back and the run is marked failed with a message that names the problem.
+``run_execute`` claims a queued run and consolidates it (``royalties.consolidation``) in one
+transaction: the run ends succeeded with its numbers, or failed with a message that names the
+problem and nothing of it stored.
 """
 
+import dataclasses
 import logging
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from decimal import Decimal, localcontext
+from collections.abc import Callable
 from pathlib import Path
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from core.errors import ApplicationError, ConflictError, NotFoundError
-from royalties.bulk import copy_escape, copy_lines, rows_insert
-from royalties.loaders import (
-    Rejections,
-    StreamRow,
-    file_sha256,
-    metadata_fetch,
-    metadata_read,
-    streams_read,
-    subscribers_read,
-)
-from royalties.models import Entry, Label, RevenueShare, Run, Subscriber, Track, run_id_range
-from royalties.rounding import amounts_split, cents_round
+from royalties.models import Run
+from royalties.storage import inputs_dir
 
 logger = logging.getLogger(__name__)
 
-UNATTRIBUTED = object()  # the key of the unattributed line among the label amounts
-EXAMPLES_IN_WARNINGS = 5
-SHARE_PLACES = Decimal("0.00000001")
-
 Progress = Callable[[int, int], None]
 
-
-def inputs_dir() -> Path:
-    return Path(settings.MEDIA_ROOT) / "royalties" / "inputs"
+__all__ = [
+    "inputs_dir",
+    "run_create",
+    "run_enqueue",
+    "run_execute",
+    "run_rerun",
+    "run_submit",
+    "runs_sweep",
+]
 
 
 def _is_url(value: str) -> bool:
@@ -185,25 +173,6 @@ def run_rerun(*, run: Run, enqueue: bool = True) -> Run:
     return new_run
 
 
-@dataclass
-class _Outcome:
-    checksums: dict
-    rows: dict
-    warnings: list[str]
-    errors: list[dict]
-    revenue: Decimal
-    total_seconds: int
-    unattributed_seconds: int
-    unattributed_streams: int
-    unattributed_amount: Decimal
-
-
-class _RunFailure(Exception):
-    def __init__(self, message: str, *, rows: dict, errors: list[dict], checksums: dict) -> None:
-        super().__init__(message)
-        self.message, self.rows, self.errors, self.checksums = message, rows, errors, checksums
-
-
 def run_execute(*, run_id: int, progress: Progress | None = None) -> Run:
     """Consolidate a queued run. Returns it succeeded or failed; raises only if not queued."""
     claimed = Run.objects.filter(pk=run_id, status=Run.Status.QUEUED).update(
@@ -214,22 +183,26 @@ def run_execute(*, run_id: int, progress: Progress | None = None) -> Run:
         if run is None:
             raise NotFoundError(f"Run {run_id} does not exist.")
         raise ConflictError(f"Run {run_id} is {run.status}; only a queued run can be executed.")
+    # Imported here: Arrow and numpy cost ~90 MB and most of a second to import, which only a
+    # process that consolidates (the worker, the command) should pay, not every web worker.
+    from royalties.consolidation import RunFailure, consolidate
+
     run = Run.objects.get(pk=run_id)
     phase = _Phases(run.pk)
     try:
         with transaction.atomic():
-            outcome = _consolidate(run, progress=progress, phase=phase)
+            outcome = consolidate(run, progress=progress, phase=phase)
             Run.objects.filter(pk=run.pk).update(
                 status=Run.Status.SUCCEEDED,
                 finished_at=timezone.now(),
                 tracks_path=run.tracks_path,
                 error="",
                 timings=phase.seconds(),
-                **outcome.__dict__,
+                **dataclasses.asdict(outcome),
             )
         phase("commit")
         phase.log()
-    except _RunFailure as failure:
+    except RunFailure as failure:
         _run_fail(
             run,
             failure.message,
@@ -276,251 +249,3 @@ class _Phases:
     def log(self) -> None:
         phases = ", ".join(f"{name} {seconds:.3f} s" for name, seconds in self.timings.items())
         logger.info("royalties run %s phases: %s", self.run_id, phases)
-
-
-def _consolidate(run: Run, *, progress: Progress | None, phase: "_Phases") -> _Outcome:
-    if run.tracks_url:
-        snapshot = inputs_dir() / "metadata" / f"run-{run.pk}-tracks.json"
-        metadata_fetch(run.tracks_url, dest=snapshot)
-        run.tracks_path = str(snapshot)
-    for name, path in (
-        ("streams", run.streams_path),
-        ("users", run.users_path),
-        ("tracks", run.tracks_path),
-    ):
-        if not Path(path).is_file():
-            raise ApplicationError(f"{name}: the input file is gone: {path}")
-    checksums = {
-        "streams": file_sha256(run.streams_path),
-        "users": file_sha256(run.users_path),
-        "tracks": file_sha256(run.tracks_path),
-    }
-    phase("fetch and checksums")
-    metadata = metadata_read(run.tracks_path)
-    shares = {share.origin: share.share for share in RevenueShare.objects.all()}
-    listed = settings.ROYALTIES_MAX_ERRORS_LISTED
-    user_rejections = Rejections("users", listed)
-    with open(run.users_path, "rb") as handle:
-        subscribers = subscribers_read(handle, shares=shares, rejections=user_rejections)
-
-    phase("metadata and subscribers")
-    stream_rejections = Rejections("streams", listed)
-    with open(run.streams_path, "rb") as handle:
-        loaded = _entries_load(
-            run.pk, streams_read(handle, rejections=stream_rejections, progress=progress)
-        )
-    rejected = stream_rejections.count
-    phase("streaming log")
-    counts = {"read": loaded + rejected, "loaded": loaded, "rejected": rejected}
-    errors = stream_rejections.listed + user_rejections.listed
-    limit = settings.ROYALTIES_MAX_REJECTED_FRACTION
-    for name, bad, total in (
-        ("streams", rejected, loaded + rejected),
-        ("users", user_rejections.count, user_rejections.count + len(subscribers)),
-    ):
-        if total and Decimal(bad) / Decimal(total) > limit:
-            raise _RunFailure(
-                f"{name}: {bad} of {total} rows rejected, more than the allowed "
-                f"{(limit * 100).normalize():f}%; see the errors for their line numbers.",
-                rows=counts,
-                errors=errors,
-                checksums=checksums,
-            )
-
-    warnings = list(metadata.warnings)
-    with localcontext() as context:
-        context.prec = 60  # wide enough that summing fee x share never rounds
-        revenue_exact = sum((s.contribution for s in subscribers.values()), Decimal(0))
-
-    user_totals, track_totals = _entries_aggregate(run.pk)
-    total_seconds = sum(seconds for seconds, _ in track_totals.values())
-    phase("aggregates")
-
-    # Subscribers and listeners: one row per user of either file, in user_id order so that
-    # the unique index grows at its right edge instead of splitting pages all over.
-    absent_ids: list[str] = []
-    absent_streams = absent_seconds = 0
-    first_id, _ = run_id_range(run.pk)
-    subscriber_rows = []
-    for user_id in sorted(subscribers.keys() | user_totals.keys()):
-        seconds, streams = user_totals.get(user_id, (0, 0))
-        row = subscribers.get(user_id)
-        if row is None:
-            absent_ids.append(user_id)
-            absent_streams += streams
-            absent_seconds += seconds
-            fields = (False, "", None, "", Decimal(0))
-        else:
-            fields = (True, row.product_type, row.fee, row.origin, row.contribution)
-        subscriber_rows.append(
-            (first_id + len(subscriber_rows) + 1, run.pk, user_id, *fields, seconds, streams)
-        )
-    del user_totals
-    rows_insert(
-        table=Subscriber._meta.db_table,
-        columns=(
-            "id",
-            "run_id",
-            "user_id",
-            "subscribed",
-            "product_type",
-            "fee",
-            "origin",
-            "contribution",
-            "seconds",
-            "streams",
-        ),
-        rows=subscriber_rows,
-    )
-    del subscriber_rows
-    if absent_ids:
-        examples = ", ".join(absent_ids[:EXAMPLES_IN_WARNINGS])
-        warnings.append(
-            f"{absent_streams} streams ({absent_seconds} s) by {len(absent_ids)} users absent from "
-            f"the subscribers file (e.g. {examples}): counted in the seconds, no fee."
-        )
-
-    phase("subscribers stored")
-    # Tracks and labels.
-    label_totals: dict[str, list[int]] = {}  # label -> [tracks, streams, seconds]
-    track_rows = []
-    for track_id in sorted(metadata.tracks):
-        name, label = metadata.tracks[track_id]
-        seconds, streams = track_totals.pop(track_id, (0, 0))
-        track_rows.append(
-            (first_id + len(track_rows) + 1, run.pk, track_id, name, label, seconds, streams)
-        )
-        totals = label_totals.setdefault(label, [0, 0, 0])
-        totals[0] += 1
-        totals[1] += streams
-        totals[2] += seconds
-    rows_insert(
-        table=Track._meta.db_table,
-        columns=("id", "run_id", "track_id", "name", "label", "seconds", "streams"),
-        rows=track_rows,
-    )
-    del track_rows
-    unattributed_seconds = sum(seconds for seconds, _ in track_totals.values())
-    unattributed_streams = sum(streams for _, streams in track_totals.values())
-    if track_totals:
-        examples = ", ".join(sorted(track_totals)[:EXAMPLES_IN_WARNINGS])
-        warnings.append(
-            f"{unattributed_streams} streams ({unattributed_seconds} s) of {len(track_totals)} "
-            f"tracks absent from the metadata (e.g. {examples}) are unattributed: their amount "
-            f"is withheld."
-        )
-
-    labels = sorted(label_totals)
-    if total_seconds:
-        weights = {label: label_totals[label][2] for label in labels}
-        weights[UNATTRIBUTED] = unattributed_seconds
-        amounts = amounts_split(total=revenue_exact, weights=weights)
-    else:
-        amounts = {label: Decimal("0.00") for label in labels}
-        amounts[UNATTRIBUTED] = cents_round(revenue_exact)
-        warnings.append("The streaming log has no seconds: the whole revenue is unattributed.")
-    Label.objects.bulk_create(
-        [
-            Label(
-                run_id=run.pk,
-                name=label,
-                tracks=label_totals[label][0],
-                streams=label_totals[label][1],
-                seconds=label_totals[label][2],
-                share=(
-                    (Decimal(label_totals[label][2]) / Decimal(total_seconds)).quantize(
-                        SHARE_PLACES
-                    )
-                    if total_seconds
-                    else Decimal(0)
-                ),
-                amount=amounts[label],
-            )
-            for label in labels
-        ],
-        batch_size=1000,
-    )
-    phase("tracks and labels stored")
-    if rejected:
-        warnings.append(f"{rejected} rows of the streaming log were rejected (see the errors).")
-    if user_rejections.count:
-        warnings.append(
-            f"{user_rejections.count} rows of the subscribers file were rejected (see the errors)."
-        )
-    return _Outcome(
-        checksums=checksums,
-        rows=counts,
-        warnings=warnings,
-        errors=errors,
-        revenue=cents_round(revenue_exact),
-        total_seconds=total_seconds,
-        unattributed_seconds=unattributed_seconds,
-        unattributed_streams=unattributed_streams,
-        unattributed_amount=amounts[UNATTRIBUTED],
-    )
-
-
-ENTRY_COLUMNS = ("id", "run_id", "line", "date", "user_id", "region", "track_id", "seconds")
-
-
-def _entries_load(run_id: int, rows: Iterator[StreamRow]) -> int:
-    first_id, _ = run_id_range(run_id)
-    table = Entry._meta.db_table
-    if connection.vendor != "postgresql":
-        return rows_insert(
-            table=table,
-            columns=ENTRY_COLUMNS,
-            rows=(
-                (first_id + line, run_id, line, date, user_id, region, track_id, int(seconds))
-                for line, date, user_id, region, track_id, seconds in rows
-            ),
-        )
-
-    def lines() -> Iterator[str]:
-        for line, date, user_id, region, track_id, seconds in rows:
-            head = f"{first_id + line}\t{run_id}\t{line}\t{date}\t"
-            text = f"{head}{user_id}\t{region}\t{track_id}\t{seconds}\n"
-            # Ids with a tab, newline or backslash (rare) need COPY's escapes.
-            if text.count("\t") != 7 or text.count("\n") != 1 or "\\" in text or "\r" in text:
-                escaped = "\t".join(copy_escape(field) for field in (user_id, region, track_id))
-                text = f"{head}{escaped}\t{seconds}\n"
-            yield text
-
-    return copy_lines(table=table, columns=ENTRY_COLUMNS, lines=lines())
-
-
-def _entries_aggregate(run_id: int) -> tuple[dict[str, tuple[int, int]], dict]:
-    """(seconds, streams) per user and per track of a run's entries, summed by the database."""
-    table = connection.ops.quote_name(Entry._meta.db_table)
-    users: dict[str, tuple[int, int]] = {}
-    tracks: dict[str, tuple[int, int]] = {}
-    first_id, end_id = run_id_range(run_id)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # Room for the per-user and per-track hash tables without spilling to disk.
-            cursor.execute("SET LOCAL work_mem = '128MB'")
-            # Freshly loaded rows have no statistics yet; the planner then picks a bitmap scan
-            # that costs ~70% more than walking the primary key over the run's id range.
-            cursor.execute("SET LOCAL enable_bitmapscan = off")
-            # One scan of the entries feeds both hash aggregates.
-            cursor.execute(
-                f"SELECT GROUPING(user_id), user_id, track_id, SUM(seconds), COUNT(*) "
-                f"FROM {table} WHERE id >= %s AND id < %s "
-                f"GROUP BY GROUPING SETS ((user_id), (track_id))",
-                [first_id, end_id],
-            )
-            for by_track, user_id, track_id, seconds, streams in cursor:
-                if by_track:
-                    tracks[track_id] = (int(seconds), streams)
-                else:
-                    users[user_id] = (int(seconds), streams)
-            return users, tracks
-        for column, target in (("user_id", users), ("track_id", tracks)):
-            cursor.execute(
-                f"SELECT {column}, SUM(seconds), COUNT(*) FROM {table} "
-                f"WHERE id >= %s AND id < %s GROUP BY {column}",
-                [first_id, end_id],
-            )
-            for key, seconds, streams in cursor:
-                target[key] = (int(seconds), streams)
-    return users, tracks
