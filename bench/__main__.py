@@ -9,6 +9,7 @@ import sys
 from bench import scenarios
 from bench.harness import Harness
 from bench.report import report_write, result_store
+from bench.targets import targets_lines
 
 
 def scenario_names() -> list[str]:
@@ -34,12 +35,20 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown scenario(s): {', '.join(unknown)}; known: {', '.join(available)}")
 
     harness = Harness(database_url=args.database_url, duration_s=args.duration)
+    summary: list[str] = []
     for name in names:
         module = importlib.import_module(f"bench.scenarios.{name}")
         print(f"== {name}: {module.DESCRIPTION}", flush=True)
         figures = module.run(harness)
         path = result_store(module.NAME, module.DESCRIPTION, figures)
-        print(json.dumps(json.loads(path.read_text())["figures"], indent=2), flush=True)
+        stored = json.loads(path.read_text())["figures"]
+        print(json.dumps(stored, indent=2), flush=True)
+        summary.extend(f"{name}: {line}" for line in targets_lines(name, stored))
+        for line in targets_lines(name, stored):
+            print(f"target  {line}", flush=True)
+    if summary:
+        print("== targets beside figures")
+        print("\n".join(summary))
     print(f"wrote {report_write()}")
     return 0
 

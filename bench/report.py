@@ -8,6 +8,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
+# Hand-written: where the time of one request goes (profiles), rendered after the intro.
+BUDGET = ROOT / "bench" / "budget.md"
 DOC = ROOT / "docs" / "performance.md"
 
 INTRO = """# Performance
@@ -84,7 +86,11 @@ def _rows(figures: dict, prefix: str = "") -> list[tuple[str, str]]:
 
 
 def render() -> str:
+    from bench.targets import targets_check
+
     parts = [INTRO]
+    if BUDGET.exists():
+        parts.append(BUDGET.read_text().rstrip() + "\n")
     for path in sorted(RESULTS.glob("*.json")):
         record = json.loads(path.read_text())
         m = record["machine"]
@@ -93,6 +99,15 @@ def render() -> str:
             f"Measured {record['date']} on {m['cores']} cores, {m['memory_gib']} GiB "
             f"({m['cpu']}), Python {m['python']}.\n"
         )
+        checked = targets_check(record["name"], record["figures"])
+        if checked:
+            parts.append("| target | figure | target | met |\n|---|---|---|---|")
+            verdicts = {True: "yes", False: "**no**", None: "not measured"}
+            parts.extend(
+                f"| {c['label']} | {_cell(c['value'])} | {c['target']} | {verdicts[c['met']]} |"
+                for c in checked
+            )
+            parts.append("")
         parts.append("| figure | value |\n|---|---|")
         parts.extend(f"| {key} | {value} |" for key, value in _rows(record["figures"]))
         if record.get("notes"):

@@ -57,11 +57,14 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "core.middleware.BodySizeLimitMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # API requests without a session cookie skip the four browser-only middleware below
+    # (core/middleware.py; docs/decisions/0007-api-fast-path.md).
+    "core.middleware.ApiFastPathMiddleware",
+    "core.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "core.middleware.CsrfViewMiddleware",
+    "core.middleware.AuthenticationMiddleware",
+    "core.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -88,7 +91,7 @@ TEMPLATES = [
 
 SQLITE_PATH = VAR_DIR / "platform.sqlite3"
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{SQLITE_PATH}")
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers work while one writer writes; IMMEDIATE takes the write lock at BEGIN,
     # so two transactions never both read and then fail to upgrade (no "database is locked"
@@ -102,8 +105,19 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         ),
     }
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-platform.sqlite3")}
-else:
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # psycopg's connection pool (docs/decisions/0008-connection-pool.md): each request borrows
+    # a connection and gives it back when Django closes it (CONN_MAX_AGE must be 0 with a
+    # pool), so no idle connection is left per served thread, and the pool checks a
+    # connection when it is returned rather than with a SELECT 1 before every request.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env_int("DATABASE_POOL_MIN_SIZE", 1),
+        "max_size": env_int("DATABASE_POOL_MAX_SIZE", 8),
+        "timeout": env_int("DATABASE_POOL_TIMEOUT_SECONDS", 10),
+        "max_idle": env_int("DATABASE_POOL_MAX_IDLE_SECONDS", 300),
+    }
 
 IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -189,7 +203,7 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "core.api.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["core.api.permissions.ModelPermissions"],

@@ -16,9 +16,16 @@ callable taking no arguments that drains the pending rows and returns how many i
 
 Correctness never depends on the batcher: processors must claim rows safely on their own
 (two runs at once are allowed); the lock only avoids piling up redundant tasks.
+
+Cost on the write path: a process that has seen the in-flight lock remembers it for
+``memo_seconds`` and skips the check meanwhile (no cache read, no count): a task is in flight,
+and it re-checks when done. So that a row committed by a process whose memory of the lock
+outlived the lock is not stranded, the task checks once more ``memo_seconds`` after releasing
+the lock, when every process's memory of it has run out (docs/decisions/0009-batcher-memo.md).
 """
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +39,9 @@ from django.utils.module_loading import import_string
 logger = logging.getLogger(__name__)
 
 TRIGGER_TASK = "core.batching.batcher_run_task"
+
+# ref -> time.monotonic() until which this process takes the in-flight lock as held.
+_lock_seen_until: dict[str, float] = {}
 
 
 def async_task(func: str, *args: Any, **kwargs: Any) -> str:
@@ -48,6 +58,7 @@ class Batcher:
     threshold_setting: str  # name of the setting holding the threshold (rows)
     processor: str  # dotted path of a callable that drains pending rows, returns a count
     lock_seconds: int = 600
+    memo_seconds: float = 1.0  # how long a process trusts that it saw the lock held
 
     @property
     def lock_key(self) -> str:
@@ -71,24 +82,37 @@ class Batcher:
 
     def check(self) -> bool:
         """Enqueue one processing task if the threshold is reached and none is in flight."""
+        if _lock_seen_until.get(self.ref, 0.0) > time.monotonic():
+            return False
         try:
             if cache.get(self.lock_key) is not None:
+                self._remember_lock()
                 return False
             if not self.pending_reached():
                 return False
             if not cache.add(self.lock_key, "1", timeout=self.lock_seconds):
+                self._remember_lock()
                 return False
             try:
                 async_task(TRIGGER_TASK, self.ref, task_name=f"batcher {self.ref}")
             except Exception:
                 cache.delete(self.lock_key)
                 raise
+            self._remember_lock()
             return True
         except Exception:
             # The rows are committed and the timeout schedule will process them: a failed
             # trigger must never fail the write that caused it.
             logger.exception("batcher %s: could not trigger processing", self.ref)
             return False
+
+    def _remember_lock(self) -> None:
+        if self.memo_seconds > 0:
+            _lock_seen_until[self.ref] = time.monotonic() + self.memo_seconds
+
+    def forget_lock(self) -> None:
+        """Drop this process's memory of the in-flight lock (the releasing process calls it)."""
+        _lock_seen_until.pop(self.ref, None)
 
     def run(self) -> int:
         """Drain the pending rows now (the schedule and the manual command call this)."""
@@ -104,11 +128,19 @@ def batcher_get(ref: str) -> Batcher:
 
 
 def batcher_run_task(ref: str) -> int:
-    """The threshold trigger's task: drain, release the in-flight lock, re-check."""
+    """The threshold trigger's task: drain, release the in-flight lock, re-check.
+
+    The second re-check, ``memo_seconds`` later, covers rows committed by processes that still
+    took the lock as held (see the module docstring).
+    """
     batcher = batcher_get(ref)
     try:
         processed = batcher.run()
     finally:
         cache.delete(batcher.lock_key)
-    batcher.check()
+        batcher.forget_lock()
+    if not batcher.check() and batcher.memo_seconds > 0:
+        time.sleep(batcher.memo_seconds)
+        batcher.forget_lock()
+        batcher.check()
     return processed

@@ -1,4 +1,5 @@
-"""Request-level guards that must run before any view reads the body or the path."""
+"""Request-level middleware: the guards that run before any view reads the body or the path
+(body size, NUL in URLs) and the API fast path past the browser middleware."""
 
 from collections.abc import Callable
 from urllib.parse import unquote
@@ -50,3 +51,83 @@ class BodySizeLimitMiddleware:
                 status=413,
             )
         return self.get_response(request)
+
+
+# --- The API fast path ------------------------------------------------------------------------
+#
+# Sessions, CSRF, the user middleware and messages serve the admin (a browser with a session
+# cookie). A request outside /admin/ that carries no session cookie has no session to load,
+# no form to protect and no message to show: API clients authenticate per request (token or
+# secret) and DRF's API views are CSRF-exempt unless authenticated by session. Such a request
+# is marked by ApiFastPathMiddleware and the four wrappers below pass it straight through;
+# every other request (the admin, or any path with a session cookie, e.g. the Swagger UI of a
+# logged-in operator) gets the full middleware. See docs/decisions/0007-api-fast-path.md.
+
+from django.contrib.auth.middleware import (  # noqa: E402
+    AuthenticationMiddleware as DjangoAuthenticationMiddleware,
+)
+from django.contrib.auth.models import AnonymousUser  # noqa: E402
+from django.contrib.messages.middleware import (  # noqa: E402
+    MessageMiddleware as DjangoMessageMiddleware,
+)
+from django.contrib.sessions.middleware import (  # noqa: E402
+    SessionMiddleware as DjangoSessionMiddleware,
+)
+from django.middleware.csrf import CsrfViewMiddleware as DjangoCsrfViewMiddleware  # noqa: E402
+
+FAST_PATH_ATTRIBUTE = "api_fast_path"
+BROWSER_PREFIXES = ("/admin/",)
+
+
+def is_api_fast_path(request: HttpRequest) -> bool:
+    return getattr(request, FAST_PATH_ATTRIBUTE, False)
+
+
+class ApiFastPathMiddleware:
+    """Mark requests that need none of the browser middleware (see the comment above)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.cookie_name = settings.SESSION_COOKIE_NAME
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if self.cookie_name not in request.COOKIES and not request.path_info.startswith(
+            BROWSER_PREFIXES
+        ):
+            setattr(request, FAST_PATH_ATTRIBUTE, True)
+            # What AuthenticationMiddleware would have given a request without a session.
+            request.user = AnonymousUser()
+        return self.get_response(request)
+
+
+class SessionMiddleware(DjangoSessionMiddleware):
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if is_api_fast_path(request):
+            return self.get_response(request)
+        return super().__call__(request)
+
+
+class CsrfViewMiddleware(DjangoCsrfViewMiddleware):
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if is_api_fast_path(request):
+            return self.get_response(request)
+        return super().__call__(request)
+
+    def process_view(self, request, callback, callback_args, callback_kwargs):
+        if is_api_fast_path(request):
+            return None
+        return super().process_view(request, callback, callback_args, callback_kwargs)
+
+
+class AuthenticationMiddleware(DjangoAuthenticationMiddleware):
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if is_api_fast_path(request):
+            return self.get_response(request)
+        return super().__call__(request)
+
+
+class MessageMiddleware(DjangoMessageMiddleware):
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if is_api_fast_path(request):
+            return self.get_response(request)
+        return super().__call__(request)

@@ -15,13 +15,13 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, DateTimeField, ExpressionWrapper, F, Value, When
 from django.db.models.functions import Now
 
 from core.errors import ApplicationError, ConflictError, NotFoundError
 from streams.models import EndReason, StreamSession, Viewer
-from streams.selectors import session_active_q, session_is_active_expression
+from streams.selectors import session_is_active_expression
 
 MAX_STREAMS_LIMIT = 100
 
@@ -179,35 +179,64 @@ def _session_start_locked(
         return SessionStart(session=session, created=True, active=len(active) + 1, limit=limit)
 
 
+SESSIONS = StreamSession._meta.db_table
+VIEWERS = Viewer._meta.db_table
+_SESSION_COLUMNS = (
+    "id, viewer_id, device_id, content_id, started_at, last_heartbeat, expires_at, ended_at, "
+    "end_reason"
+)
+
+# One statement (autocommit): lock the session's viewer, read the clock after the lock is held
+# (clock_timestamp() in a CTE fed by the locked row, so it cannot run before the lock), and
+# extend the lease only if the session is still open and unexpired at that clock.
+_HEARTBEAT_POSTGRES = f"""
+WITH locked AS MATERIALIZED (
+    SELECT v.id, v.user_id FROM {VIEWERS} v
+    WHERE v.id = (SELECT viewer_id FROM {SESSIONS} WHERE id = %(id)s)
+    FOR UPDATE
+), clock AS MATERIALIZED (
+    SELECT clock_timestamp() AS now, locked.user_id FROM locked
+)
+UPDATE {SESSIONS} s
+SET last_heartbeat = clock.now, expires_at = clock.now + %(lease)s
+FROM clock
+WHERE s.id = %(id)s AND s.ended_at IS NULL AND s.expires_at > clock.now
+RETURNING s.{_SESSION_COLUMNS.replace(", ", ", s.")}, clock.user_id AS viewer_user_id
+"""
+# SQLite: one UPDATE takes the database's write lock, so judging and extending are one step.
+_SQLITE_NOW = "STRFTIME('%%Y-%%m-%%d %%H:%%M:%%f', 'NOW')"
+_HEARTBEAT_SQLITE = f"""
+UPDATE {SESSIONS}
+SET last_heartbeat = {_SQLITE_NOW},
+    expires_at = STRFTIME('%%Y-%%m-%%d %%H:%%M:%%f', 'NOW', %(lease)s)
+WHERE id = %(id)s AND ended_at IS NULL AND expires_at > {_SQLITE_NOW}
+RETURNING {_SESSION_COLUMNS},
+    (SELECT user_id FROM {VIEWERS} WHERE {VIEWERS}.id = viewer_id) AS viewer_user_id
+"""
+
+
 def session_heartbeat(*, session_id: uuid.UUID) -> StreamSession:
     """Extend a live session's lease to the database's now + STREAMS_LEASE_SECONDS.
 
     NotFoundError for an unknown id; SessionGone (410) if it has ended or expired: a lease that
     lapsed is never revived, because a start may already have reused its slot.
+
+    One statement: like a start, it locks the viewer row first (otherwise a heartbeat judged
+    "alive" just before expiry could commit after a concurrent start counted that session as
+    expired), then judges by the clock read after the lock is held.
     """
-    lease = timedelta(seconds=settings.STREAMS_LEASE_SECONDS)
-    with transaction.atomic():
-        # Lock the viewer like a start does: otherwise a heartbeat judged "alive" just before
-        # expiry could commit after a concurrent start counted that session as expired.
-        session = (
-            StreamSession.objects.select_related("viewer")
-            .select_for_update(of=("viewer",))
-            .annotate(db_now=Now())
-            .filter(id=session_id)
-            .first()
-        )
-        if session is None:
+    lease = settings.STREAMS_LEASE_SECONDS
+    if connection.vendor == "postgresql":
+        sql, params = _HEARTBEAT_POSTGRES, {"id": session_id, "lease": timedelta(seconds=lease)}
+    else:
+        sql, params = _HEARTBEAT_SQLITE, {"id": session_id.hex, "lease": f"+{lease} seconds"}
+    extended = list(StreamSession.objects.raw(sql, params))
+    if not extended:
+        if not StreamSession.objects.filter(id=session_id).exists():
             raise NotFoundError("Unknown stream session.", code="session_not_found")
-        # Alive or not is judged by this statement's clock, after the lock is held. The new
-        # lease runs from the clock read above (before any wait for the lock): never longer
-        # than STREAMS_LEASE_SECONDS from now.
-        extended = StreamSession.objects.filter(session_active_q(), id=session_id).update(
-            last_heartbeat=session.db_now, expires_at=session.db_now + lease
-        )
-        if not extended:
-            raise SessionGone("This session has ended or expired; start a new one.")
-    session.last_heartbeat = session.db_now
-    session.expires_at = session.db_now + lease
+        raise SessionGone("This session has ended or expired; start a new one.")
+    session = extended[0]
+    session.viewer = Viewer(id=session.viewer_id, user_id=session.viewer_user_id)
     return session
 
 

@@ -10,6 +10,16 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 
+@pytest.fixture(autouse=True)
+def _batcher_memory_cleared():
+    """Each test starts with no process memory of a batcher's in-flight lock."""
+    from core import batching
+
+    batching._lock_seen_until.clear()
+    yield
+    batching._lock_seen_until.clear()
+
+
 def pytest_collection_modifyitems(config, items):
     if settings.IS_POSTGRES:
         return

@@ -97,11 +97,6 @@ def run(h: Harness) -> dict:
         "events_per_s": round(batch["requests_per_s"] * BATCH_EVENTS),
         "events_stored": _stored_events(h),
     }
-    figures["targets"] = {
-        "live_event_vs_ceiling": 0.4,
-        "live_event_p99_ms": 15,
-        "batch_events_per_s": 100_000,
-    }
     figures["notes"] = (
         "Both endpoints commit before answering (201/200 means the events are in PostgreSQL). "
         "Measured serially in one process, one /liveEvent costs about 2.4 ms: the INSERT and "

@@ -1,0 +1,141 @@
+"""Per-request cost of the hot endpoints, in process, with pyinstrument.
+
+``python -m bench.profile [--requests N] [--html DIR]`` drives the WSGI application directly
+(no HTTP server, no network) in one thread against the bench database, for /liveEvent, a
+stream heartbeat, a start -> stop pair, the compat ``GET /report`` and ``GET /users/{id}``, and
+the empty DRF view behind the platform's middleware. It prints the mean wall time of one
+request of each kind and, per kind, pyinstrument's call tree (what docs/performance.md's cost
+budget is read from). The numbers include PostgreSQL's time (loopback), not HTTP parsing.
+"""
+
+import argparse
+import io
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from bench.harness import SERVER_ENV, Harness
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _environ(method: str, path: str, *, body: bytes = b"", headers: dict | None = None) -> dict:
+    environ = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": "127.0.0.1",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "CONTENT_LENGTH": str(len(body)),
+        "CONTENT_TYPE": "application/json" if body else "",
+    }
+    for name, value in (headers or {}).items():
+        environ["HTTP_" + name.upper().replace("-", "_")] = value
+    return environ
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--only", default="", help="comma-separated kinds")
+    parser.add_argument("--tree", action="store_true", help="print pyinstrument's call trees")
+    args = parser.parse_args(argv)
+
+    harness = Harness()
+    harness.prepare()
+    settings_env = {"DJANGO_SETTINGS_MODULE": "bench.full_stack", "LOG_LEVEL": "ERROR"}
+    os.environ.update(harness.env(settings_env))
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+    from django.core.wsgi import get_wsgi_application
+    from pyinstrument import Profiler
+    from rest_framework.authtoken.models import Token
+
+    from streams.models import Viewer
+
+    app = get_wsgi_application()
+    user, _ = get_user_model().objects.get_or_create(username="bench-profile")
+    user.user_permissions.add(Permission.objects.get(codename="manage_sessions"))
+    token = Token.objects.get_or_create(user=user)[0].key
+    Viewer.objects.get_or_create(user_id="bench-profile-viewer", defaults={"max_streams": 100})
+    auth = {"Authorization": f"Token {token}"}
+    secret = SERVER_ENV["INGESTION_SECRETS"]
+
+    def call(environ: dict) -> int:
+        status: list[str] = []
+        chunks = app(environ, lambda s, h, *a: status.append(s))
+        b"".join(chunks)
+        if hasattr(chunks, "close"):
+            chunks.close()
+        return int(status[0].split()[0])
+
+    def start() -> str:
+        body = b'{"user_id": "bench-profile-viewer"}'
+        environ = _environ("POST", "/api/streams/sessions", body=body, headers=auth)
+        status: list[str] = []
+        chunks = app(environ, lambda s, h, *a: status.append(s))
+        payload = b"".join(chunks)
+        chunks.close()
+        assert status[0].startswith("201"), (status, payload)
+        import json
+
+        return json.loads(payload)["id"]
+
+    session_id = start()
+    counter = iter(range(10**9))
+    kinds = {
+        "empty_drf_view": lambda: call(_environ("GET", "/bench/empty")),
+        "live_event": lambda: call(
+            _environ(
+                "POST",
+                "/liveEvent",
+                body=b'{"userId": "u1", "name": "add_revenue", "value": 7}',
+                headers={
+                    "Authorization": secret,
+                    "Idempotency-Key": f"profile-{uuid.uuid4()}-{next(counter)}",
+                },
+            )
+        ),
+        "heartbeat": lambda: call(
+            _environ("POST", f"/api/streams/sessions/{session_id}/heartbeat", headers=auth)
+        ),
+        "start_stop": lambda: call(
+            _environ("DELETE", f"/api/streams/sessions/{start()}", headers=auth)
+        ),
+        "compat_report": lambda: call(_environ("GET", "/report")),
+        "compat_user": lambda: call(_environ("GET", "/users/user1")),
+    }
+    only = [k for k in args.only.split(",") if k]
+    for name, fn in kinds.items():
+        if only and name not in only:
+            continue
+        for _ in range(50):  # warm caches, connections, imports
+            fn()
+        started = time.perf_counter()
+        for _ in range(args.requests):
+            fn()
+        per_request = (time.perf_counter() - started) / args.requests * 1000
+        print(f"{name}: {per_request:.3f} ms per request (status {fn()})", flush=True)
+        if args.tree:
+            profiler = Profiler(interval=0.0002)
+            profiler.start()
+            for _ in range(args.requests):
+                fn()
+            profiler.stop()
+            print(profiler.output_text(unicode=False, color=False, show_all=False), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

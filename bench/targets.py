@@ -1,0 +1,80 @@
+"""The targets each scenario's figures are held to, printed beside the figures.
+
+One table for every scenario, keyed by the scenario's name and the dotted path of a figure in
+its results, so a scenario's code stays about measuring. ``python -m bench`` prints each target
+beside its figure after the scenario runs; docs/performance.md shows the same lines.
+"""
+
+import operator
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Target:
+    figure: str  # dotted path in the scenario's figures
+    op: str  # ">=", "<=", "<" or "=="
+    bound: float
+    label: str
+
+
+_OPS = {">=": operator.ge, "<=": operator.le, "<": operator.lt, "==": operator.eq}
+
+TARGETS: dict[str, list[Target]] = {
+    "ingestion_http": [
+        Target("live_event_workers_default.vs_ceiling", ">=", 0.30, "POST /liveEvent vs ceiling"),
+        Target("live_event_workers_default.p99_ms", "<", 15, "POST /liveEvent p99 ms"),
+        Target("batch_endpoint.events_per_s", ">=", 300_000, "batch endpoint events/s"),
+    ],
+    "streams": [
+        Target("spread_1000_viewers.vs_ceiling", ">=", 0.15, "start/heartbeat/stop vs ceiling"),
+        Target("spread_1000_viewers.p99_ms", "<", 20, "start/heartbeat/stop p99 ms"),
+        Target("spread_1000_viewers.invariant_violations", "==", 0, "violations, 1,000 viewers"),
+        Target("contended_one_viewer.vs_ceiling", ">=", 0.10, "one viewer vs ceiling"),
+        Target("contended_one_viewer.invariant_violations", "==", 0, "violations, one viewer"),
+        Target("heartbeat_alone.vs_ceiling", ">=", 0.30, "heartbeat alone vs ceiling"),
+    ],
+    "connections": [
+        Target("runserver.growth", "==", 0, "runserver: connection growth over 500 requests"),
+        Target("start_command.growth", "==", 0, "start command: connection growth"),
+    ],
+    "royalties": [
+        Target("compat_report_vs_ceiling", ">=", 0.35, "compat GET /report vs ceiling"),
+        Target("compat_user_vs_ceiling", ">=", 0.25, "compat GET /users/{id} vs ceiling"),
+    ],
+}
+
+
+def figure_get(figures: dict, path: str):
+    value = figures
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def targets_check(name: str, figures: dict) -> list[dict]:
+    """Each target of scenario ``name`` with its figure and whether it is met (None: absent)."""
+    checked = []
+    for target in TARGETS.get(name, []):
+        value = figure_get(figures, target.figure)
+        met = None if value is None else bool(_OPS[target.op](value, target.bound))
+        checked.append(
+            {
+                "label": target.label,
+                "figure": target.figure,
+                "value": value,
+                "target": f"{target.op} {target.bound:g}",
+                "met": met,
+            }
+        )
+    return checked
+
+
+def targets_lines(name: str, figures: dict) -> list[str]:
+    lines = []
+    for item in targets_check(name, figures):
+        verdict = {True: "met", False: "MISSED", None: "not measured"}[item["met"]]
+        value = "-" if item["value"] is None else f"{item['value']:,}"
+        lines.append(f"{item['label']}: {value} (target {item['target']}) {verdict}")
+    return lines
