@@ -86,13 +86,15 @@ class Sender:
         self,
         *,
         url: str,
-        secret: str,
+        secret: str | None = None,
         timeout_seconds: float,
         retries: int,
         backoff_seconds: float,
+        auth_headers: dict[str, str] | None = None,
     ) -> None:
         self.url = url.rstrip("/")
-        self.secret = secret
+        # The ingestion secret by default; other clients pass their own credential headers.
+        self.auth_headers = {"Authorization": secret} if auth_headers is None else auth_headers
         self.timeout_seconds = timeout_seconds
         self.retries = retries
         self.backoff_seconds = backoff_seconds
@@ -106,7 +108,7 @@ class Sender:
 
     def post(self, path: str, *, headers: dict, data: bytes) -> requests.Response | str:
         """The final response, or a message when every attempt failed to get one."""
-        headers = {"Authorization": self.secret, **headers}
+        headers = {**self.auth_headers, **headers}
         problem = ""
         for attempt in range(self.retries + 1):
             if attempt:
