@@ -228,6 +228,13 @@ SPECTACULAR_SETTINGS = {
         {"name": "ingestion compat", "description": "The original ingestion paths."},
         {"name": "streams", "description": "Stream sessions (leases) and viewers' limits."},
         {"name": "streams compat", "description": "The original stream-check path."},
+        {
+            "name": "analytics",
+            "description": (
+                "Owners' apps and API keys (/api/auth/), event collection (x-api-key) and "
+                "fresh event summaries and user statistics (owners)."
+            ),
+        },
     ],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

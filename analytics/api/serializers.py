@@ -90,14 +90,14 @@ class CollectOutputSerializer(serializers.Serializer):
     accepted = serializers.IntegerField()
 
 
-class RejectedItemSerializer(serializers.Serializer):
+class CollectRejectedItemSerializer(serializers.Serializer):
     index = serializers.IntegerField()
     errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
 
 
 class CollectBatchOutputSerializer(serializers.Serializer):
     accepted = serializers.IntegerField()
-    rejected = RejectedItemSerializer(many=True)
+    rejected = CollectRejectedItemSerializer(many=True)
 
 
 class EventSummaryInputSerializer(serializers.Serializer):
@@ -139,5 +139,5 @@ class UserStatsOutputSerializer(serializers.Serializer):
     ipAddress = serializers.CharField()
 
 
-class FieldErrorsOutputSerializer(serializers.Serializer):
+class AnalyticsFieldErrorsOutputSerializer(serializers.Serializer):
     non_field_errors = serializers.ListField(child=serializers.CharField(), required=False)

@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from analytics.api.authentication import ApiKeyAuthentication, HasApiKey
 from analytics.api.serializers import (
+    AnalyticsFieldErrorsOutputSerializer,
     ApiKeyOutputSerializer,
     AppIdInputSerializer,
     AppRegisterInputSerializer,
@@ -19,7 +20,6 @@ from analytics.api.serializers import (
     CollectEventSerializer,
     EventSummaryInputSerializer,
     EventSummaryOutputSerializer,
-    FieldErrorsOutputSerializer,
     RegeneratedKeyOutputSerializer,
     RevokeInputSerializer,
     RevokeOutputSerializer,
@@ -51,7 +51,7 @@ from core.api.views import OpenView
 
 UNAUTHORIZED = OpenApiResponse(ErrorOutputSerializer, "Missing or invalid credentials.")
 NOT_FOUND = OpenApiResponse(ErrorOutputSerializer, "Not one of your apps.")
-INVALID = OpenApiResponse(FieldErrorsOutputSerializer, "Invalid input (field errors).")
+INVALID = OpenApiResponse(AnalyticsFieldErrorsOutputSerializer, "Invalid input (field errors).")
 APP_ID_PARAMETER = OpenApiParameter(
     "app_id", str, OpenApiParameter.QUERY, required=False, description="One of your apps."
 )
