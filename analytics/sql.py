@@ -11,10 +11,11 @@ the same scheme as ingestion (docs/decisions/0022-processing-watermark.md):
 """
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
 
-from django.db import connection
+from django.db import connection, transaction
 
 from analytics.models import App, Batch, DailyCount, DailyUser, Event, UserStat
 
@@ -236,38 +237,64 @@ def _days_sql(start: date | None, end: date | None) -> tuple[str, list]:
     return "".join(f" AND {clause}" for clause in clauses), params
 
 
+@contextmanager
+def _read_snapshot(cursor) -> Iterator[str]:
+    """Yield the watermark as SQL for a read that must see one snapshot.
+
+    PostgreSQL: the watermark is read first, in a REPEATABLE READ read-only transaction, and
+    passed to the next statement as a literal, so the planner sees how few ids lie above it
+    and scans the pending events by primary key (with a subquery there it must guess, and
+    over millions of events it guesses a full scan). Both statements see the same snapshot.
+    Inside an enclosing transaction the isolation level cannot change; the enclosing one is
+    used. SQLite: one statement with the watermark as a subquery (one statement, one state).
+    """
+    if connection.vendor != "postgresql":
+        yield WATERMARK_SQL
+        return
+    if connection.in_atomic_block:
+        cursor.execute(WATERMARK_SQL[1:-1])
+        yield str(int(cursor.fetchone()[0]))
+        return
+    with transaction.atomic():
+        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        cursor.execute(WATERMARK_SQL[1:-1])
+        yield str(int(cursor.fetchone()[0]))
+
+
 def event_summary_rows(
     *, owner_id: int, app_id, event: str, start: date | None, end: date | None
 ) -> list[tuple[str | None, int, int]]:
     """(device, count, unique users) rows: the rollups merged with the pending events.
 
-    One statement, so the watermark, the rollups and the pending rows come from one snapshot:
+    The watermark, the rollups and the pending rows come from one snapshot (``_read_snapshot``):
     an event is counted once whether or not a processor commits meanwhile. Unique users are
-    COUNT(DISTINCT) over the per-day user rows (an index-only scan of the unique index) plus
-    the pending events' user keys. No data: one row (None, 0, 0).
+    the size of the UNION (which removes duplicates, by hashing) of the per-day user rows (an
+    index-only scan of the unique index) and the pending events' user keys; PostgreSQL hashes
+    a UNION about twice as fast as it sorts for COUNT(DISTINCT). No data: one row (None, 0, 0).
     """
     apps, app_params = _apps_sql(owner_id=owner_id, app_id=app_id)
     days, day_params = _days_sql(start, end)
     where = f"event = %s AND app_id IN {apps}{days}"
     where_params = [event, *app_params, *day_params]
-    sql = f"""
-    WITH pending AS (
-        SELECT device, user_key FROM {EVENTS}
-        WHERE id > {WATERMARK_SQL} AND {where}
-    ), counts AS (
-        SELECT device, SUM(n) AS n FROM (
-            SELECT device, count AS n FROM {COUNTS} WHERE {where}
-            UNION ALL SELECT device, 1 FROM pending
-        ) AS t GROUP BY device
-    ), users AS (
-        SELECT COUNT(DISTINCT user_key) AS u FROM (
-            SELECT user_key FROM {USERS} WHERE {where}
-            UNION ALL SELECT user_key FROM pending
-        ) AS t
-    )
-    SELECT counts.device, COALESCE(counts.n, 0), users.u FROM users LEFT JOIN counts ON 1 = 1
-    """
-    with connection.cursor() as cursor:
+    with connection.cursor() as cursor, _read_snapshot(cursor) as watermark:
+        sql = f"""
+        WITH pending AS (
+            SELECT device, user_key FROM {EVENTS}
+            WHERE id > {watermark} AND {where}
+        ), counts AS (
+            SELECT device, SUM(n) AS n FROM (
+                SELECT device, count AS n FROM {COUNTS} WHERE {where}
+                UNION ALL SELECT device, 1 FROM pending
+            ) AS t GROUP BY device
+        ), users AS (
+            SELECT COUNT(*) AS u FROM (
+                SELECT user_key FROM {USERS} WHERE {where}
+                UNION SELECT user_key FROM pending
+            ) AS t
+        )
+        SELECT counts.device, COALESCE(counts.n, 0), users.u
+        FROM users LEFT JOIN counts ON 1 = 1
+        """
         cursor.execute(sql, [*where_params, *where_params, *where_params])
         return [(device, int(n), int(u)) for device, n, u in cursor.fetchall()]
 

@@ -249,3 +249,21 @@ def test_the_trigger_task_runs_on_django_q_and_the_schedule_drains_the_rest(monk
     assert events_process_task() == 2
     assert EVENTS_BATCHER.pending_queryset().count() == 0
     cache.clear()
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_summary_outside_any_transaction_reads_one_snapshot_half_processed():
+    """Outside a transaction the summary runs REPEATABLE READ (the request path)."""
+    from analytics.selectors import event_summary_get
+    from tests.analytics.factories import OwnerFactory
+
+    owner = OwnerFactory()
+    app, _ = registered_app(owner)
+    collected = _collect_all(_events(400, seed=2), [app.pk])
+    events_process_pending(max_events=150)
+    assert connection.in_atomic_block is False
+    summary = event_summary_get(owner=owner, event="click", start=None, end=None)
+    clicks = [event for _, event, _ in collected if event.event == "click"]
+    assert summary.count == len(clicks)
+    assert summary.unique_users == len({event.user_key for event in clicks})
