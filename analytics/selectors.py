@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.db import connection
-from django.db.models import Count, Max, QuerySet, Subquery, Sum, Value
+from django.db.models import Count, F, Max, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
 from analytics import sql
@@ -35,7 +35,9 @@ def app_get_owned(*, owner, app_id, for_update: bool = False) -> App:
 
 def api_key_live_get(*, app: App) -> ApiKey | None:
     """The app's live key, else its latest key (so a revoked key's metadata still reads)."""
-    return ApiKey.objects.filter(app=app).order_by("revoked_at", "-created_at").first()
+    # NULL (live) first on every database: PostgreSQL sorts NULLs last by default.
+    live_first = F("revoked_at").asc(nulls_first=True)
+    return ApiKey.objects.filter(app=app).order_by(live_first, "-created_at").first()
 
 
 def watermark_expression() -> Coalesce:

@@ -482,3 +482,20 @@ def test_user_stats_are_owner_scoped(owner_client, db):
     _, stranger_key = registered_app(OwnerFactory())
     _collect(_key_client(stranger_key), userId="u1")
     assert owner_client.get("/api/analytics/user-stats", {"userId": "u1"}).status_code == 404
+
+
+def test_key_metadata_reads_in_every_state(owner_client, app_and_key):
+    app, _ = app_and_key
+    url_params = {"app_id": str(app.pk)}
+    assert owner_client.get("/api/auth/api-key", url_params).json()["active"] is True
+    past = timezone.now() - timedelta(days=1)
+    ApiKey.objects.filter(app=app).update(expires_at=past)
+    expired = owner_client.get("/api/auth/api-key", url_params)
+    assert expired.status_code == 200
+    assert expired.json()["active"] is False and expired.json()["expiresAt"] is not None
+    owner_client.post("/api/auth/regenerate", url_params)
+    fresh = owner_client.get("/api/auth/api-key", url_params).json()
+    assert fresh["active"] is True and fresh["expiresAt"] is None
+    owner_client.post("/api/auth/revoke", url_params)
+    revoked = owner_client.get("/api/auth/api-key", url_params)
+    assert revoked.status_code == 200 and revoked.json()["active"] is False
