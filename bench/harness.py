@@ -47,6 +47,18 @@ _UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 
 
 def free_port() -> int:
+    """A free loopback port: the first free one of ``BENCH_PORTS`` ("8150-8159") if set."""
+    span = os.environ.get("BENCH_PORTS", "")
+    if span:
+        first, _, last = span.partition("-")
+        for port in range(int(first), int(last or first) + 1):
+            with socket.socket() as sock:
+                try:
+                    sock.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+        raise RuntimeError(f"no free port in BENCH_PORTS={span}")
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]

@@ -242,6 +242,13 @@ SPECTACULAR_SETTINGS = {
         {"name": "ingestion compat", "description": "The original ingestion paths."},
         {"name": "streams", "description": "Stream sessions (leases) and viewers' limits."},
         {"name": "streams compat", "description": "The original stream-check path."},
+        {
+            "name": "analytics",
+            "description": (
+                "Owners' apps and API keys (/api/auth/), event collection (x-api-key) and "
+                "fresh event summaries and user statistics (owners)."
+            ),
+        },
     ],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -300,6 +307,20 @@ STREAMS_ENDED_RETENTION_DAYS = env_int("STREAMS_ENDED_RETENTION_DAYS", 30)
 WEBHOOKS_SIGNING_SECRET = env_str(
     "WEBHOOKS_SIGNING_SECRET", DEV_SECRET_DEFAULTS["WEBHOOKS_SIGNING_SECRET"]
 )
+
+# analytics
+# POST /api/auth/signup creates owner accounts only when this is on (operators create them else).
+ANALYTICS_OPEN_SIGNUP = env_bool("ANALYTICS_OPEN_SIGNUP", False)
+ANALYTICS_MAX_BATCH = env_int("ANALYTICS_MAX_BATCH", 1000)
+ANALYTICS_BATCH_SIZE = env_int("ANALYTICS_BATCH_SIZE", 500)
+ANALYTICS_BATCH_TIMEOUT = env_int("ANALYTICS_BATCH_TIMEOUT", 60)
+# Events one processor transaction claims at most.
+ANALYTICS_PROCESS_CLAIM = env_int("ANALYTICS_PROCESS_CLAIM", 200_000)
+# Requests per minute: collect per API key, reads per owner (0 = no limit).
+ANALYTICS_COLLECT_RATE = env_int("ANALYTICS_COLLECT_RATE", 6000)
+ANALYTICS_READ_RATE = env_int("ANALYTICS_READ_RATE", 600)
+# Days a new key stays valid (0 = no expiry: expiresAt null).
+ANALYTICS_KEY_TTL_DAYS = env_int("ANALYTICS_KEY_TTL_DAYS", 0)
 
 # --- Demo -----------------------------------------------------------------------------------
 

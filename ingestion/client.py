@@ -79,11 +79,11 @@ def _errors_text(errors: dict) -> str:
     return "; ".join(f"{name}: {' '.join(map(str, messages))}" for name, messages in errors.items())
 
 
-ENDPOINT_PATHS = ("/liveEvent", "/api/ingestion/events")
+ENDPOINT_PATHS = ("/liveEvent", "/api/ingestion/events", "/api/analytics/collect")
 
 
 def base_url(url: str) -> str:
-    """The server's base URL from what a user typed: the base itself or either endpoint."""
+    """The server's base URL from what a user typed: the base itself or an endpoint."""
     url = url.strip().rstrip("/")
     for path in ENDPOINT_PATHS:
         if url.endswith(path):
@@ -105,13 +105,15 @@ class Sender:
         self,
         *,
         url: str,
-        secret: str,
+        secret: str | None = None,
         timeout_seconds: float,
         retries: int,
         backoff_seconds: float,
+        auth_headers: dict[str, str] | None = None,
     ) -> None:
         self.url = base_url(url)
-        self.secret = secret
+        # The ingestion secret by default; other clients pass their own credential headers.
+        self.auth_headers = {"Authorization": secret} if auth_headers is None else auth_headers
         self.timeout_seconds = timeout_seconds
         self.retries = retries
         self.backoff_seconds = backoff_seconds
@@ -125,7 +127,7 @@ class Sender:
 
     def post(self, path: str, *, headers: dict, data: bytes) -> requests.Response | str:
         """The final response, or a message when every attempt failed to get one."""
-        headers = {"Authorization": self.secret, **headers}
+        headers = {**self.auth_headers, **headers}
         problem = ""
         for attempt in range(self.retries + 1):
             if attempt:

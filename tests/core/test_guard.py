@@ -84,11 +84,19 @@ BODIES = {
 }
 
 
-@pytest.fixture(params=["operator token", "ingestion secret", "no credentials"])
+@pytest.fixture(params=["operator token", "ingestion secret", "analytics key", "no credentials"])
 def client(request) -> APIClient:
     if request.param == "operator token":
         return request.getfixturevalue("operator_client")
     client = APIClient()
+    if request.param == "analytics key":
+        from django.contrib.auth import get_user_model
+
+        from analytics.services import app_register
+
+        owner = get_user_model().objects.create_user("guard-owner", password=None)
+        _, issued = app_register(owner=owner, name="guard", domain="https://example.com")
+        client.credentials(HTTP_X_API_KEY=issued.raw)
     if request.param == "ingestion secret":
         client.credentials(HTTP_AUTHORIZATION=settings.INGESTION_SECRETS[0])
     return client

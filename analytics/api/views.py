@@ -1,0 +1,327 @@
+"""HTTP endpoints of the analytics domain: owners' auth and keys, collect, summaries."""
+
+from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from analytics.api.authentication import ApiKeyAuthentication, HasApiKey
+from analytics.api.serializers import (
+    AnalyticsFieldErrorsOutputSerializer,
+    ApiKeyOutputSerializer,
+    AppIdInputSerializer,
+    AppRegisterInputSerializer,
+    AppRegisterOutputSerializer,
+    CollectBatchOutputSerializer,
+    CollectEventSerializer,
+    EventSummaryInputSerializer,
+    EventSummaryOutputSerializer,
+    RegeneratedKeyOutputSerializer,
+    RevokeInputSerializer,
+    RevokeOutputSerializer,
+    SignupInputSerializer,
+    SignupOutputSerializer,
+    TokenInputSerializer,
+    TokenOutputSerializer,
+    UserStatsInputSerializer,
+    UserStatsOutputSerializer,
+)
+from analytics.api.throttling import CollectThrottle, ReadThrottle
+from analytics.selectors import (
+    api_key_live_get,
+    app_get_owned,
+    event_summary_get,
+    user_stats_get,
+)
+from analytics.services import (
+    api_key_regenerate,
+    api_key_revoke,
+    app_register,
+    events_collect,
+    owner_signup,
+    owner_token_get,
+)
+from analytics.validation import event_validate
+from core.api.serializers import ErrorOutputSerializer
+from core.api.views import OpenView
+
+UNAUTHORIZED = OpenApiResponse(ErrorOutputSerializer, "Missing or invalid credentials.")
+NOT_FOUND = OpenApiResponse(ErrorOutputSerializer, "Not one of your apps.")
+INVALID = OpenApiResponse(AnalyticsFieldErrorsOutputSerializer, "Invalid input (field errors).")
+APP_ID_PARAMETER = OpenApiParameter(
+    "app_id", str, OpenApiParameter.QUERY, required=False, description="One of your apps."
+)
+
+
+def _validated(serializer_class, data):
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class OwnerView(APIView):
+    """Endpoints of a signed-in owner (token or session); each sees only their own apps."""
+
+    permission_classes = [IsAuthenticated]
+    throttle_classes = [ReadThrottle]
+
+
+# --- /api/auth/ -----------------------------------------------------------------------------
+
+
+class SignupView(OpenView):
+    @extend_schema(
+        operation_id="analytics_auth_signup",
+        tags=["analytics"],
+        summary="Create an owner account (when ANALYTICS_OPEN_SIGNUP is on)",
+        request=SignupInputSerializer,
+        responses={
+            201: SignupOutputSerializer,
+            400: INVALID,
+            403: OpenApiResponse(ErrorOutputSerializer, "Signup is closed."),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = _validated(SignupInputSerializer, request.data)
+        token = owner_signup(**data)
+        return Response({"username": token.user.username, "token": token.key}, status=201)
+
+
+class TokenView(OpenView):
+    @extend_schema(
+        operation_id="analytics_auth_token",
+        tags=["analytics"],
+        summary="Exchange an owner's username and password for an API token",
+        request=TokenInputSerializer,
+        responses={200: TokenOutputSerializer, 400: INVALID},
+    )
+    def post(self, request: Request) -> Response:
+        data = _validated(TokenInputSerializer, request.data)
+        token = owner_token_get(**data)
+        return Response({"token": token.key})
+
+
+class RegisterView(OwnerView):
+    @extend_schema(
+        operation_id="analytics_auth_register",
+        tags=["analytics"],
+        summary="Register an app; its API key is shown once",
+        request=AppRegisterInputSerializer,
+        responses={201: AppRegisterOutputSerializer, 400: INVALID, 401: UNAUTHORIZED},
+    )
+    def post(self, request: Request) -> Response:
+        data = _validated(AppRegisterInputSerializer, request.data)
+        app, issued = app_register(owner=request.user, **data)
+        return Response(
+            {
+                "appId": str(app.pk),
+                "name": app.name,
+                "domain": app.domain,
+                "apiKey": issued.raw,
+                "expiresAt": issued.key.expires_at,
+            },
+            status=201,
+        )
+
+
+class ApiKeyView(OwnerView):
+    @extend_schema(
+        operation_id="analytics_auth_api_key",
+        tags=["analytics"],
+        summary="The metadata of an app's key (never the key itself)",
+        parameters=[OpenApiParameter("app_id", str, OpenApiParameter.QUERY, required=True)],
+        responses={200: ApiKeyOutputSerializer, 400: INVALID, 401: UNAUTHORIZED, 404: NOT_FOUND},
+    )
+    def get(self, request: Request) -> Response:
+        data = _validated(AppIdInputSerializer, request.query_params)
+        app = app_get_owned(owner=request.user, app_id=data["app_id"])
+        key = api_key_live_get(app=app)
+        if key is None:
+            return Response({"code": "not_found", "detail": "This app has no key."}, 404)
+        return Response(
+            {
+                "appId": str(app.pk),
+                "prefix": key.prefix,
+                "createdAt": key.created_at,
+                "lastUsedAt": key.last_used_at,
+                "expiresAt": key.expires_at,
+                "active": key.is_active,
+            }
+        )
+
+
+class RegenerateView(OwnerView):
+    @extend_schema(
+        operation_id="analytics_auth_regenerate",
+        tags=["analytics"],
+        summary="Issue a new key for an app; the previous one stops working",
+        request=AppIdInputSerializer,
+        responses={
+            200: RegeneratedKeyOutputSerializer,
+            400: INVALID,
+            401: UNAUTHORIZED,
+            404: NOT_FOUND,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = _validated(AppIdInputSerializer, request.data)
+        issued = api_key_regenerate(owner=request.user, app_id=data["app_id"])
+        return Response({"appId": str(issued.key.app_id), "apiKey": issued.raw})
+
+
+class RevokeView(OwnerView):
+    @extend_schema(
+        operation_id="analytics_auth_revoke",
+        tags=["analytics"],
+        summary="Revoke an app's key (refused from the next request on)",
+        request=RevokeInputSerializer,
+        responses={200: RevokeOutputSerializer, 400: INVALID, 401: UNAUTHORIZED, 404: NOT_FOUND},
+    )
+    def post(self, request: Request) -> Response:
+        data = _validated(RevokeInputSerializer, request.data)
+        if "apiKey" in data:
+            key = api_key_revoke(owner=request.user, raw_key=data["apiKey"])
+            return Response({"appId": str(key.app_id) if key else None, "revoked": key is not None})
+        app = app_get_owned(owner=request.user, app_id=data["app_id"])
+        key = api_key_revoke(owner=request.user, app_id=app.pk)
+        return Response({"appId": str(app.pk), "revoked": key is not None})
+
+
+# --- /api/analytics/ ------------------------------------------------------------------------
+
+
+def _client_ip(request: Request) -> str:
+    return request.META.get("REMOTE_ADDR") or "0.0.0.0"
+
+
+class CollectView(APIView):
+    authentication_classes = [ApiKeyAuthentication]
+    permission_classes = [HasApiKey]
+    throttle_classes = [CollectThrottle]
+
+    @extend_schema(
+        operation_id="analytics_collect",
+        tags=["analytics"],
+        summary="Collect one event, or a JSON array of events (per-item results)",
+        description=(
+            "One JSON object: 202 once stored, 400 with field errors otherwise. A JSON array of "
+            "up to ANALYTICS_MAX_BATCH events: good items are committed together before the 202, "
+            "bad ones are listed by index (from 0) and not stored."
+        ),
+        request={"application/json": CollectEventSerializer},
+        responses={
+            202: OpenApiResponse(
+                CollectBatchOutputSerializer,
+                "Stored (committed). A single event answers {accepted: 1} only.",
+            ),
+            400: INVALID,
+            401: OpenApiResponse(
+                ErrorOutputSerializer, "Missing, invalid, revoked or expired key."
+            ),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = request.data
+        client_ip = _client_ip(request)
+        app_id = request.auth.app_id
+        if isinstance(data, list):
+            return self._batch(data, app_id=app_id, client_ip=client_ip)
+        event, errors = event_validate(data, client_ip=client_ip)
+        if errors:
+            raise ValidationError(errors)
+        return Response({"accepted": events_collect(app_id=app_id, events=[event])}, status=202)
+
+    def _batch(self, items: list, *, app_id, client_ip: str) -> Response:
+        limit = settings.ANALYTICS_MAX_BATCH
+        if len(items) > limit:
+            raise ValidationError(
+                {"non_field_errors": [f"At most {limit} events per batch, got {len(items)}."]}
+            )
+        good, rejected = [], []
+        for index, item in enumerate(items):
+            event, errors = event_validate(item, client_ip=client_ip)
+            if errors:
+                rejected.append({"index": index, "errors": errors})
+            else:
+                good.append(event)
+        accepted = events_collect(app_id=app_id, events=good)
+        return Response({"accepted": accepted, "rejected": rejected}, status=202)
+
+
+class EventSummaryView(OwnerView):
+    @extend_schema(
+        operation_id="analytics_event_summary",
+        tags=["analytics"],
+        summary="Count, unique users and devices of one event (fresh: includes pending events)",
+        parameters=[
+            OpenApiParameter("event", str, OpenApiParameter.QUERY, required=True),
+            OpenApiParameter(
+                "startDate",
+                OpenApiTypes.DATE,
+                OpenApiParameter.QUERY,
+                description="Inclusive, UTC.",
+            ),
+            OpenApiParameter(
+                "endDate", OpenApiTypes.DATE, OpenApiParameter.QUERY, description="Inclusive, UTC."
+            ),
+            APP_ID_PARAMETER,
+        ],
+        responses={
+            200: EventSummaryOutputSerializer,
+            400: INVALID,
+            401: UNAUTHORIZED,
+            404: NOT_FOUND,
+        },
+    )
+    def get(self, request: Request) -> Response:
+        data = _validated(EventSummaryInputSerializer, request.query_params)
+        summary = event_summary_get(
+            owner=request.user,
+            event=data["event"],
+            start=data.get("startDate"),
+            end=data.get("endDate"),
+            app_id=data.get("app_id"),
+        )
+        return Response(
+            {
+                "event": summary.event,
+                "count": summary.count,
+                "uniqueUsers": summary.unique_users,
+                "deviceData": summary.device_data,
+            }
+        )
+
+
+class UserStatsView(OwnerView):
+    @extend_schema(
+        operation_id="analytics_user_stats",
+        tags=["analytics"],
+        summary="A user's event count and the device details of their latest event",
+        parameters=[
+            OpenApiParameter("userId", str, OpenApiParameter.QUERY, required=True),
+            APP_ID_PARAMETER,
+        ],
+        responses={
+            200: UserStatsOutputSerializer,
+            400: INVALID,
+            401: UNAUTHORIZED,
+            404: OpenApiResponse(ErrorOutputSerializer, "Unknown user, or not one of your apps."),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        data = _validated(UserStatsInputSerializer, request.query_params)
+        stats = user_stats_get(
+            owner=request.user, user_id=data["userId"], app_id=data.get("app_id")
+        )
+        return Response(
+            {
+                "userId": stats.user_id,
+                "totalEvents": stats.total_events,
+                "deviceDetails": {"browser": stats.browser, "os": stats.os},
+                "ipAddress": stats.ip_address,
+            }
+        )

@@ -1,0 +1,364 @@
+"""The analytics domain's SQL, one named function per statement, each with its why.
+
+Everything here runs on PostgreSQL and SQLite; where they differ the function says how.
+
+Two advisory locks on PostgreSQL (SQLite's IMMEDIATE transactions already serialise writers),
+the same scheme as ingestion (docs/decisions/0022-processing-watermark.md):
+- ``WRITER_LOCK``: every insert holds it shared, taken before the sequence hands out ids. A
+  processor takes it exclusively for an instant after reading MAX(id), so every id up to that
+  MAX belongs to a finished transaction and no event can appear later below the watermark.
+- ``PROCESSOR_LOCK``: processors and rebuilds hold it for their transaction, one after another.
+"""
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date
+
+from django.db import connection, transaction
+
+from analytics.models import App, Batch, DailyCount, DailyUser, Event, UserStat
+
+EVENTS = Event._meta.db_table
+BATCHES = Batch._meta.db_table
+COUNTS = DailyCount._meta.db_table
+USERS = DailyUser._meta.db_table
+STATS = UserStat._meta.db_table
+APPS = App._meta.db_table
+WATERMARK_SQL = f"(SELECT COALESCE(MAX(last_id), 0) FROM {BATCHES})"
+
+WRITER_LOCK = 7_324_005_001
+PROCESSOR_LOCK = 7_324_005_002
+
+INSERT_COLUMNS = (
+    "app_id, event, url, referrer, device, ip_address, user_id, user_key, browser, os, "
+    "metadata, timestamp, day, received_at"
+)
+
+
+def _postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def app_id_param(app_id) -> object:
+    """A UUID as the database stores it (PostgreSQL uuid; SQLite 32 hex characters)."""
+    return App._meta.pk.get_db_prep_value(app_id, connection)
+
+
+def _dt(value):
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def events_insert(*, app_id, events: Sequence, received_at) -> int:
+    """Insert clean events of one app; the caller owns the transaction. Returns the count.
+
+    PostgreSQL: one statement with one array per column whatever the batch size (no parameter
+    limit, fast binding), after the shared writer lock. SQLite: multi-row VALUES in chunks.
+    """
+    app = app_id_param(app_id)
+    received = _dt(received_at)
+    rows = [
+        (
+            e.event,
+            e.url,
+            e.referrer,
+            e.device,
+            e.ip_address,
+            e.user_id,
+            e.user_key,
+            e.browser,
+            e.os,
+            None if e.metadata is None else json.dumps(e.metadata),
+            _dt(e.timestamp),
+            e.timestamp.date(),
+        )
+        for e in events
+    ]
+    with connection.cursor() as cursor:
+        if _postgres():
+            if len(rows) == 1:
+                # The lock is taken in the inner query, before the outer one draws the id.
+                cursor.execute(
+                    f"INSERT INTO {EVENTS} ({INSERT_COLUMNS}) SELECT %s, %s, %s, %s, %s, "
+                    "%s::inet, %s, %s, %s, %s, %s::jsonb, %s, %s, %s "
+                    f"FROM (SELECT pg_advisory_xact_lock_shared({WRITER_LOCK})) AS writer_lock",
+                    [app, *rows[0], received],
+                )
+                return 1
+            cursor.execute(f"SELECT pg_advisory_xact_lock_shared({WRITER_LOCK})")
+            columns = [list(column) for column in zip(*rows, strict=True)]
+            cursor.execute(
+                f"INSERT INTO {EVENTS} ({INSERT_COLUMNS}) "
+                "SELECT %s, ev, u, r, d, ip, uid, uk, b, o, m, ts, dy, %s FROM unnest("
+                "%s::varchar[], %s::varchar[], %s::varchar[], %s::varchar[], %s::inet[], "
+                "%s::varchar[], %s::varchar[], %s::varchar[], %s::varchar[], %s::jsonb[], "
+                "%s::timestamptz[], %s::date[]"
+                ") AS t(ev, u, r, d, ip, uid, uk, b, o, m, ts, dy)",
+                [app, received, *columns],
+            )
+            return cursor.rowcount
+        per_row = 14
+        chunk = max(1, (connection.features.max_query_params or 999) // per_row)
+        inserted = 0
+        for start in range(0, len(rows), chunk):
+            part = rows[start : start + chunk]
+            values = ", ".join(["(" + ", ".join(["%s"] * per_row) + ")"] * len(part))
+            params = [p for row in part for p in (app, *row, received)]
+            cursor.execute(f"INSERT INTO {EVENTS} ({INSERT_COLUMNS}) VALUES {values}", params)
+            inserted += cursor.rowcount
+        return inserted
+
+
+def max_id_settled(cursor) -> int:
+    """The highest id below which no insert is still in flight (see the module docstring)."""
+    cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {EVENTS}")
+    (max_id,) = cursor.fetchone()
+    if _postgres():
+        cursor.execute(
+            f"SELECT pg_advisory_unlock({WRITER_LOCK}) "
+            f"FROM (SELECT pg_advisory_lock({WRITER_LOCK})) AS writers_drained"
+        )
+    return max_id
+
+
+def processor_lock(cursor) -> None:
+    """Processors and rebuilds take turns (held until the transaction ends)."""
+    if _postgres():
+        cursor.execute(f"SELECT pg_advisory_xact_lock({PROCESSOR_LOCK})")
+
+
+def nth_pending_id(cursor, *, after: int, n: int) -> int | None:
+    """The id of the n-th event after ``after`` (ids have gaps), to cap a claim."""
+    cursor.execute(
+        f"SELECT id FROM {EVENTS} WHERE id > %s ORDER BY id LIMIT 1 OFFSET %s", [after, n - 1]
+    )
+    row = cursor.fetchone()
+    return None if row is None else row[0]
+
+
+# The latest event per (app, user) wins by (timestamp, id); a later batch may hold an older
+# event (timestamps come from clients), so the upsert compares before replacing.
+_NEWER = "(EXCLUDED.last_timestamp, EXCLUDED.last_event_id) > (s.last_timestamp, s.last_event_id)"
+_STATS_UPSERT = f"""
+ON CONFLICT (user_id, app_id) DO UPDATE SET
+    total_events = s.total_events + EXCLUDED.total_events,
+    browser = CASE WHEN {_NEWER} THEN EXCLUDED.browser ELSE s.browser END,
+    os = CASE WHEN {_NEWER} THEN EXCLUDED.os ELSE s.os END,
+    ip_address = CASE WHEN {_NEWER} THEN EXCLUDED.ip_address ELSE s.ip_address END,
+    last_event_id = CASE WHEN {_NEWER} THEN EXCLUDED.last_event_id ELSE s.last_event_id END,
+    last_timestamp = CASE WHEN {_NEWER} THEN EXCLUDED.last_timestamp ELSE s.last_timestamp END
+"""
+_RANGE = "id > %(after)s AND id <= %(upto)s"
+_FOLD_COLUMNS = (
+    "id, app_id, event, day, device, user_key, user_id, timestamp, browser, os, ip_address"
+)
+_COUNTS_FOLD = f"""
+INSERT INTO {COUNTS} AS c (app_id, event, day, device, count)
+SELECT app_id, event, day, device, COUNT(*) FROM {{src}} GROUP BY app_id, event, day, device
+ON CONFLICT (event, app_id, day, device) DO UPDATE SET count = c.count + EXCLUDED.count
+"""
+_USERS_FOLD = f"""
+INSERT INTO {USERS} (app_id, event, day, user_key)
+SELECT DISTINCT app_id, event, day, user_key FROM {{src}} WHERE true
+ON CONFLICT (event, app_id, day, user_key) DO NOTHING
+"""
+_STATS_FOLD_POSTGRES = f"""
+INSERT INTO {STATS} AS s
+    (app_id, user_id, total_events, last_timestamp, last_event_id, browser, os, ip_address)
+SELECT DISTINCT ON (app_id, user_id) app_id, user_id,
+    COUNT(*) OVER (PARTITION BY app_id, user_id), timestamp, id, browser, os, ip_address
+FROM {{src}} WHERE user_id IS NOT NULL
+ORDER BY app_id, user_id, timestamp DESC, id DESC
+{_STATS_UPSERT}
+"""
+_STATS_FOLD_SQLITE = f"""
+INSERT INTO {STATS} AS s
+    (app_id, user_id, total_events, last_timestamp, last_event_id, browser, os, ip_address)
+SELECT app_id, user_id, n, timestamp, id, browser, os, ip_address FROM (
+    SELECT app_id, user_id, timestamp, id, browser, os, ip_address,
+        COUNT(*) OVER (PARTITION BY app_id, user_id) AS n,
+        ROW_NUMBER() OVER (
+            PARTITION BY app_id, user_id ORDER BY timestamp DESC, id DESC
+        ) AS rank
+    FROM {{src}} WHERE user_id IS NOT NULL
+) AS latest WHERE rank = 1
+{_STATS_UPSERT}
+"""
+
+
+def rollups_fold(cursor, *, after: int, upto: int) -> int:
+    """Add the events with ids in (after, upto] to the three rollups; returns their count.
+
+    PostgreSQL: one statement (data-modifying CTEs over one materialised scan of the range).
+    SQLite: the same three upserts one after the other, under its IMMEDIATE write lock.
+    """
+    params = {"after": after, "upto": upto}
+    if _postgres():
+        src = "src"
+        cursor.execute(
+            f"WITH src AS MATERIALIZED (SELECT {_FOLD_COLUMNS} FROM {EVENTS} WHERE {_RANGE}), "
+            f"counts AS ({_COUNTS_FOLD.format(src=src)} RETURNING 1), "
+            f"users AS ({_USERS_FOLD.format(src=src)} RETURNING 1), "
+            f"stats AS ({_STATS_FOLD_POSTGRES.format(src=src)} RETURNING 1) "
+            "SELECT COUNT(*) FROM src",
+            params,
+        )
+        return int(cursor.fetchone()[0])
+    src = f"(SELECT {_FOLD_COLUMNS} FROM {EVENTS} WHERE {_RANGE}) AS src"
+    cursor.execute(f"SELECT COUNT(*) FROM {EVENTS} WHERE {_RANGE}", params)
+    (size,) = cursor.fetchone()
+    for statement in (_COUNTS_FOLD, _USERS_FOLD, _STATS_FOLD_SQLITE):
+        cursor.execute(statement.format(src=src), params)
+    return int(size)
+
+
+def rollups_clear(cursor) -> None:
+    for table in (COUNTS, USERS, STATS):
+        cursor.execute(f"DELETE FROM {table}")
+
+
+def _apps_sql(*, owner_id: int, app_id) -> tuple[str, list]:
+    if app_id is None:
+        return f"(SELECT id FROM {APPS} WHERE owner_id = %s)", [owner_id]
+    return f"(SELECT id FROM {APPS} WHERE owner_id = %s AND id = %s)", [
+        owner_id,
+        app_id_param(app_id),
+    ]
+
+
+def _days_sql(start: date | None, end: date | None) -> tuple[str, list]:
+    clauses, params = [], []
+    if start is not None:
+        clauses.append("day >= %s")
+        params.append(start)
+    if end is not None:
+        clauses.append("day <= %s")
+        params.append(end)
+    return "".join(f" AND {clause}" for clause in clauses), params
+
+
+@contextmanager
+def _read_snapshot(cursor) -> Iterator[str]:
+    """Yield the watermark as SQL for a read that must see one snapshot.
+
+    PostgreSQL: the watermark is read first, in a REPEATABLE READ read-only transaction, and
+    passed to the next statement as a literal, so the planner sees how few ids lie above it
+    and scans the pending events by primary key (with a subquery there it must guess, and
+    over millions of events it guesses a full scan). Both statements see the same snapshot.
+    Inside an enclosing transaction the isolation level cannot change; the enclosing one is
+    used. SQLite: one statement with the watermark as a subquery (one statement, one state).
+    """
+    if connection.vendor != "postgresql":
+        yield WATERMARK_SQL
+        return
+    if connection.in_atomic_block:
+        cursor.execute(WATERMARK_SQL[1:-1])
+        yield str(int(cursor.fetchone()[0]))
+        return
+    with transaction.atomic():
+        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        cursor.execute(WATERMARK_SQL[1:-1])
+        yield str(int(cursor.fetchone()[0]))
+
+
+def event_summary_rows(
+    *, owner_id: int, app_id, event: str, start: date | None, end: date | None
+) -> list[tuple[str | None, int, int]]:
+    """(device, count, unique users) rows: the rollups merged with the pending events.
+
+    The watermark, the rollups and the pending rows come from one snapshot (``_read_snapshot``):
+    an event is counted once whether or not a processor commits meanwhile. Unique users are
+    the size of the UNION (which removes duplicates, by hashing) of the per-day user rows (an
+    index-only scan of the unique index) and the pending events' user keys; PostgreSQL hashes
+    a UNION about twice as fast as it sorts for COUNT(DISTINCT). No data: one row (None, 0, 0).
+    """
+    apps, app_params = _apps_sql(owner_id=owner_id, app_id=app_id)
+    days, day_params = _days_sql(start, end)
+    where = f"event = %s AND app_id IN {apps}{days}"
+    where_params = [event, *app_params, *day_params]
+    with connection.cursor() as cursor, _read_snapshot(cursor) as watermark:
+        sql = f"""
+        WITH pending AS (
+            SELECT device, user_key FROM {EVENTS}
+            WHERE id > {watermark} AND {where}
+        ), counts AS (
+            SELECT device, SUM(n) AS n FROM (
+                SELECT device, count AS n FROM {COUNTS} WHERE {where}
+                UNION ALL SELECT device, 1 FROM pending
+            ) AS t GROUP BY device
+        ), users AS (
+            SELECT COUNT(*) AS u FROM (
+                SELECT user_key FROM {USERS} WHERE {where}
+                UNION SELECT user_key FROM pending
+            ) AS t
+        )
+        SELECT counts.device, COALESCE(counts.n, 0), users.u
+        FROM users LEFT JOIN counts ON 1 = 1
+        """
+        cursor.execute(sql, [*where_params, *where_params, *where_params])
+        return [(device, int(n), int(u)) for device, n, u in cursor.fetchall()]
+
+
+def user_stats_row(*, owner_id: int, app_id, user_id: str) -> tuple | None:
+    """(total, browser, os, ip) of one userId over the owner's apps, rollups plus pending.
+
+    One statement (one snapshot, as above); the device details are those of the latest event
+    by (timestamp, id) among the rollups' latest and the pending events. None: never seen.
+    """
+    apps, app_params = _apps_sql(owner_id=owner_id, app_id=app_id)
+    ip = "host(ip_address)" if _postgres() else "ip_address"
+    sql = f"""
+    WITH seen AS (
+        SELECT total_events AS n, last_timestamp AS ts, last_event_id AS eid, browser, os,
+            {ip} AS ip
+        FROM {STATS} WHERE user_id = %s AND app_id IN {apps}
+        UNION ALL
+        SELECT 1, timestamp, id, browser, os, {ip} FROM {EVENTS}
+        WHERE user_id = %s AND id > {WATERMARK_SQL} AND app_id IN {apps}
+    )
+    SELECT (SELECT SUM(n) FROM seen), browser, os, ip FROM seen ORDER BY ts DESC, eid DESC
+    LIMIT 1
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [user_id, *app_params, user_id, *app_params])
+        return cursor.fetchone()
+
+
+def rollup_differences_rows(cursor) -> list[tuple[str, str]]:
+    """Rollup rows that differ from a fold of the processed log: (table, description).
+
+    Recomputes the three rollups from the events at or below the watermark into temporary
+    tables shaped like the real ones, then compares both ways with EXCEPT.
+    """
+    differences: list[tuple[str, str]] = []
+    checks = (
+        (
+            COUNTS,
+            "app_id, event, day, device, count",
+            f"SELECT app_id, event, day, device, COUNT(*) FROM {EVENTS} "
+            f"WHERE id <= {WATERMARK_SQL} GROUP BY app_id, event, day, device",
+        ),
+        (
+            USERS,
+            "app_id, event, day, user_key",
+            f"SELECT DISTINCT app_id, event, day, user_key FROM {EVENTS} "
+            f"WHERE id <= {WATERMARK_SQL}",
+        ),
+        (
+            STATS,
+            "app_id, user_id, total_events, last_event_id",
+            f"SELECT app_id, user_id, n, id FROM (SELECT app_id, user_id, id, "
+            "COUNT(*) OVER (PARTITION BY app_id, user_id) AS n, ROW_NUMBER() OVER ("
+            "PARTITION BY app_id, user_id ORDER BY timestamp DESC, id DESC) AS rank "
+            f"FROM {EVENTS} WHERE user_id IS NOT NULL AND id <= {WATERMARK_SQL}) AS t "
+            "WHERE rank = 1",
+        ),
+    )
+    for table, columns, expected in checks:
+        for label, left, right in (
+            ("missing or wrong", expected, f"SELECT {columns} FROM {table}"),
+            ("unexpected", f"SELECT {columns} FROM {table}", expected),
+        ):
+            cursor.execute(f"SELECT * FROM ({left} EXCEPT {right}) AS d LIMIT 100")
+            differences += [(table, f"{label}: {row}") for row in cursor.fetchall()]
+    return differences

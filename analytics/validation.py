@@ -1,0 +1,175 @@
+"""The one definition of a valid collected event (the API and the ``send_analytics`` client).
+
+Hand-written rather than a DRF serializer: it runs for every collected event, and the rules are
+few and exact (see the spec). Unknown fields are refused, so a misspelt field is reported
+instead of silently dropped. Errors use DRF's field-error shape.
+"""
+
+import ipaddress
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import URLValidator
+
+from analytics.models import Device
+
+MAX_EVENT_CHARS = 255
+MAX_USER_ID_CHARS = 255
+MAX_URL_CHARS = 2048
+MAX_METADATA_BYTES = 8 * 1024
+MAX_DETAIL_CHARS = 255
+FUTURE_TOLERANCE = timedelta(hours=24)
+DEVICES = frozenset(Device.values)
+FIELDS = frozenset(
+    ("event", "url", "referrer", "device", "ipAddress", "timestamp", "userId", "metadata")
+)
+REQUIRED = "This field is required."
+_url_validator = URLValidator(schemes=["http", "https"])
+
+
+@dataclass(frozen=True, slots=True)
+class CleanEvent:
+    event: str
+    url: str
+    referrer: str
+    device: str  # "" when absent
+    ip_address: str
+    user_id: str | None
+    metadata: dict | None
+    timestamp: datetime
+
+    @property
+    def user_key(self) -> str:
+        return f"u:{self.user_id}" if self.user_id is not None else f"i:{self.ip_address}"
+
+    @property
+    def browser(self) -> str:
+        return _detail(self.metadata, "browser")
+
+    @property
+    def os(self) -> str:
+        return _detail(self.metadata, "os")
+
+
+def _detail(metadata: dict | None, name: str) -> str:
+    value = (metadata or {}).get(name)
+    return value[:MAX_DETAIL_CHARS] if isinstance(value, str) else ""
+
+
+def _url(data: dict, name: str, errors: dict) -> str:
+    value = data.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        errors[name] = ["Must be a string."]
+    elif len(value) > MAX_URL_CHARS:
+        errors[name] = [f"Ensure this field has no more than {MAX_URL_CHARS} characters."]
+    elif value:
+        try:
+            _url_validator(value)
+        except DjangoValidationError:
+            errors[name] = ["Enter a valid URL."]
+    return value if name not in errors else ""
+
+
+def _timestamp(value: Any, now: datetime, errors: dict) -> datetime:
+    if value is None:
+        return now
+    if not isinstance(value, str):
+        errors["timestamp"] = ["Must be an ISO 8601 date-time string."]
+        return now
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        errors["timestamp"] = ["Must be an ISO 8601 date-time, e.g. 2024-02-20T12:34:56Z."]
+        return now
+    parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    if parsed > now + FUTURE_TOLERANCE:
+        errors["timestamp"] = ["Must not be more than 24 hours in the future."]
+    return parsed
+
+
+def _ip(value: Any, client_ip: str, errors: dict) -> str:
+    if value is None:
+        return client_ip
+    if isinstance(value, str):
+        try:
+            return str(ipaddress.ip_address(value))
+        except ValueError:
+            pass
+    errors["ipAddress"] = ["Enter a valid IPv4 or IPv6 address."]
+    return client_ip
+
+
+def event_validate(
+    data: Any, *, client_ip: str, now: datetime | None = None
+) -> tuple[CleanEvent | None, dict[str, list[str]]]:
+    """Return ``(event, {})`` for a valid event, ``(None, errors)`` otherwise."""
+    if not isinstance(data, dict):
+        return None, {"non_field_errors": ["Expected a JSON object with at least an event."]}
+    now = now or datetime.now(tz=UTC)
+    errors: dict[str, list[str]] = {}
+    unknown = sorted(str(key) for key in data if key not in FIELDS)
+    if unknown:
+        errors["non_field_errors"] = [f"Unknown fields: {', '.join(unknown)}."]
+    for name in ("event", "url", "referrer", "userId", "timestamp", "ipAddress", "device"):
+        value = data.get(name)
+        if isinstance(value, str) and "\x00" in value:
+            errors[name] = ["Null characters are not allowed."]
+
+    event = data.get("event")
+    if event is None:
+        errors["event"] = [REQUIRED if "event" not in data else "This field may not be null."]
+    elif not isinstance(event, str):
+        errors["event"] = ["Must be a string."]
+    elif not event:
+        errors["event"] = ["This field may not be blank."]
+    elif len(event) > MAX_EVENT_CHARS:
+        errors["event"] = [f"Ensure this field has no more than {MAX_EVENT_CHARS} characters."]
+
+    device = data.get("device")
+    if device is not None and (not isinstance(device, str) or device not in DEVICES):
+        errors["device"] = ["Must be one of mobile, desktop, tablet, other."]
+
+    user_id = data.get("userId")
+    if user_id is not None:
+        if not isinstance(user_id, str):
+            errors["userId"] = ["Must be a string."]
+        elif not user_id:
+            errors["userId"] = ["This field may not be blank."]
+        elif len(user_id) > MAX_USER_ID_CHARS:
+            errors["userId"] = [
+                f"Ensure this field has no more than {MAX_USER_ID_CHARS} characters."
+            ]
+
+    metadata = data.get("metadata")
+    if metadata is not None:
+        if not isinstance(metadata, dict):
+            errors["metadata"] = ["Must be a JSON object."]
+        else:
+            dumped = json.dumps(metadata, separators=(",", ":"))
+            if len(dumped.encode()) > MAX_METADATA_BYTES:
+                errors["metadata"] = [f"Must be at most {MAX_METADATA_BYTES} bytes as JSON."]
+            elif "\\u0000" in dumped:  # PostgreSQL's jsonb cannot store NUL
+                errors["metadata"] = ["Null characters are not allowed."]
+
+    url = _url(data, "url", errors)
+    referrer = _url(data, "referrer", errors)
+    timestamp = _timestamp(data.get("timestamp"), now, errors)
+    ip_address = _ip(data.get("ipAddress"), client_ip, errors)
+
+    if errors:
+        return None, errors
+    return CleanEvent(
+        event=event,
+        url=url,
+        referrer=referrer,
+        device=device or "",
+        ip_address=ip_address,
+        user_id=user_id,
+        metadata=metadata,
+        timestamp=timestamp,
+    ), {}

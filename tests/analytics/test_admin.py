@@ -1,0 +1,130 @@
+"""Admin pages of the analytics domain, in every state of their objects."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from analytics.models import ApiKey, App, DailyCount, DailyUser, Event, UserStat
+from analytics.services import events_collect, events_process_pending
+from analytics.validation import event_validate
+from tests.analytics.factories import OwnerFactory, registered_app
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client_(client, django_user_model):
+    user = django_user_model.objects.create_superuser("admin", "a@example.com", "pw")
+    client.force_login(user)
+    return client
+
+
+def _collect(app, n: int, **fields) -> None:
+    events = [
+        event_validate({"event": "click", "userId": f"u{i}", **fields}, client_ip="10.0.0.1")[0]
+        for i in range(n)
+    ]
+    events_collect(app_id=app.pk, events=events)
+
+
+@pytest.fixture
+def every_state(db):
+    """A live, a revoked and an expired key; processed and pending events."""
+    owner = OwnerFactory(username="ann")
+    live, _ = registered_app(owner, name="live")
+    revoked, _ = registered_app(owner, name="revoked")
+    expired, _ = registered_app(owner, name="expired")
+    ApiKey.objects.filter(app=revoked).update(revoked_at=timezone.now())
+    ApiKey.objects.filter(app=expired).update(expires_at=timezone.now() - timedelta(days=1))
+    _collect(live, 3, device="mobile", metadata={"browser": "Chrome", "os": "iOS"})
+    events_process_pending()
+    _collect(live, 2)
+    return live, revoked, expired
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/analytics/owner/",
+        "/admin/analytics/owner/?q=ann",
+        "/admin/analytics/app/",
+        "/admin/analytics/app/?q=live",
+        "/admin/analytics/app/overview/",
+        "/admin/analytics/apikey/",
+        "/admin/analytics/apikey/?state=live",
+        "/admin/analytics/apikey/?state=revoked",
+        "/admin/analytics/event/",
+        "/admin/analytics/event/?state=pending",
+        "/admin/analytics/event/?state=processed&device=mobile",
+        "/admin/analytics/event/?q=click",
+        "/admin/analytics/batch/",
+        "/admin/analytics/dailycount/",
+        "/admin/analytics/dailyuser/?q=u:u1",
+        "/admin/analytics/userstat/?q=u1",
+    ],
+)
+def test_changelists_load(admin_client_, every_state, url):
+    assert admin_client_.get(url).status_code == 200
+
+
+def test_event_filters_count_pending_and_processed(admin_client_, every_state):
+    live, _, _ = every_state
+    pending = admin_client_.get("/admin/analytics/event/?state=pending")
+    processed = admin_client_.get(
+        f"/admin/analytics/event/?state=processed&app__id__exact={live.pk}"
+    )
+    assert pending.context["cl"].result_count == 2
+    assert processed.context["cl"].result_count == 3
+
+
+def test_every_object_reads_in_every_state_and_the_hash_is_never_shown(admin_client_, every_state):
+    for app in App.objects.all():
+        page = admin_client_.get(f"/admin/analytics/app/{app.pk}/change/")
+        assert page.status_code == 200
+    for key in ApiKey.objects.all():
+        page = admin_client_.get(f"/admin/analytics/apikey/{key.pk}/change/")
+        assert page.status_code == 200
+        assert key.hashed_key not in page.content.decode()
+        app_page = admin_client_.get(f"/admin/analytics/app/{key.app_id}/change/")
+        assert key.hashed_key not in app_page.content.decode()
+    for model in (Event, DailyCount, DailyUser, UserStat):
+        for obj in model.objects.all():
+            url = f"/admin/analytics/{model._meta.model_name}/{obj.pk}/change/"
+            assert admin_client_.get(url).status_code == 200
+    owner = App.objects.first().owner
+    assert admin_client_.get(f"/admin/analytics/owner/{owner.pk}/change/").status_code == 200
+
+
+def test_revoke_action_refuses_the_key(admin_client_, every_state, api_client):
+    owner = OwnerFactory()
+    app, raw = registered_app(owner)
+    key = ApiKey.objects.get(app=app)
+    response = admin_client_.post(
+        "/admin/analytics/apikey/", {"action": "revoke", "_selected_action": [key.pk]}
+    )
+    assert response.status_code == 302
+    key.refresh_from_db()
+    assert key.revoked_at is not None
+    api_client.credentials(HTTP_X_API_KEY=raw)
+    refused = api_client.post("/api/analytics/collect", {"event": "x"}, format="json")
+    assert refused.status_code == 401
+
+
+def test_overview_chart_draws_one_line_per_app(admin_client_, every_state):
+    other = registered_app(OwnerFactory(), name="other")[0]
+    _collect(other, 4, timestamp=(timezone.now() - timedelta(days=3)).isoformat())
+    _collect(other, 1, timestamp="2024-01-01T00:00:00Z")  # outside the last 30 days
+    events_process_pending()
+    page = admin_client_.get("/admin/analytics/app/overview/")
+    html = page.content.decode()
+    assert html.count("<polyline") == 2
+    chart = page.context["chart"]
+    assert {(s.name, s.total) for s in chart.series} == {("live", 5), ("other", 4)}
+    assert "<script" not in html.split('id="content-main"')[1]
+
+
+def test_overview_without_data(admin_client_):
+    page = admin_client_.get("/admin/analytics/app/overview/")
+    assert page.status_code == 200
+    assert "No processed events yet." in page.content.decode()

@@ -1,0 +1,129 @@
+"""Two real web server processes (granian) on one database: revocation and rate limits hold
+across processes, on the database store and on Redis."""
+
+import os
+import subprocess
+import time
+
+import pytest
+import requests
+from django.conf import settings
+from rest_framework.authtoken.models import Token
+
+from config.server import web_command
+from tests.analytics.factories import OwnerFactory, registered_app
+
+PORTS = (8151, 8152)  # this domain's test range
+REDIS_TEST_URL = "redis://127.0.0.1:6379/5"
+COLLECT_RATE = 6
+EVENT = {"event": "click", "userId": "u1"}
+
+
+def _wait_ready(port: int, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "server exited"
+        try:
+            requests.get(f"http://127.0.0.1:{port}/api/analytics/collect", timeout=2)
+            return
+        except requests.RequestException:
+            time.sleep(0.3)
+    raise AssertionError(f"server on {port} did not start")
+
+
+@pytest.fixture(params=["database", "redis"])
+def servers(request, test_database_url):
+    env = {
+        **os.environ,
+        "DATABASE_URL": test_database_url,
+        "ANALYTICS_COLLECT_RATE": str(COLLECT_RATE),
+        "ANALYTICS_READ_RATE": "1000",
+        "WEB_LOG_LEVEL": "error",
+    }
+    env.pop("REDIS_URL", None)
+    if request.param == "redis":
+        import redis
+
+        redis.Redis.from_url(REDIS_TEST_URL).flushdb()
+        env["REDIS_URL"] = REDIS_TEST_URL
+    processes = [
+        subprocess.Popen(
+            web_command(host="127.0.0.1", port=port, workers=1, threads=1),
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for port in PORTS
+    ]
+    try:
+        for port, process in zip(PORTS, processes, strict=True):
+            _wait_ready(port, process)
+        yield [f"http://127.0.0.1:{port}" for port in PORTS]
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        if request.param == "redis":
+            import redis
+
+            redis.Redis.from_url(REDIS_TEST_URL).flushdb()
+
+
+def _away_from_a_minute_boundary() -> None:
+    """The limit's window is the clock minute: start well inside one so all hits share it."""
+    second = time.time() % 60
+    if second > 45:
+        time.sleep(61 - second)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rate_limit_and_revocation_hold_across_two_server_processes(servers):
+    owner = OwnerFactory()
+    _, raw = registered_app(owner)
+    token = Token.objects.create(user=owner).key
+    first, second = servers
+    _away_from_a_minute_boundary()
+    statuses = []
+    for index in range(COLLECT_RATE + 4):
+        base = servers[index % 2]
+        response = requests.post(
+            f"{base}/api/analytics/collect", json=EVENT, headers={"X-Api-Key": raw}, timeout=10
+        )
+        statuses.append(response.status_code)
+        if response.status_code == 429:
+            assert 1 <= int(response.headers["Retry-After"]) <= 60
+            assert response.json()["code"] == "throttled"
+    assert statuses == [202] * COLLECT_RATE + [429] * 4
+
+    # Revoked through one process, refused by the other on the very next request.
+    _, fresh = registered_app(owner, name="fresh")
+    assert (
+        requests.post(
+            f"{second}/api/analytics/collect", json=EVENT, headers={"x-api-key": fresh}, timeout=10
+        ).status_code
+        == 202
+    )
+    revoked = requests.post(
+        f"{first}/api/auth/revoke",
+        json={"apiKey": fresh},
+        headers={"Authorization": f"Token {token}"},
+        timeout=10,
+    )
+    assert revoked.status_code == 200 and revoked.json()["revoked"] is True
+    refused = requests.post(
+        f"{second}/api/analytics/collect", json=EVENT, headers={"x-api-key": fresh}, timeout=10
+    )
+    assert refused.status_code == 401
+
+    summary = requests.get(
+        f"{first}/api/analytics/event-summary",
+        params={"event": "click"},
+        headers={"Authorization": f"Token {token}"},
+        timeout=10,
+    )
+    assert summary.json()["count"] == COLLECT_RATE + 1
