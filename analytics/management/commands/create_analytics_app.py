@@ -13,7 +13,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--owner", required=True, help="username of the owner")
-        parser.add_argument("--name", required=True, help="the app's display name (1 to 255 characters)")
+        parser.add_argument(
+            "--name", required=True, help="the app's display name (1 to 255 characters)"
+        )
         parser.add_argument("--domain", required=True, help="e.g. https://example.com")
 
     def handle(self, *args, **options) -> None:

@@ -17,15 +17,23 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("file", type=Path)
-        parser.add_argument("--url", default="http://127.0.0.1:8000")
+        parser.add_argument("file", type=Path, help="a JSON-lines file, one event per line")
+        parser.add_argument(
+            "--url",
+            default="http://127.0.0.1:8000",
+            help="base URL of the platform, or the full collect URL",
+        )
         parser.add_argument("--api-key", required=True, help="the app's key (x-api-key)")
-        parser.add_argument("--concurrency", type=int, default=16)
+        parser.add_argument(
+            "--concurrency", type=int, default=16, help="requests in flight at once"
+        )
         parser.add_argument(
             "--batch", type=int, default=100, metavar="N", help="events per request (1 = single)"
         )
         parser.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
-        parser.add_argument("--retries", type=int, default=3)
+        parser.add_argument(
+            "--retries", type=int, default=3, help="retries per request on 5xx or network errors"
+        )
         parser.add_argument("--backoff", type=float, default=0.5, help="first retry delay (s)")
 
     def handle(self, *args, **options) -> None:
