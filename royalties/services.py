@@ -209,7 +209,7 @@ def run_execute(
         raise ConflictError(f"Run {run_id} is {run.status}; only a queued run can be executed.")
     # Imported here: Arrow and numpy cost ~90 MB and most of a second to import, which only a
     # process that consolidates (the worker, the command) should pay, not every web worker.
-    from royalties.consolidation import RunFailure, consolidate
+    from royalties.consolidation import RunFailedError, consolidate
 
     run = Run.objects.get(pk=run_id)
     phase = _Phases(run.pk)
@@ -231,7 +231,7 @@ def run_execute(
             )
         phase("commit")
         phase.log()
-    except RunFailure as failure:
+    except RunFailedError as failure:
         _run_fail(
             run,
             failure.message,
