@@ -42,6 +42,29 @@ def _environ(method: str, path: str, *, body: bytes = b"", headers: dict | None 
     return environ
 
 
+def _measure(kinds: dict, *, only: list[str], requests: int, tree: bool) -> None:
+    """Print the mean time of one request of each kind (and its call tree with ``tree``)."""
+    from pyinstrument import Profiler
+
+    for name, fn in kinds.items():
+        if only and name not in only:
+            continue
+        for _ in range(50):  # warm caches, connections, imports
+            fn()
+        started = time.perf_counter()
+        for _ in range(requests):
+            fn()
+        per_request = (time.perf_counter() - started) / requests * 1000
+        print(f"{name}: {per_request:.3f} ms per request (status {fn()})", flush=True)
+        if tree:
+            profiler = Profiler(interval=0.0002)
+            profiler.start()
+            for _ in range(requests):
+                fn()
+            profiler.stop()
+            print(profiler.output_text(unicode=False, color=False, show_all=False), flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
     parser.add_argument("--requests", type=int, default=2000)
@@ -60,7 +83,6 @@ def main(argv: list[str] | None = None) -> int:
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Permission
     from django.core.wsgi import get_wsgi_application
-    from pyinstrument import Profiler
     from rest_framework.authtoken.models import Token
 
     from streams.models import Viewer
@@ -130,24 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         "compat_report": lambda: call(_environ("GET", "/report")),
         "compat_user": lambda: call(_environ("GET", "/users/user1")),
     }
-    only = [k for k in args.only.split(",") if k]
-    for name, fn in kinds.items():
-        if only and name not in only:
-            continue
-        for _ in range(50):  # warm caches, connections, imports
-            fn()
-        started = time.perf_counter()
-        for _ in range(args.requests):
-            fn()
-        per_request = (time.perf_counter() - started) / args.requests * 1000
-        print(f"{name}: {per_request:.3f} ms per request (status {fn()})", flush=True)
-        if args.tree:
-            profiler = Profiler(interval=0.0002)
-            profiler.start()
-            for _ in range(args.requests):
-                fn()
-            profiler.stop()
-            print(profiler.output_text(unicode=False, color=False, show_all=False), flush=True)
+    _measure(kinds, only=[k for k in args.only.split(",") if k], requests=args.requests,
+             tree=args.tree)  # fmt: skip
     return 0
 
 

@@ -2,10 +2,12 @@
 (body size, NUL in URLs) and the API fast path past the browser middleware."""
 
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import unquote
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 
 
 def _error(code: str, detail: str, status: int) -> JsonResponse:
@@ -27,7 +29,7 @@ class BodySizeLimitMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         if "\x00" in request.path_info or "\x00" in unquote(request.META.get("QUERY_STRING", "")):
             return _error(
                 "nul_character", "The URL may not contain NUL characters (%00).", status=400
@@ -90,7 +92,7 @@ class ApiFastPathMiddleware:
         self.get_response = get_response
         self.cookie_name = settings.SESSION_COOKIE_NAME
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         if self.cookie_name not in request.COOKIES and not request.path_info.startswith(
             BROWSER_PREFIXES
         ):
@@ -101,33 +103,39 @@ class ApiFastPathMiddleware:
 
 
 class SessionMiddleware(DjangoSessionMiddleware):
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         if is_api_fast_path(request):
             return self.get_response(request)
         return super().__call__(request)
 
 
 class CsrfViewMiddleware(DjangoCsrfViewMiddleware):
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         if is_api_fast_path(request):
             return self.get_response(request)
         return super().__call__(request)
 
-    def process_view(self, request, callback, callback_args, callback_kwargs):
+    def process_view(
+        self,
+        request: HttpRequest,
+        callback: Callable[..., Any],
+        callback_args: tuple[Any, ...],
+        callback_kwargs: dict[str, Any],
+    ) -> HttpResponseBase | None:
         if is_api_fast_path(request):
             return None
         return super().process_view(request, callback, callback_args, callback_kwargs)
 
 
 class AuthenticationMiddleware(DjangoAuthenticationMiddleware):
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         if is_api_fast_path(request):
             return self.get_response(request)
         return super().__call__(request)
 
 
 class MessageMiddleware(DjangoMessageMiddleware):
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         if is_api_fast_path(request):
             return self.get_response(request)
         return super().__call__(request)

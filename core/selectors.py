@@ -2,7 +2,7 @@
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection
@@ -37,7 +37,7 @@ def health_get() -> Health:
     try:
         from django_q.status import Stat
 
-        horizon = timezone.now() - timezone.timedelta(seconds=settings.HEALTH_WORKER_STALE_SECONDS)
+        horizon = timezone.now() - timedelta(seconds=settings.HEALTH_WORKER_STALE_SECONDS)
         fresh = [stat for stat in Stat.get_all() if stat.timestamp >= horizon]
         clusters = len(fresh)
         last_seen = max((stat.timestamp for stat in fresh), default=None)

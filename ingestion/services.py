@@ -110,14 +110,8 @@ class BatchAccepted:
     duplicates: int
 
 
-def events_accept_many(
-    *, credential: str, events: Sequence[tuple[CleanEvent, str | None]]
-) -> BatchAccepted:
-    """Store many events in one transaction; ``events`` pairs each event with its fallback key.
-
-    A key seen twice in the same batch counts the second one as a duplicate; keys already
-    stored count as duplicates through ON CONFLICT DO NOTHING (rowcount = rows inserted).
-    """
+def _rows_unique(events: Sequence[tuple[CleanEvent, str | None]]) -> tuple[list[tuple], int]:
+    """The rows to insert, a key's repeats within the batch left out; and how many those were."""
     rows: list[tuple] = []
     seen: set[str] = set()
     duplicates = 0
@@ -129,6 +123,18 @@ def events_accept_many(
                 continue
             seen.add(key)
         rows.append((event.user_id, event.name, event.value, event.amount, key))
+    return rows, duplicates
+
+
+def events_accept_many(
+    *, credential: str, events: Sequence[tuple[CleanEvent, str | None]]
+) -> BatchAccepted:
+    """Store many events in one transaction; ``events`` pairs each event with its fallback key.
+
+    A key seen twice in the same batch counts the second one as a duplicate; keys already
+    stored count as duplicates through ON CONFLICT DO NOTHING (rowcount = rows inserted).
+    """
+    rows, duplicates = _rows_unique(events)
     if not rows:
         return BatchAccepted(accepted=0, duplicates=duplicates)
 

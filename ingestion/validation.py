@@ -31,48 +31,56 @@ class CleanEvent:
         return NAMES[self.name] * self.value
 
 
+def _text_error(value: Any, *, max_chars: int) -> str | None:
+    if not isinstance(value, str):
+        return "Must be a string."
+    if not value:
+        return "This field may not be blank."
+    if len(value) > max_chars:
+        return f"Ensure this field has no more than {max_chars} characters."
+    return None
+
+
+def _value_error(value: Any) -> str | None:
+    if type(value) is not int:  # bool is an int subclass; 1.5, 10.0 and "10" are refused
+        return "Must be a JSON integer."
+    if not 0 <= value <= MAX_VALUE:
+        return f"Must be between 0 and {MAX_VALUE}."
+    return None
+
+
+def _name_error(value: Any) -> str | None:
+    if not isinstance(value, str) or value not in NAMES:
+        return 'Must be "add_revenue" or "subtract_revenue".'
+    return None
+
+
+_REQUIRED_CHECKS = (
+    ("userId", lambda value: _text_error(value, max_chars=MAX_USER_ID_CHARS)),
+    ("name", _name_error),
+    ("value", _value_error),
+)
+
+
 def event_validate(data: Any) -> tuple[CleanEvent | None, dict[str, list[str]]]:
     """Return ``(event, {})`` for a valid event, ``(None, errors)`` otherwise."""
     if not isinstance(data, dict):
         return None, {"non_field_errors": ["Expected a JSON object with userId, name and value."]}
     errors: dict[str, list[str]] = {}
-
-    user_id = data.get("userId")
-    if user_id is None:
-        errors["userId"] = [REQUIRED if "userId" not in data else "This field may not be null."]
-    elif not isinstance(user_id, str):
-        errors["userId"] = ["Must be a string."]
-    elif not user_id:
-        errors["userId"] = ["This field may not be blank."]
-    elif len(user_id) > MAX_USER_ID_CHARS:
-        errors["userId"] = [f"Ensure this field has no more than {MAX_USER_ID_CHARS} characters."]
-
-    name = data.get("name")
-    if name is None:
-        errors["name"] = [REQUIRED if "name" not in data else "This field may not be null."]
-    elif not isinstance(name, str) or name not in NAMES:
-        errors["name"] = ['Must be "add_revenue" or "subtract_revenue".']
-
-    value = data.get("value")
-    if value is None:
-        errors["value"] = [REQUIRED if "value" not in data else "This field may not be null."]
-    elif type(value) is not int:  # bool is an int subclass; 1.5, 10.0 and "10" are refused
-        errors["value"] = ["Must be a JSON integer."]
-    elif not 0 <= value <= MAX_VALUE:
-        errors["value"] = [f"Must be between 0 and {MAX_VALUE}."]
-
+    for field, check in _REQUIRED_CHECKS:
+        value = data.get(field)
+        if value is None:
+            errors[field] = [REQUIRED if field not in data else "This field may not be null."]
+        elif (error := check(value)) is not None:
+            errors[field] = [error]
     event_id = data.get("eventId")
-    if event_id is not None:
-        if not isinstance(event_id, str):
-            errors["eventId"] = ["Must be a string."]
-        elif not event_id:
-            errors["eventId"] = ["This field may not be blank."]
-        elif len(event_id) > MAX_KEY_CHARS:
-            errors["eventId"] = [f"Ensure this field has no more than {MAX_KEY_CHARS} characters."]
-
+    if event_id is not None and (error := _text_error(event_id, max_chars=MAX_KEY_CHARS)):
+        errors["eventId"] = [error]
     if errors:
         return None, errors
-    return CleanEvent(user_id=user_id, name=name, value=value, event_id=event_id), {}
+    return CleanEvent(
+        user_id=data["userId"], name=data["name"], value=data["value"], event_id=event_id
+    ), {}
 
 
 def idempotency_key_validate(raw: str | None) -> tuple[str | None, dict[str, list[str]]]:

@@ -199,17 +199,10 @@ def run_execute(
 
     ``max_rejected_fraction`` overrides ``ROYALTIES_MAX_REJECTED_FRACTION`` for this run.
     """
-    claimed = Run.objects.filter(pk=run_id, status=Run.Status.QUEUED).update(
-        status=Run.Status.RUNNING, started_at=timezone.now()
-    )
-    if not claimed:
-        run = Run.objects.filter(pk=run_id).first()
-        if run is None:
-            raise NotFoundError(f"Run {run_id} does not exist.")
-        raise ConflictError(f"Run {run_id} is {run.status}; only a queued run can be executed.")
+    _run_claim(run_id)
     # Imported here: Arrow and numpy cost ~90 MB and most of a second to import, which only a
     # process that consolidates (the worker, the command) should pay, not every web worker.
-    from royalties.consolidation import RunFailure, consolidate
+    from royalties.consolidation import RunFailedError, consolidate
 
     run = Run.objects.get(pk=run_id)
     phase = _Phases(run.pk)
@@ -231,7 +224,7 @@ def run_execute(
             )
         phase("commit")
         phase.log()
-    except RunFailure as failure:
+    except RunFailedError as failure:
         _run_fail(
             run,
             failure.message,
@@ -246,6 +239,18 @@ def run_execute(
         _run_fail(run, f"internal error: {type(exc).__name__}: {exc}", checksums={})
     run.refresh_from_db()
     return run
+
+
+def _run_claim(run_id: int) -> None:
+    """Mark a queued run running; NotFoundError or ConflictError when it is not queued."""
+    claimed = Run.objects.filter(pk=run_id, status=Run.Status.QUEUED).update(
+        status=Run.Status.RUNNING, started_at=timezone.now()
+    )
+    if not claimed:
+        run = Run.objects.filter(pk=run_id).first()
+        if run is None:
+            raise NotFoundError(f"Run {run_id} does not exist.")
+        raise ConflictError(f"Run {run_id} is {run.status}; only a queued run can be executed.")
 
 
 def _run_fail(run: Run, message: str, *, checksums: dict, rows=None, errors=None) -> None:

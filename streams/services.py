@@ -14,20 +14,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import orjson
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, DateTimeField, ExpressionWrapper, F, Value, When
 from django.db.models.functions import Now
 
 from core.errors import ApplicationError, ConflictError, NotFoundError
+from streams import sql
 from streams.models import EndReason, StreamSession, Viewer
 from streams.selectors import session_is_active_expression
 
 MAX_STREAMS_LIMIT = 100
 
 
-class StreamLimitReached(ConflictError):
+class StreamLimitReachedError(ConflictError):
     code = "stream_limit_reached"
 
     def __init__(self, *, limit: int, active: list[StreamSession]) -> None:
@@ -39,7 +39,7 @@ class StreamLimitReached(ConflictError):
         self.active = active
 
 
-class SessionGone(ApplicationError):
+class SessionGoneError(ApplicationError):
     status_code = 410
     code = "session_ended"
 
@@ -81,7 +81,7 @@ def session_start(
 ) -> SessionStart:
     """Start a stream for a viewer, or return the session a retry refers to.
 
-    Raises NotFoundError (unknown viewer), StreamLimitReached (409, nothing written but the
+    Raises NotFoundError (unknown viewer), StreamLimitReachedError (409, nothing written but the
     viewer's refusal counter) or ConflictError (a ``session_id`` that is not a live session of
     this viewer).
     """
@@ -96,7 +96,7 @@ def session_start(
         if session_id is not None and StreamSession.objects.filter(id=session_id).exists():
             raise _session_id_taken() from None
         raise
-    if isinstance(outcome, StreamLimitReached):
+    if isinstance(outcome, StreamLimitReachedError):
         raise outcome
     return outcome
 
@@ -107,7 +107,6 @@ def _session_id_taken() -> ConflictError:
     )
 
 
-_START_POSTGRES = "SELECT streams_session_start(%s, %s, %s, %s, %s, %s, %s)"
 _SESSION_TIMES = ("started_at", "last_heartbeat", "expires_at", "ended_at")
 
 
@@ -125,16 +124,19 @@ def _session_start_postgres(
     device_id: str | None,
     content_id: str | None,
     session_id: uuid.UUID | None,
-) -> SessionStart | StreamLimitReached:
+) -> SessionStart | StreamLimitReachedError:
     """The start in one round trip: the database function ``streams_session_start``
     (migration streams 0002, decision 0034) runs ``_session_start_locked``'s steps in one
     statement, so the viewer's lock is held for one statement instead of four round trips."""
-    lease = timedelta(seconds=settings.STREAMS_LEASE_SECONDS)
-    params = [user_id, device_id, content_id, session_id, uuid.uuid4(), lease]
-    with connection.cursor() as cursor:
-        cursor.execute(_START_POSTGRES, [*params, settings.STREAMS_DEFAULT_LIMIT])
-        (text,) = cursor.fetchone()
-    answer = orjson.loads(text)  # Django's connections leave JSON to be parsed by the caller
+    answer = sql.session_start_call(
+        user_id=user_id,
+        device_id=device_id,
+        content_id=content_id,
+        session_id=session_id,
+        new_id=uuid.uuid4(),
+        lease_seconds=settings.STREAMS_LEASE_SECONDS,
+        default_limit=settings.STREAMS_DEFAULT_LIMIT,
+    )
     outcome = answer["outcome"]
     if outcome == "viewer_not_found":
         raise NotFoundError(f"Unknown viewer {user_id!r}.", code="viewer_not_found")
@@ -144,7 +146,7 @@ def _session_start_postgres(
         raise _session_ended()
     if outcome == "refused":
         active = [_session_from_json(fields) for fields in answer["active_sessions"]]
-        return StreamLimitReached(limit=answer["limit"], active=active)
+        return StreamLimitReachedError(limit=answer["limit"], active=active)
     session = _session_from_json(answer["session"])
     session.viewer = Viewer(id=session.viewer_id, user_id=user_id)
     return SessionStart(
@@ -161,13 +163,65 @@ def _session_ended() -> ConflictError:
     )
 
 
+def _retried_session(
+    *,
+    viewer: Viewer,
+    active: list[StreamSession],
+    session_id: uuid.UUID | None,
+    device_id: str | None,
+) -> StreamSession | None:
+    """The live session a retry refers to (same ``session_id``, or same device), if any."""
+    if session_id is not None:
+        existing = (
+            StreamSession.objects.annotate(is_active=session_is_active_expression())
+            .filter(id=session_id)
+            .first()
+        )
+        if existing is not None:
+            if existing.viewer_id != viewer.pk:
+                raise _session_id_taken()
+            if not existing.is_active:
+                raise _session_ended()
+            return existing
+    if device_id is not None:
+        return next((s for s in active if s.device_id == device_id), None)
+    return None
+
+
+def _session_insert(
+    *,
+    viewer: Viewer,
+    open_sessions: list[StreamSession],
+    device_id: str | None,
+    content_id: str | None,
+    session_id: uuid.UUID | None,
+) -> StreamSession:
+    if device_id is not None and any(s.device_id == device_id for s in open_sessions):
+        # This device's previous session expired without a stop: close it now (it no
+        # longer counts anyway) so the one-open-session-per-device constraint holds.
+        StreamSession.objects.filter(
+            viewer=viewer, device_id=device_id, ended_at__isnull=True
+        ).update(ended_at=F("expires_at"), end_reason=EndReason.EXPIRED)
+    session = StreamSession.objects.create(
+        id=session_id or uuid.uuid4(),
+        viewer=viewer,
+        device_id=device_id,
+        content_id=content_id,
+        started_at=Now(),
+        last_heartbeat=Now(),
+        expires_at=_lease_end(),
+    )
+    session.viewer = viewer
+    return session
+
+
 def _session_start_locked(
     *,
     user_id: str,
     device_id: str | None,
     content_id: str | None,
     session_id: uuid.UUID | None,
-) -> SessionStart | StreamLimitReached:
+) -> SessionStart | StreamLimitReachedError:
     with transaction.atomic():
         viewer = Viewer.objects.select_for_update().filter(user_id=user_id).first()
         if viewer is None:
@@ -183,111 +237,43 @@ def _session_start_locked(
         )
         active = [session for session in open_sessions if session.is_active]
         limit = viewer.limit
-
-        if session_id is not None:
-            existing = (
-                StreamSession.objects.annotate(is_active=session_is_active_expression())
-                .filter(id=session_id)
-                .first()
-            )
-            if existing is not None:
-                if existing.viewer_id != viewer.pk:
-                    raise _session_id_taken()
-                if not existing.is_active:
-                    raise _session_ended()
-                return SessionStart(
-                    session=existing, created=False, active=len(active), limit=limit
-                )
-
-        if device_id is not None:
-            for session in active:
-                if session.device_id == device_id:
-                    return SessionStart(
-                        session=session, created=False, active=len(active), limit=limit
-                    )
-
+        retried = _retried_session(
+            viewer=viewer, active=active, session_id=session_id, device_id=device_id
+        )
+        if retried is not None:
+            return SessionStart(session=retried, created=False, active=len(active), limit=limit)
         if len(active) >= limit:
             Viewer.objects.filter(pk=viewer.pk).update(
                 refusal_count=F("refusal_count") + 1, last_refused_at=Now()
             )
-            return StreamLimitReached(limit=limit, active=active)
-
-        if device_id is not None and any(s.device_id == device_id for s in open_sessions):
-            # This device's previous session expired without a stop: close it now (it no
-            # longer counts anyway) so the one-open-session-per-device constraint holds.
-            StreamSession.objects.filter(
-                viewer=viewer, device_id=device_id, ended_at__isnull=True
-            ).update(ended_at=F("expires_at"), end_reason=EndReason.EXPIRED)
-
-        session = StreamSession.objects.create(
-            id=session_id or uuid.uuid4(),
+            return StreamLimitReachedError(limit=limit, active=active)
+        session = _session_insert(
             viewer=viewer,
+            open_sessions=open_sessions,
             device_id=device_id,
             content_id=content_id,
-            started_at=Now(),
-            last_heartbeat=Now(),
-            expires_at=_lease_end(),
+            session_id=session_id,
         )
-        session.viewer = viewer
         return SessionStart(session=session, created=True, active=len(active) + 1, limit=limit)
-
-
-SESSIONS = StreamSession._meta.db_table
-VIEWERS = Viewer._meta.db_table
-_SESSION_COLUMNS = (
-    "id, viewer_id, device_id, content_id, started_at, last_heartbeat, expires_at, ended_at, "
-    "end_reason"
-)
-
-# One statement (autocommit): lock the session's viewer, read the clock after the lock is held
-# (clock_timestamp() in a CTE fed by the locked row, so it cannot run before the lock), and
-# extend the lease only if the session is still open and unexpired at that clock.
-_HEARTBEAT_POSTGRES = f"""
-WITH locked AS MATERIALIZED (
-    SELECT v.id, v.user_id FROM {VIEWERS} v
-    WHERE v.id = (SELECT viewer_id FROM {SESSIONS} WHERE id = %(id)s)
-    FOR UPDATE
-), clock AS MATERIALIZED (
-    SELECT clock_timestamp() AS now, locked.user_id FROM locked
-)
-UPDATE {SESSIONS} s
-SET last_heartbeat = clock.now, expires_at = clock.now + %(lease)s
-FROM clock
-WHERE s.id = %(id)s AND s.ended_at IS NULL AND s.expires_at > clock.now
-RETURNING s.{_SESSION_COLUMNS.replace(", ", ", s.")}, clock.user_id AS viewer_user_id
-"""
-# SQLite: one UPDATE takes the database's write lock, so judging and extending are one step.
-_SQLITE_NOW = "STRFTIME('%%Y-%%m-%%d %%H:%%M:%%f', 'NOW')"
-_HEARTBEAT_SQLITE = f"""
-UPDATE {SESSIONS}
-SET last_heartbeat = {_SQLITE_NOW},
-    expires_at = STRFTIME('%%Y-%%m-%%d %%H:%%M:%%f', 'NOW', %(lease)s)
-WHERE id = %(id)s AND ended_at IS NULL AND expires_at > {_SQLITE_NOW}
-RETURNING {_SESSION_COLUMNS},
-    (SELECT user_id FROM {VIEWERS} WHERE {VIEWERS}.id = viewer_id) AS viewer_user_id
-"""
 
 
 def session_heartbeat(*, session_id: uuid.UUID) -> StreamSession:
     """Extend a live session's lease to the database's now + STREAMS_LEASE_SECONDS.
 
-    NotFoundError for an unknown id; SessionGone (410) if it has ended or expired: a lease that
+    NotFoundError for an unknown id; SessionGoneError (410) if it has ended or expired: a lease that
     lapsed is never revived, because a start may already have reused its slot.
 
     One statement: like a start, it locks the viewer row first (otherwise a heartbeat judged
     "alive" just before expiry could commit after a concurrent start counted that session as
     expired), then judges by the clock read after the lock is held.
     """
-    lease = settings.STREAMS_LEASE_SECONDS
-    if connection.vendor == "postgresql":
-        sql, params = _HEARTBEAT_POSTGRES, {"id": session_id, "lease": timedelta(seconds=lease)}
-    else:
-        sql, params = _HEARTBEAT_SQLITE, {"id": session_id.hex, "lease": f"+{lease} seconds"}
-    extended = list(StreamSession.objects.raw(sql, params))
+    extended = sql.session_heartbeat_extend(
+        session_id=session_id, lease_seconds=settings.STREAMS_LEASE_SECONDS
+    )
     if not extended:
         if not StreamSession.objects.filter(id=session_id).exists():
             raise NotFoundError("Unknown stream session.", code="session_not_found")
-        raise SessionGone("This session has ended or expired; start a new one.")
+        raise SessionGoneError("This session has ended or expired; start a new one.")
     session = extended[0]
     session.viewer = Viewer(id=session.viewer_id, user_id=session.viewer_user_id)
     return session

@@ -10,12 +10,12 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 from royalties.consolidation import steps
-from royalties.consolidation.records import Outcome, RunFailure
+from royalties.consolidation.records import Outcome, RunFailedError
 from royalties.consolidation.totals import StreamTotals
 from royalties.models import Run
 from royalties.rounding import cents_round
 
-__all__ = ["Outcome", "RunFailure", "consolidate"]
+__all__ = ["Outcome", "RunFailedError", "consolidate"]
 
 
 def consolidate(

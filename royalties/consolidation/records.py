@@ -88,7 +88,7 @@ class Outcome:
     unattributed_amount: Decimal
 
 
-class RunFailure(Exception):
+class RunFailedError(Exception):
     """The run fails with what it found so far (rows, errors, checksums)."""
 
     def __init__(self, message: str, *, rows: dict, errors: list[dict], checksums: dict) -> None:

@@ -24,7 +24,7 @@ from royalties.consolidation.records import (
     Loaded,
     Missing,
     Payout,
-    RunFailure,
+    RunFailedError,
 )
 from royalties.consolidation.totals import StreamTotals
 from royalties.inputs import (
@@ -113,7 +113,7 @@ def rejections_weigh(
         ),
     ):
         if total and Decimal(bad) / Decimal(total) > limit:
-            raise RunFailure(
+            raise RunFailedError(
                 f"{name}: {bad} of {total} rows rejected, more than the allowed "
                 f"{(limit * 100).normalize():f}%; see the errors for their line numbers.",
                 rows=loaded.rows,

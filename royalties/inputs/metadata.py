@@ -96,14 +96,14 @@ def metadata_read(path: str | Path, *, source: str = "tracks") -> Metadata:
     return _metadata_parse(data, source=source)
 
 
-class _Retryable(Exception):
+class _RetryableError(Exception):
     pass
 
 
 def _fetch_once(url: str, *, dest: Path, timeout: int) -> None:
     with requests.get(url, timeout=timeout, stream=True) as response:
         if response.status_code == 429 or response.status_code >= 500:
-            raise _Retryable(f"HTTP {response.status_code}")
+            raise _RetryableError(f"HTTP {response.status_code}")
         if response.status_code >= 400:
             raise InputError(f"tracks: the metadata URL answered HTTP {response.status_code}.")
         with open(dest, "wb") as out:
@@ -126,8 +126,8 @@ def metadata_fetch(
         try:
             _fetch_once(url, dest=dest, timeout=settings.ROYALTIES_METADATA_TIMEOUT_SECONDS)
             return
-        except (_Retryable, requests.ConnectionError, requests.Timeout) as exc:
-            last_problem = str(exc) if isinstance(exc, _Retryable) else type(exc).__name__
+        except (_RetryableError, requests.ConnectionError, requests.Timeout) as exc:
+            last_problem = str(exc) if isinstance(exc, _RetryableError) else type(exc).__name__
         except requests.RequestException as exc:
             raise InputError(f"tracks: cannot fetch the metadata URL: {exc}") from None
         logger.warning("metadata fetch attempt %s/%s failed: %s", attempt, attempts, last_problem)

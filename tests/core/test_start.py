@@ -41,7 +41,8 @@ def test_start_serves_with_a_worker_and_ctrl_c_stops_everything(test_database_ur
                 pass
             assert process.poll() is None, process.stdout.read()
             time.sleep(0.5)
-        assert body is not None and body["status"] == "ok", body
+        assert body is not None
+        assert body["status"] == "ok", body
         assert body["worker"]["clusters"] == 1
         children = psutil.Process(process.pid).children(recursive=True)
         names = " ".join(" ".join(child.cmdline()) for child in children)

@@ -50,7 +50,8 @@ def test_drill_down_label_to_tracks_to_listeners(admin_client, run):
         f"/admin/royalties/entry/?run={run.pk}&track_id=4f4e63270a61b3be301acd5674e7daa9"
     )
     entries = list(listeners.context["cl"].result_list)
-    assert entries and {e.track_id for e in entries} == {"4f4e63270a61b3be301acd5674e7daa9"}
+    assert entries
+    assert {e.track_id for e in entries} == {"4f4e63270a61b3be301acd5674e7daa9"}
 
 
 def test_rerun_action_queues_a_new_run_with_the_same_inputs(

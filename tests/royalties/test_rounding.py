@@ -33,5 +33,5 @@ def test_total_is_rounded_half_up_to_cents_first():
 
 
 def test_zero_weights_are_refused():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not all zero"):
         amounts_split(total=Decimal("1.00"), weights={"a": 0})

@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from streams.models import EndReason, StreamSession
-from streams.services import StreamLimitReached, session_start
+from streams.services import StreamLimitReachedError, session_start
 from tests.streams.factories import ViewerFactory, sessions_age
 
 pytestmark = pytest.mark.django_db
@@ -22,7 +22,7 @@ def test_viewer_list_shows_live_count_limit_and_refusals(admin_client):
     ViewerFactory(user_id="bob")
     session_start(user_id="alice")
     for _ in range(2):
-        with pytest.raises(StreamLimitReached):
+        with pytest.raises(StreamLimitReachedError):
             session_start(user_id="alice")
     lapsed = session_start(user_id="bob").session
     sessions_age(seconds=61, id=lapsed.id)

@@ -13,8 +13,8 @@ from core.errors import ApplicationError, NotFoundError
 from streams.models import EndReason, StreamSession, Viewer
 from streams.selectors import viewer_can_start, viewer_list_over_limit, viewer_state_get
 from streams.services import (
-    SessionGone,
-    StreamLimitReached,
+    SessionGoneError,
+    StreamLimitReachedError,
     session_end_many,
     session_heartbeat,
     session_start,
@@ -30,12 +30,12 @@ pytestmark = pytest.mark.django_db
 def test_silent_session_frees_its_slot_after_the_lease():
     ViewerFactory(user_id="alice", max_streams=1)
     first = session_start(user_id="alice", device_id="tv").session
-    with pytest.raises(StreamLimitReached):
+    with pytest.raises(StreamLimitReachedError):
         session_start(user_id="alice", device_id="phone")
 
     # 59 s after its last heartbeat the lease still holds the slot...
     sessions_age(seconds=59, id=first.id)
-    with pytest.raises(StreamLimitReached):
+    with pytest.raises(StreamLimitReachedError):
         session_start(user_id="alice", device_id="phone")
     assert viewer_can_start(user_id="alice") is False
 
@@ -45,7 +45,7 @@ def test_silent_session_frees_its_slot_after_the_lease():
     second = session_start(user_id="alice", device_id="phone")
     assert second.created is True
     assert second.active == 1
-    with pytest.raises(SessionGone):
+    with pytest.raises(SessionGoneError):
         session_heartbeat(session_id=first.id)
 
 
@@ -55,7 +55,7 @@ def test_heartbeats_keep_a_session_past_its_first_lease():
     for _ in range(5):  # 5 x 40 s = 200 s of watching, one heartbeat every 40 s
         sessions_age(seconds=40, id=session.id)
         session_heartbeat(session_id=session.id)
-    with pytest.raises(StreamLimitReached):
+    with pytest.raises(StreamLimitReachedError):
         session_start(user_id="alice")
 
 
@@ -65,7 +65,7 @@ def test_expiry_follows_the_database_clock_not_the_web_process_clock():
     far_future = timezone.now() + timedelta(days=365)
     with mock.patch("django.utils.timezone.now", return_value=far_future):
         assert viewer_can_start(user_id="alice") is False
-        with pytest.raises(StreamLimitReached):
+        with pytest.raises(StreamLimitReachedError):
             session_start(user_id="alice")
 
 
@@ -76,11 +76,11 @@ def test_lease_really_lapses_on_the_database_clock():
     ViewerFactory(user_id="alice", max_streams=1)
     first = session_start(user_id="alice").session
     assert (first.expires_at - first.started_at) == timedelta(seconds=1)
-    with pytest.raises(StreamLimitReached):
+    with pytest.raises(StreamLimitReachedError):
         session_start(user_id="alice")
     time.sleep(1.1)
     assert session_start(user_id="alice").created is True
-    with pytest.raises(SessionGone):
+    with pytest.raises(SessionGoneError):
         session_heartbeat(session_id=first.id)
 
 
@@ -88,7 +88,7 @@ def test_refusal_leaves_only_the_counter():
     viewer = ViewerFactory(user_id="alice", max_streams=1)
     session_start(user_id="alice", device_id="tv")
     before = list(StreamSession.objects.values_list("id", "expires_at", "ended_at"))
-    with pytest.raises(StreamLimitReached) as refused:
+    with pytest.raises(StreamLimitReachedError) as refused:
         session_start(user_id="alice", device_id="phone", session_id=uuid.uuid4())
     assert refused.value.limit == 1
     assert [s.device_id for s in refused.value.active] == ["tv"]

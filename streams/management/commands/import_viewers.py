@@ -56,20 +56,7 @@ class Command(BaseCommand):
     @staticmethod
     def _parse(handle) -> tuple[dict[str, int | None], list[tuple[int, str]], bool]:
         reader = csv.reader(handle)
-        header = next(reader, None)
-        if header is None:
-            raise CommandError("the file is empty (expected the header user_id,max_streams)")
-        columns = [name.strip().lower() for name in header]
-        if "user_id" not in columns:
-            raise CommandError(
-                f"the header has no user_id column (got {','.join(header)!r}; "
-                "expected user_id,max_streams)"
-            )
-        unknown = sorted(set(columns) - {"user_id", "max_streams"})
-        if unknown or len(set(columns)) != len(columns):
-            raise CommandError(
-                f"unexpected header {','.join(header)!r}: expected user_id,max_streams"
-            )
+        columns = _columns(next(reader, None))
         user_index = columns.index("user_id")
         limit_index = columns.index("max_streams") if "max_streams" in columns else None
 
@@ -80,37 +67,56 @@ class Command(BaseCommand):
             line_number = reader.line_num
             if not any(cell.strip() for cell in row):
                 continue
-            if len(row) != len(columns):
-                rejected.append((line_number, f"{len(row)} field(s), expected {len(columns)}"))
-                continue
-            user_id = row[user_index].strip()
-            if not user_id:
-                rejected.append((line_number, "user_id is empty"))
-                continue
-            if len(user_id) > 255:
-                rejected.append((line_number, "user_id is longer than 255 characters"))
-                continue
-            if "\x00" in user_id:
-                rejected.append((line_number, "user_id contains a NUL character"))
-                continue
-            max_streams: int | None = None
-            if limit_index is not None and row[limit_index].strip():
-                raw = row[limit_index].strip()
-                try:
-                    max_streams = int(raw)
-                except ValueError:
-                    rejected.append((line_number, f"max_streams {raw!r} is not a whole number"))
-                    continue
-                if not 1 <= max_streams <= MAX_STREAMS_LIMIT:
-                    rejected.append(
-                        (line_number, f"max_streams {max_streams} is not in 1..{MAX_STREAMS_LIMIT}")
+            try:
+                user_id, max_streams = _row_parse(row, len(columns), user_index, limit_index)
+                if user_id in seen_at:
+                    raise ValueError(
+                        f"user_id {user_id!r} already given on line {seen_at[user_id]}"
                     )
-                    continue
-            if user_id in seen_at:
-                rejected.append(
-                    (line_number, f"user_id {user_id!r} already given on line {seen_at[user_id]}")
-                )
+            except ValueError as exc:
+                rejected.append((line_number, str(exc)))
                 continue
             seen_at[user_id] = line_number
             limits[user_id] = max_streams
         return limits, rejected, limit_index is not None
+
+
+def _columns(header: list[str] | None) -> list[str]:
+    """The header's column names; CommandError when it is not ``user_id[,max_streams]``."""
+    if header is None:
+        raise CommandError("the file is empty (expected the header user_id,max_streams)")
+    columns = [name.strip().lower() for name in header]
+    if "user_id" not in columns:
+        raise CommandError(
+            f"the header has no user_id column (got {','.join(header)!r}; "
+            "expected user_id,max_streams)"
+        )
+    unknown = sorted(set(columns) - {"user_id", "max_streams"})
+    if unknown or len(set(columns)) != len(columns):
+        raise CommandError(f"unexpected header {','.join(header)!r}: expected user_id,max_streams")
+    return columns
+
+
+def _row_parse(
+    row: list[str], width: int, user_index: int, limit_index: int | None
+) -> tuple[str, int | None]:
+    """``(user_id, max_streams)`` of one line; ValueError naming what is wrong."""
+    if len(row) != width:
+        raise ValueError(f"{len(row)} field(s), expected {width}")
+    user_id = row[user_index].strip()
+    if not user_id:
+        raise ValueError("user_id is empty")
+    if len(user_id) > 255:
+        raise ValueError("user_id is longer than 255 characters")
+    if "\x00" in user_id:
+        raise ValueError("user_id contains a NUL character")
+    raw = row[limit_index].strip() if limit_index is not None else ""
+    if not raw:
+        return user_id, None
+    try:
+        max_streams = int(raw)
+    except ValueError:
+        raise ValueError(f"max_streams {raw!r} is not a whole number") from None
+    if not 1 <= max_streams <= MAX_STREAMS_LIMIT:
+        raise ValueError(f"max_streams {max_streams} is not in 1..{MAX_STREAMS_LIMIT}")
+    return user_id, max_streams

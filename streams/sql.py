@@ -1,0 +1,85 @@
+"""The streams domain's vendor-specific SQL, behind named functions.
+
+Each function runs one statement in autocommit; the services decide what its answer means.
+"""
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import orjson
+from django.db import connection
+
+from streams.models import StreamSession, Viewer
+
+SESSIONS = StreamSession._meta.db_table
+VIEWERS = Viewer._meta.db_table
+_SESSION_COLUMNS = (
+    "id, viewer_id, device_id, content_id, started_at, last_heartbeat, expires_at, ended_at, "
+    "end_reason"
+)
+
+# One statement (autocommit): lock the session's viewer, read the clock after the lock is held
+# (clock_timestamp() in a CTE fed by the locked row, so it cannot run before the lock), and
+# extend the lease only if the session is still open and unexpired at that clock.
+_HEARTBEAT_POSTGRES = f"""
+WITH locked AS MATERIALIZED (
+    SELECT v.id, v.user_id FROM {VIEWERS} v
+    WHERE v.id = (SELECT viewer_id FROM {SESSIONS} WHERE id = %(id)s)
+    FOR UPDATE
+), clock AS MATERIALIZED (
+    SELECT clock_timestamp() AS now, locked.user_id FROM locked
+)
+UPDATE {SESSIONS} s
+SET last_heartbeat = clock.now, expires_at = clock.now + %(lease)s
+FROM clock
+WHERE s.id = %(id)s AND s.ended_at IS NULL AND s.expires_at > clock.now
+RETURNING s.{_SESSION_COLUMNS.replace(", ", ", s.")}, clock.user_id AS viewer_user_id
+"""
+# SQLite: one UPDATE takes the database's write lock, so judging and extending are one step.
+_SQLITE_NOW = "STRFTIME('%%Y-%%m-%%d %%H:%%M:%%f', 'NOW')"
+_HEARTBEAT_SQLITE = f"""
+UPDATE {SESSIONS}
+SET last_heartbeat = {_SQLITE_NOW},
+    expires_at = STRFTIME('%%Y-%%m-%%d %%H:%%M:%%f', 'NOW', %(lease)s)
+WHERE id = %(id)s AND ended_at IS NULL AND expires_at > {_SQLITE_NOW}
+RETURNING {_SESSION_COLUMNS},
+    (SELECT user_id FROM {VIEWERS} WHERE {VIEWERS}.id = viewer_id) AS viewer_user_id
+"""
+
+# The database function of migration streams/0002 (decision 0034).
+_START_POSTGRES = "SELECT streams_session_start(%s, %s, %s, %s, %s, %s, %s)"
+
+
+def session_heartbeat_extend(*, session_id: uuid.UUID, lease_seconds: int) -> list[StreamSession]:
+    """Extend the lease of a live session; [] when it is unknown, ended or expired. Each
+    session carries ``viewer_user_id``."""
+    if connection.vendor == "postgresql":
+        sql = _HEARTBEAT_POSTGRES
+        params: dict[str, Any] = {"id": session_id, "lease": timedelta(seconds=lease_seconds)}
+    else:
+        sql, params = (
+            _HEARTBEAT_SQLITE,
+            {"id": session_id.hex, "lease": f"+{lease_seconds} seconds"},
+        )
+    return list(StreamSession.objects.raw(sql, params))
+
+
+def session_start_call(
+    *,
+    user_id: str,
+    device_id: str | None,
+    content_id: str | None,
+    session_id: uuid.UUID | None,
+    new_id: uuid.UUID,
+    lease_seconds: int,
+    default_limit: int,
+) -> dict[str, Any]:
+    """PostgreSQL only: a start in one statement; the function's JSON answer, parsed."""
+    params = [user_id, device_id, content_id, session_id, new_id]
+    with connection.cursor() as cursor:
+        cursor.execute(_START_POSTGRES, [*params, timedelta(seconds=lease_seconds), default_limit])
+        (text,) = cursor.fetchone()
+    # Django's connections leave JSON to be parsed by the caller.
+    answer: dict[str, Any] = orjson.loads(text)
+    return answer
