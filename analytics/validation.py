@@ -104,13 +104,29 @@ def _ip(value: Any, client_ip: str, errors: dict) -> str:
     return client_ip
 
 
-def event_validate(
-    data: Any, *, client_ip: str, now: datetime | None = None
-) -> tuple[CleanEvent | None, dict[str, list[str]]]:
-    """Return ``(event, {})`` for a valid event, ``(None, errors)`` otherwise."""
-    if not isinstance(data, dict):
-        return None, {"non_field_errors": ["Expected a JSON object with at least an event."]}
-    now = now or datetime.now(tz=UTC)
+def _text_error(value: Any, *, max_chars: int) -> str | None:
+    if not isinstance(value, str):
+        return "Must be a string."
+    if not value:
+        return "This field may not be blank."
+    if len(value) > max_chars:
+        return f"Ensure this field has no more than {max_chars} characters."
+    return None
+
+
+def _metadata_error(value: Any) -> str | None:
+    if not isinstance(value, dict):
+        return "Must be a JSON object."
+    dumped = json.dumps(value, separators=(",", ":"))
+    if len(dumped.encode()) > MAX_METADATA_BYTES:
+        return f"Must be at most {MAX_METADATA_BYTES} bytes as JSON."
+    if "\\u0000" in dumped:  # PostgreSQL's jsonb cannot store NUL
+        return "Null characters are not allowed."
+    return None
+
+
+def _shape_errors(data: dict) -> dict[str, list[str]]:
+    """Unknown fields, NUL characters, and the event, device, userId and metadata fields."""
     errors: dict[str, list[str]] = {}
     unknown = sorted(str(key) for key in data if key not in FIELDS)
     if unknown:
@@ -119,57 +135,44 @@ def event_validate(
         value = data.get(name)
         if isinstance(value, str) and "\x00" in value:
             errors[name] = ["Null characters are not allowed."]
-
     event = data.get("event")
     if event is None:
         errors["event"] = [REQUIRED if "event" not in data else "This field may not be null."]
-    elif not isinstance(event, str):
-        errors["event"] = ["Must be a string."]
-    elif not event:
-        errors["event"] = ["This field may not be blank."]
-    elif len(event) > MAX_EVENT_CHARS:
-        errors["event"] = [f"Ensure this field has no more than {MAX_EVENT_CHARS} characters."]
-
+    elif error := _text_error(event, max_chars=MAX_EVENT_CHARS):
+        errors["event"] = [error]
     device = data.get("device")
     if device is not None and (not isinstance(device, str) or device not in DEVICES):
         errors["device"] = ["Must be one of mobile, desktop, tablet, other."]
+    optional = (("userId", lambda v: _text_error(v, max_chars=MAX_USER_ID_CHARS)),
+                ("metadata", _metadata_error))  # fmt: skip
+    for name, check in optional:
+        value = data.get(name)
+        if value is not None and (error := check(value)):
+            errors[name] = [error]
+    return errors
 
-    user_id = data.get("userId")
-    if user_id is not None:
-        if not isinstance(user_id, str):
-            errors["userId"] = ["Must be a string."]
-        elif not user_id:
-            errors["userId"] = ["This field may not be blank."]
-        elif len(user_id) > MAX_USER_ID_CHARS:
-            errors["userId"] = [
-                f"Ensure this field has no more than {MAX_USER_ID_CHARS} characters."
-            ]
 
-    metadata = data.get("metadata")
-    if metadata is not None:
-        if not isinstance(metadata, dict):
-            errors["metadata"] = ["Must be a JSON object."]
-        else:
-            dumped = json.dumps(metadata, separators=(",", ":"))
-            if len(dumped.encode()) > MAX_METADATA_BYTES:
-                errors["metadata"] = [f"Must be at most {MAX_METADATA_BYTES} bytes as JSON."]
-            elif "\\u0000" in dumped:  # PostgreSQL's jsonb cannot store NUL
-                errors["metadata"] = ["Null characters are not allowed."]
-
+def event_validate(
+    data: Any, *, client_ip: str, now: datetime | None = None
+) -> tuple[CleanEvent | None, dict[str, list[str]]]:
+    """Return ``(event, {})`` for a valid event, ``(None, errors)`` otherwise."""
+    if not isinstance(data, dict):
+        return None, {"non_field_errors": ["Expected a JSON object with at least an event."]}
+    now = now or datetime.now(tz=UTC)
+    errors = _shape_errors(data)
     url = _url(data, "url", errors)
     referrer = _url(data, "referrer", errors)
     timestamp = _timestamp(data.get("timestamp"), now, errors)
     ip_address = _ip(data.get("ipAddress"), client_ip, errors)
-
     if errors:
         return None, errors
     return CleanEvent(
-        event=event,
+        event=data["event"],
         url=url,
         referrer=referrer,
-        device=device or "",
+        device=data.get("device") or "",
         ip_address=ip_address,
-        user_id=user_id,
-        metadata=metadata,
+        user_id=data.get("userId"),
+        metadata=data.get("metadata"),
         timestamp=timestamp,
     ), {}

@@ -59,16 +59,19 @@ def test_open_signup_gives_a_token_that_registers_apps(anon_client, settings):
     weak = anon_client.post(
         "/api/auth/signup", {**body, "username": "bob", "password": "123"}, format="json"
     )
-    assert weak.status_code == 400 and "password" in weak.json()
+    assert weak.status_code == 400
+    assert "password" in weak.json()
 
     got = anon_client.post(
         "/api/auth/token", {"username": "ann", "password": body["password"]}, format="json"
     )
-    assert got.status_code == 200 and got.json() == {"token": token}
+    assert got.status_code == 200
+    assert got.json() == {"token": token}
     wrong = anon_client.post(
         "/api/auth/token", {"username": "ann", "password": "nope"}, format="json"
     )
-    assert wrong.status_code == 400 and wrong.json()["code"] == "invalid_credentials"
+    assert wrong.status_code == 400
+    assert wrong.json()["code"] == "invalid_credentials"
 
     anon_client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     registered = anon_client.post(
@@ -91,7 +94,8 @@ def test_register_shows_the_key_once_and_stores_only_its_hash(owner_client, owne
     )
     key = ApiKey.objects.get(app_id=body["appId"])
     assert body["apiKey"].startswith(f"ak_{key.prefix}_")
-    assert body["apiKey"] not in key.hashed_key and len(key.hashed_key) == 64
+    assert body["apiKey"] not in key.hashed_key
+    assert len(key.hashed_key) == 64
 
     metadata = owner_client.get("/api/auth/api-key", {"app_id": body["appId"]})
     assert metadata.status_code == 200
@@ -129,7 +133,8 @@ def test_another_owners_app_is_not_found_everywhere(owner_client, db):
     assert owner_client.post("/api/auth/revoke", {"app_id": app_id}).status_code == 404
     assert owner_client.post("/api/auth/revoke", {"apiKey": stranger_key}).status_code == 404
     summary = _summary(owner_client, event="x", app_id=app_id)
-    assert summary.status_code == 404 and summary.json()["code"] == "not_found"
+    assert summary.status_code == 404
+    assert summary.json()["code"] == "not_found"
     stats = owner_client.get("/api/analytics/user-stats", {"userId": "u", "app_id": app_id})
     assert stats.status_code == 404
     assert owner_client.get("/api/auth/api-key", {"app_id": "not-a-uuid"}).status_code == 404
@@ -142,7 +147,8 @@ def test_regenerate_replaces_the_key(owner_client, app_and_key):
     response = owner_client.post("/api/auth/regenerate", {"app_id": str(app.pk)}, format="json")
     assert response.status_code == 200
     new = response.json()["apiKey"]
-    assert response.json()["appId"] == str(app.pk) and new != old
+    assert response.json()["appId"] == str(app.pk)
+    assert new != old
     assert _key_client(old).post("/api/analytics/collect", EVENT).status_code == 401
     assert _key_client(new).post("/api/analytics/collect", EVENT).status_code == 202
     assert ApiKey.objects.filter(app=app, revoked_at__isnull=True).count() == 1
@@ -161,7 +167,8 @@ def test_revoke_refuses_the_key_on_the_very_next_request(owner_client, app_and_k
     again = owner_client.post("/api/auth/revoke", {"app_id": str(app.pk)}, format="json")
     assert again.json() == {"appId": str(app.pk), "revoked": False}
     metadata = owner_client.get("/api/auth/api-key", {"app_id": str(app.pk)}).json()
-    assert metadata["active"] is False and metadata["lastUsedAt"] is not None
+    assert metadata["active"] is False
+    assert metadata["lastUsedAt"] is not None
 
 
 def test_revoke_by_the_key_itself(owner_client, app_and_key):
@@ -272,7 +279,8 @@ def test_a_timestamp_more_than_a_day_ahead_is_refused(collect_client):
     response = collect_client.post(
         "/api/analytics/collect", {**EVENT, "timestamp": ahead}, format="json"
     )
-    assert response.status_code == 400 and "timestamp" in response.json()
+    assert response.status_code == 400
+    assert "timestamp" in response.json()
     ok = collect_client.post(
         "/api/analytics/collect", {**EVENT, "timestamp": almost}, format="json"
     )
@@ -372,7 +380,8 @@ def test_summary_dates_are_inclusive_days_in_utc(owner_client, collect_client, p
 
 def test_summary_refuses_bad_dates(owner_client):
     reversed_ = _summary(owner_client, event="click", startDate="2024-02-21", endDate="2024-02-20")
-    assert reversed_.status_code == 400 and "startDate" in reversed_.json()
+    assert reversed_.status_code == 400
+    assert "startDate" in reversed_.json()
     assert _summary(owner_client, event="click", startDate="20-02-2024").status_code == 400
     assert _summary(owner_client, startDate="2024-02-20").status_code == 400  # no event
 
@@ -474,7 +483,8 @@ def test_user_stats_take_the_latest_event_by_timestamp(owner_client, collect_cli
 def test_user_stats_of_an_unknown_user_is_404(owner_client, collect_client):
     _collect(collect_client, ipAddress="10.0.0.1")  # no userId: never a user-stats user
     response = owner_client.get("/api/analytics/user-stats", {"userId": "10.0.0.1"})
-    assert response.status_code == 404 and response.json()["code"] == "not_found"
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
     assert owner_client.get("/api/analytics/user-stats").status_code == 400
 
 
@@ -492,10 +502,13 @@ def test_key_metadata_reads_in_every_state(owner_client, app_and_key):
     ApiKey.objects.filter(app=app).update(expires_at=past)
     expired = owner_client.get("/api/auth/api-key", url_params)
     assert expired.status_code == 200
-    assert expired.json()["active"] is False and expired.json()["expiresAt"] is not None
+    assert expired.json()["active"] is False
+    assert expired.json()["expiresAt"] is not None
     owner_client.post("/api/auth/regenerate", url_params)
     fresh = owner_client.get("/api/auth/api-key", url_params).json()
-    assert fresh["active"] is True and fresh["expiresAt"] is None
+    assert fresh["active"] is True
+    assert fresh["expiresAt"] is None
     owner_client.post("/api/auth/revoke", url_params)
     revoked = owner_client.get("/api/auth/api-key", url_params)
-    assert revoked.status_code == 200 and revoked.json()["active"] is False
+    assert revoked.status_code == 200
+    assert revoked.json()["active"] is False

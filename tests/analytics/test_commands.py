@@ -61,7 +61,8 @@ def test_send_file_then_process(live_server, tmp_path, batch):
         "--concurrency", "3",
     )  # fmt: skip
     assert out.strip() == "sent: 7, rejected: 2, failed: 0"
-    assert "line 3: not valid JSON" in err and "line 5: event:" in err
+    assert "line 3: not valid JSON" in err
+    assert "line 5: event:" in err
     assert Event.objects.filter(app=app).count() == 7
     out, _ = _call("process_analytics")
     assert out.strip() == "processed 7 events; 0 pending"

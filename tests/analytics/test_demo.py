@@ -10,7 +10,8 @@ def test_demo_loads_once_and_processes(db):
     demo_load(stdout=first)
     demo_load(stdout=second)
     assert "API key ak_" in first.getvalue()
-    assert "already loaded" in second.getvalue() and "API key" not in second.getvalue()
+    assert "already loaded" in second.getvalue()
+    assert "API key" not in second.getvalue()
     assert App.objects.filter(name=DEMO_APP).count() == 1
     assert Event.objects.count() == 60
     assert event_pending_count() == 0

@@ -2,6 +2,7 @@
 across processes, on the database store and on Redis."""
 
 import os
+import socket
 import subprocess
 import time
 
@@ -13,8 +14,15 @@ from rest_framework.authtoken.models import Token
 from config.server import web_command
 from tests.analytics.factories import OwnerFactory, registered_app
 
-PORTS = (8151, 8152)  # this domain's test range
 REDIS_TEST_URL = "redis://127.0.0.1:6379/5"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 COLLECT_RATE = 6
 EVENT = {"event": "click", "userId": "u1"}
 
@@ -46,6 +54,8 @@ def servers(request, test_database_url):
 
         redis.Redis.from_url(REDIS_TEST_URL).flushdb()
         env["REDIS_URL"] = REDIS_TEST_URL
+    # Free ports, so that another run of this suite on the machine never answers in our place.
+    ports = [free_port(), free_port()]
     processes = [
         subprocess.Popen(
             web_command(host="127.0.0.1", port=port, workers=1, threads=1),
@@ -54,12 +64,12 @@ def servers(request, test_database_url):
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        for port in PORTS
+        for port in ports
     ]
     try:
-        for port, process in zip(PORTS, processes, strict=True):
+        for port, process in zip(ports, processes, strict=True):
             _wait_ready(port, process)
-        yield [f"http://127.0.0.1:{port}" for port in PORTS]
+        yield [f"http://127.0.0.1:{port}" for port in ports]
     finally:
         for process in processes:
             process.terminate()
@@ -74,11 +84,23 @@ def servers(request, test_database_url):
             redis.Redis.from_url(REDIS_TEST_URL).flushdb()
 
 
-def _away_from_a_minute_boundary() -> None:
-    """The limit's window is the clock minute: start well inside one so all hits share it."""
-    second = time.time() % 60
-    if second > 45:
-        time.sleep(61 - second)
+def _collect_alternating(servers: list[str], raw: str, count: int) -> tuple[list[int], bool]:
+    """Collect ``count`` times, alternating servers: the statuses, and whether every request
+    fell in one clock minute (the limit's window)."""
+    minute = int(time.time() // 60)
+    statuses = []
+    for index in range(count):
+        response = requests.post(
+            f"{servers[index % 2]}/api/analytics/collect",
+            json=EVENT,
+            headers={"X-Api-Key": raw},
+            timeout=10,
+        )
+        statuses.append(response.status_code)
+        if response.status_code == 429:
+            assert 1 <= int(response.headers["Retry-After"]) <= 60
+            assert response.json()["code"] == "throttled"
+    return statuses, int(time.time() // 60) == minute
 
 
 @pytest.mark.django_db(transaction=True)
@@ -87,17 +109,14 @@ def test_rate_limit_and_revocation_hold_across_two_server_processes(servers):
     _, raw = registered_app(owner)
     token = Token.objects.create(user=owner).key
     first, second = servers
-    _away_from_a_minute_boundary()
-    statuses = []
-    for index in range(COLLECT_RATE + 4):
-        base = servers[index % 2]
-        response = requests.post(
-            f"{base}/api/analytics/collect", json=EVENT, headers={"X-Api-Key": raw}, timeout=10
-        )
-        statuses.append(response.status_code)
-        if response.status_code == 429:
-            assert 1 <= int(response.headers["Retry-After"]) <= 60
-            assert response.json()["code"] == "throttled"
+    # The window is the clock minute: a sequence that crosses a minute boundary (a slow machine)
+    # proves nothing, so it is repeated with a fresh key.
+    for attempt in range(3):
+        statuses, one_window = _collect_alternating(servers, raw, COLLECT_RATE + 4)
+        if one_window:
+            break
+        _, raw = registered_app(owner, name=f"retry {attempt}")
+    assert one_window
     assert statuses == [202] * COLLECT_RATE + [429] * 4
 
     # Revoked through one process, refused by the other on the very next request.
@@ -114,7 +133,8 @@ def test_rate_limit_and_revocation_hold_across_two_server_processes(servers):
         headers={"Authorization": f"Token {token}"},
         timeout=10,
     )
-    assert revoked.status_code == 200 and revoked.json()["revoked"] is True
+    assert revoked.status_code == 200
+    assert revoked.json()["revoked"] is True
     refused = requests.post(
         f"{second}/api/analytics/collect", json=EVENT, headers={"x-api-key": fresh}, timeout=10
     )
