@@ -14,6 +14,7 @@ import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
+from typing import Any
 
 from django.db import connection, transaction
 
@@ -49,6 +50,23 @@ def _dt(value):
     return connection.ops.adapt_datetimefield_value(value)
 
 
+def _event_row(e: Any) -> tuple:
+    return (
+        e.event,
+        e.url,
+        e.referrer,
+        e.device,
+        e.ip_address,
+        e.user_id,
+        e.user_key,
+        e.browser,
+        e.os,
+        None if e.metadata is None else json.dumps(e.metadata),
+        _dt(e.timestamp),
+        e.timestamp.date(),
+    )
+
+
 def events_insert(*, app_id, events: Sequence, received_at) -> int:
     """Insert clean events of one app; the caller owns the transaction. Returns the count.
 
@@ -57,46 +75,10 @@ def events_insert(*, app_id, events: Sequence, received_at) -> int:
     """
     app = app_id_param(app_id)
     received = _dt(received_at)
-    rows = [
-        (
-            e.event,
-            e.url,
-            e.referrer,
-            e.device,
-            e.ip_address,
-            e.user_id,
-            e.user_key,
-            e.browser,
-            e.os,
-            None if e.metadata is None else json.dumps(e.metadata),
-            _dt(e.timestamp),
-            e.timestamp.date(),
-        )
-        for e in events
-    ]
+    rows = [_event_row(e) for e in events]
     with connection.cursor() as cursor:
         if _postgres():
-            if len(rows) == 1:
-                # The lock is taken in the inner query, before the outer one draws the id.
-                cursor.execute(
-                    f"INSERT INTO {EVENTS} ({INSERT_COLUMNS}) SELECT %s, %s, %s, %s, %s, "
-                    "%s::inet, %s, %s, %s, %s, %s::jsonb, %s, %s, %s "
-                    f"FROM (SELECT pg_advisory_xact_lock_shared({WRITER_LOCK})) AS writer_lock",
-                    [app, *rows[0], received],
-                )
-                return 1
-            cursor.execute(f"SELECT pg_advisory_xact_lock_shared({WRITER_LOCK})")
-            columns = [list(column) for column in zip(*rows, strict=True)]
-            cursor.execute(
-                f"INSERT INTO {EVENTS} ({INSERT_COLUMNS}) "
-                "SELECT %s, ev, u, r, d, ip, uid, uk, b, o, m, ts, dy, %s FROM unnest("
-                "%s::varchar[], %s::varchar[], %s::varchar[], %s::varchar[], %s::inet[], "
-                "%s::varchar[], %s::varchar[], %s::varchar[], %s::varchar[], %s::jsonb[], "
-                "%s::timestamptz[], %s::date[]"
-                ") AS t(ev, u, r, d, ip, uid, uk, b, o, m, ts, dy)",
-                [app, received, *columns],
-            )
-            return cursor.rowcount
+            return _events_insert_postgres(cursor, app, rows, received)
         per_row = 14
         chunk = max(1, (connection.features.max_query_params or 999) // per_row)
         inserted = 0
@@ -107,6 +89,30 @@ def events_insert(*, app_id, events: Sequence, received_at) -> int:
             cursor.execute(f"INSERT INTO {EVENTS} ({INSERT_COLUMNS}) VALUES {values}", params)
             inserted += cursor.rowcount
         return inserted
+
+
+def _events_insert_postgres(cursor, app, rows: list[tuple], received) -> int:
+    if len(rows) == 1:
+        # The lock is taken in the inner query, before the outer one draws the id.
+        cursor.execute(
+            f"INSERT INTO {EVENTS} ({INSERT_COLUMNS}) SELECT %s, %s, %s, %s, %s, "
+            "%s::inet, %s, %s, %s, %s, %s::jsonb, %s, %s, %s "
+            f"FROM (SELECT pg_advisory_xact_lock_shared({WRITER_LOCK})) AS writer_lock",
+            [app, *rows[0], received],
+        )
+        return 1
+    cursor.execute(f"SELECT pg_advisory_xact_lock_shared({WRITER_LOCK})")
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    cursor.execute(
+        f"INSERT INTO {EVENTS} ({INSERT_COLUMNS}) "
+        "SELECT %s, ev, u, r, d, ip, uid, uk, b, o, m, ts, dy, %s FROM unnest("
+        "%s::varchar[], %s::varchar[], %s::varchar[], %s::varchar[], %s::inet[], "
+        "%s::varchar[], %s::varchar[], %s::varchar[], %s::varchar[], %s::jsonb[], "
+        "%s::timestamptz[], %s::date[]"
+        ") AS t(ev, u, r, d, ip, uid, uk, b, o, m, ts, dy)",
+        [app, received, *columns],
+    )
+    return cursor.rowcount
 
 
 def max_id_settled(cursor) -> int:

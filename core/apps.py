@@ -1,10 +1,11 @@
 import atexit
+from typing import Any
 
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
 
-def _sync_schedules_after_migrate(sender, **kwargs) -> None:
+def _sync_schedules_after_migrate(sender: AppConfig, **kwargs: Any) -> None:
     # post_migrate fires once per app with models; react once, to django_q's (whose tables
     # hold the schedules).
     if sender.name != "django_q":
@@ -19,7 +20,7 @@ def _close_connection_pools() -> None:
     interpreter's shutdown waits 5 s for each of its threads, and warns."""
     from django.db.backends.postgresql.base import DatabaseWrapper
 
-    pools = DatabaseWrapper._connection_pools
+    pools = DatabaseWrapper._connection_pools  # type: ignore[attr-defined]
     for alias in list(pools):
         pools.pop(alias).close()
 

@@ -48,7 +48,8 @@ def async_task(func: str, *args: Any, **kwargs: Any) -> str:
     """Enqueue on django-q2 (the one boundary with the queue; tests may replace it)."""
     from django_q.tasks import async_task as q_async_task
 
-    return q_async_task(func, *args, **kwargs)
+    task_id: str = q_async_task(func, *args, **kwargs)
+    return task_id
 
 
 @dataclass(frozen=True)
@@ -68,8 +69,9 @@ class Batcher:
     def threshold(self) -> int:
         return int(getattr(settings, self.threshold_setting))
 
-    def pending_queryset(self) -> QuerySet:
-        return import_string(self.pending)()
+    def pending_queryset(self) -> QuerySet[Any]:
+        queryset: QuerySet[Any] = import_string(self.pending)()
+        return queryset
 
     def pending_reached(self) -> bool:
         """Whether at least ``threshold`` rows are pending (counts no further than that)."""

@@ -1,12 +1,12 @@
 """Request-level middleware: the guards that run before any view reads the body or the path
 (body size, NUL in URLs) and the API fast path past the browser middleware."""
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import unquote
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
 from django.http.response import HttpResponseBase
 
 
@@ -102,15 +102,19 @@ class ApiFastPathMiddleware:
         return self.get_response(request)
 
 
+# What the next layer gives back (Django runs sync and async middleware chains).
+MiddlewareAnswer = HttpResponseBase | Awaitable[HttpResponseBase]
+
+
 class SessionMiddleware(DjangoSessionMiddleware):
-    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+    def __call__(self, request: HttpRequest) -> MiddlewareAnswer:
         if is_api_fast_path(request):
             return self.get_response(request)
         return super().__call__(request)
 
 
 class CsrfViewMiddleware(DjangoCsrfViewMiddleware):
-    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+    def __call__(self, request: HttpRequest) -> MiddlewareAnswer:
         if is_api_fast_path(request):
             return self.get_response(request)
         return super().__call__(request)
@@ -121,21 +125,21 @@ class CsrfViewMiddleware(DjangoCsrfViewMiddleware):
         callback: Callable[..., Any],
         callback_args: tuple[Any, ...],
         callback_kwargs: dict[str, Any],
-    ) -> HttpResponseBase | None:
+    ) -> HttpResponseForbidden | None:
         if is_api_fast_path(request):
             return None
         return super().process_view(request, callback, callback_args, callback_kwargs)
 
 
 class AuthenticationMiddleware(DjangoAuthenticationMiddleware):
-    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+    def __call__(self, request: HttpRequest) -> MiddlewareAnswer:
         if is_api_fast_path(request):
             return self.get_response(request)
         return super().__call__(request)
 
 
 class MessageMiddleware(DjangoMessageMiddleware):
-    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+    def __call__(self, request: HttpRequest) -> MiddlewareAnswer:
         if is_api_fast_path(request):
             return self.get_response(request)
         return super().__call__(request)

@@ -21,9 +21,13 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import connection, transaction
+
+if TYPE_CHECKING:
+    import redis
 
 KEY_MAX_CHARS = 255
 
@@ -54,7 +58,7 @@ def ratelimit_hit(
 
 
 @cache
-def _redis_client():
+def _redis_client() -> "redis.Redis":
     import redis
 
     return redis.Redis.from_url(settings.REDIS_URL)

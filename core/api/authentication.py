@@ -8,20 +8,31 @@ and none for its permissions. Nothing is remembered across requests: a revoked t
 deactivated user or a withdrawn permission take effect on the next request.
 """
 
+from typing import Any, cast
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
+from django.db.models import Model
+from django.db.models.options import Options
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication as DrfTokenAuthentication
 from rest_framework.authtoken.models import Token
 
 
+def _through(model: type[Model], field: str) -> Options[Model]:
+    """The options of a many-to-many field's through table."""
+    relation: Any = model._meta.get_field(field).remote_field
+    through = cast("type[Model]", relation.through)
+    return through._meta
+
+
 def _credentials_sql() -> str:
     user_model = get_user_model()
     users = user_model._meta.db_table
-    user_perms = user_model._meta.get_field("user_permissions").remote_field.through._meta
-    user_groups = user_model._meta.get_field("groups").remote_field.through._meta
-    group_perms = Group._meta.get_field("permissions").remote_field.through._meta
+    user_perms = _through(user_model, "user_permissions")
+    user_groups = _through(user_model, "groups")
+    group_perms = _through(Group, "permissions")
     tokens = Token._meta.db_table
     perms = Permission._meta.db_table
     types = ContentType._meta.db_table
@@ -49,12 +60,12 @@ class TokenAuthentication(DrfTokenAuthentication):
 
     _sql: str | None = None
 
-    def authenticate_credentials(self, key: str):
+    def authenticate_credentials(self, key: str) -> tuple[Any, Token]:
         if TokenAuthentication._sql is None:
             TokenAuthentication._sql = _credentials_sql()
         if "\x00" in key:
             raise exceptions.AuthenticationFailed("Invalid token.")
-        rows = list(get_user_model().objects.raw(self._sql, {"key": key}))
+        rows: list[Any] = list(get_user_model().objects.raw(TokenAuthentication._sql, {"key": key}))
         if not rows:
             raise exceptions.AuthenticationFailed("Invalid token.")
         user = rows[0]

@@ -1,5 +1,7 @@
 """Page-number pagination, the ``{count, next, previous, results}`` shape the compat lists use."""
 
+from typing import Any
+
 from drf_spectacular.utils import OpenApiParameter, inline_serializer
 from rest_framework import pagination, serializers
 
@@ -19,7 +21,9 @@ PAGE_PARAMETERS = [
 ]
 
 
-def paginated(serializer_class: type[serializers.Serializer]) -> serializers.Serializer:
+def paginated(
+    serializer_class: type[serializers.Serializer[Any]],
+) -> serializers.Serializer[Any]:
     """The schema of a page of ``serializer_class`` items, for views that paginate by hand."""
     name = serializer_class.__name__.removesuffix("Serializer")
     return inline_serializer(

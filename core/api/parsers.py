@@ -10,12 +10,14 @@ A NUL character (``\\u0000``) cannot be stored by PostgreSQL in a text column, w
 stores it: refusing it in every JSON string here keeps both databases answering the same 400.
 """
 
-from typing import Any
+from collections.abc import Mapping
+from typing import IO, Any
 
 import orjson
 from django.conf import settings
 from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.parsers import BaseParser
+from rest_framework.request import Request
 
 from core.api.renderers import JSONRenderer
 
@@ -32,7 +34,8 @@ def json_loads(raw: bytes | str) -> Any:
     """
     data = orjson.loads(raw)  # orjson.JSONDecodeError is a ValueError
     # Fast path: a NUL can only be there if the text spells it (raw NULs are invalid JSON).
-    if (b"\\u0000" if isinstance(raw, bytes | bytearray) else "\\u0000") in raw:
+    spelled = b"\\u0000" in raw if isinstance(raw, bytes | bytearray) else "\\u0000" in raw
+    if spelled:
         errors = _nul_errors(data)
         if errors:
             raise NulCharacterError(errors)
@@ -80,7 +83,7 @@ def _has_nul(data: Any) -> bool:
     return False
 
 
-def body_required(request) -> None:
+def body_required(request: Request) -> None:
     """Refuse a request without a body where the operation needs one (DRF reads none as ``{}``).
 
     For operations whose input fields are all optional (``PUT`` of a viewer's settings), so an
@@ -94,7 +97,12 @@ class JSONParser(BaseParser):
     media_type = "application/json"
     renderer_class = JSONRenderer
 
-    def parse(self, stream, media_type=None, parser_context=None) -> Any:
+    def parse(
+        self,
+        stream: IO[Any] | None,
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
+    ) -> Any:
         raw = stream.read() if stream is not None else b""
         encoding = (parser_context or {}).get("encoding") or settings.DEFAULT_CHARSET
         try:

@@ -5,6 +5,7 @@ does not know (``Decimal`` as a float, lazy strings, ...) go through DRF's encod
 body keeps its exact shape. U+2028/U+2029 stay escaped, as DRF does, for JavaScript embedding.
 """
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -29,10 +30,15 @@ def json_dumps(data: Any, *, indent: bool = False) -> bytes:
 
 
 class JSONRenderer(renderers.JSONRenderer):
-    def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
+    def render(
+        self,
+        data: Any,
+        accepted_media_type: str | None = None,
+        renderer_context: Mapping[str, Any] | None = None,
+    ) -> bytes:
         if data is None:
             return b""
-        indent = self.get_indent(accepted_media_type, renderer_context or {})
+        indent = self.get_indent(accepted_media_type or "", renderer_context or {})
         try:
             return json_dumps(data, indent=bool(indent))
         except orjson.JSONEncodeError:

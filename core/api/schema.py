@@ -38,7 +38,9 @@ class AutoSchema(SpectacularAutoSchema):
         return operation
 
 
-def common_errors_add(result: dict[str, Any], generator, request, public) -> dict[str, Any]:
+def common_errors_add(
+    result: dict[str, Any], generator: Any, request: Any, public: bool
+) -> dict[str, Any]:
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas.setdefault("ErrorOutput", ERROR_SCHEMA)
     for operations in result.get("paths", {}).values():

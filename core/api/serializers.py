@@ -1,19 +1,20 @@
 """Serializers every domain shares: the API's one error shape, and the strict input base."""
 
 from collections.abc import Mapping
+from typing import Any
 
 from django.http import QueryDict
 from rest_framework import serializers
 
 
-class ErrorOutputSerializer(serializers.Serializer):
+class ErrorOutputSerializer(serializers.Serializer[Any]):
     """``{"code": "...", "detail": "..."}``: every error that is not a field-validation error."""
 
     code = serializers.CharField()
     detail = serializers.CharField()
 
 
-class StrictInputSerializer(serializers.Serializer):
+class StrictInputSerializer(serializers.Serializer[Any]):
     """The base of every input serializer: what the client sent is what it meant, or a 400.
 
     - A field the serializer does not declare is refused, named: ``{"max_stream": ["Unknown
@@ -42,7 +43,7 @@ class StrictInputSerializer(serializers.Serializer):
         (serializers.DictField, (dict,), "Expected a dictionary of items."),
     )
 
-    def to_internal_value(self, data):
+    def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, Mapping):
             errors = self._unknown_fields(data)
             if not isinstance(data, QueryDict):
@@ -51,15 +52,15 @@ class StrictInputSerializer(serializers.Serializer):
                 raise serializers.ValidationError(errors)
         return super().to_internal_value(data)
 
-    def _unknown_fields(self, data: Mapping) -> dict[str, list[str]]:
+    def _unknown_fields(self, data: Mapping[str, Any]) -> dict[str, list[str]]:
         writable = {field.field_name for field in self._writable_fields}
-        message = self.error_messages["unknown_field"]
+        message = str(self.error_messages["unknown_field"])
         return {str(name): [message] for name in data if name not in writable}
 
-    def _type_errors(self, data: Mapping) -> dict[str, list[str]]:
-        errors = {}
+    def _type_errors(self, data: Mapping[str, Any]) -> dict[str, list[str]]:
+        errors: dict[str, list[str]] = {}
         for field in self._writable_fields:
-            value = data.get(field.field_name)
+            value = data.get(str(field.field_name))
             if value is None:
                 continue  # absent or null: the field's own required/allow_null rules answer
             for field_class, types, message in self.JSON_TYPES:
@@ -67,6 +68,6 @@ class StrictInputSerializer(serializers.Serializer):
                     # bool is an int subclass in Python, never a number in JSON.
                     wrong = isinstance(value, bool) and bool not in types
                     if wrong or not isinstance(value, types):
-                        errors[field.field_name] = [message]
+                        errors[str(field.field_name)] = [message]
                     break
         return errors

@@ -12,12 +12,14 @@ Declare one subclass per limit and list it in a view's ``throttle_classes``::
         rate_setting = "WEBHOOKS_SUBMIT_RATE"   # setting: requests per window (0 = no limit)
 
         # optional: what to count by; the default is the client address
-        def get_key(self, request, view) -> str | None:
+        def get_key(self, request: Request, view: APIView) -> str | None:
             return str(request.auth.app_id) if request.auth else None  # None = not limited
 """
 
 from django.conf import settings
+from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
+from rest_framework.views import APIView
 
 from core.ratelimit import ratelimit_hit
 
@@ -34,11 +36,11 @@ class FixedWindowThrottle(BaseThrottle):
     def limit(self) -> int:
         return int(getattr(settings, self.rate_setting))
 
-    def get_key(self, request, view) -> str | None:
+    def get_key(self, request: Request, view: APIView) -> str | None:
         """What the limit counts by (the client address unless overridden)."""
         return self.get_ident(request)
 
-    def allow_request(self, request, view) -> bool:
+    def allow_request(self, request: Request, view: APIView) -> bool:
         limit = self.limit
         if limit <= 0:
             return True

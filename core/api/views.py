@@ -1,5 +1,7 @@
 """Platform endpoints that belong to no domain (health, the schema), and the open-view base."""
 
+from typing import Any
+
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from drf_spectacular.views import (
     SpectacularAPIView,
@@ -37,7 +39,7 @@ class OpenView(APIView):
     For the health check and the compat endpoints the spec declares open.
     """
 
-    authentication_classes: list = []
+    authentication_classes: list[type[Any]] = []
     permission_classes = [AllowAny]
 
 
@@ -91,8 +93,10 @@ DOCS_CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 
-class _SameHostOnly:
-    def finalize_response(self, request, response, *args, **kwargs):
+class _SameHostOnly(APIView):
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
         response = super().finalize_response(request, response, *args, **kwargs)
         response["Content-Security-Policy"] = DOCS_CONTENT_SECURITY_POLICY
         return response

@@ -9,10 +9,11 @@ import signal
 import subprocess
 import sys
 import time
+from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from config.server import web_command
 
@@ -20,7 +21,7 @@ from config.server import web_command
 class Command(BaseCommand):
     help = "Migrate, load demo data, and run the web server and the worker until Ctrl-C."
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
         )
@@ -32,7 +33,7 @@ class Command(BaseCommand):
             "--no-worker", action="store_true", help="run the web server only (no django-q2)"
         )
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         self.stdout.write(f"database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}")
         call_command("migrate", interactive=False, verbosity=1, stdout=self.stdout)
         call_command("sync_schedules", stdout=self.stdout)
@@ -49,7 +50,7 @@ class Command(BaseCommand):
         # the shell that started us ignores SIGINT (background jobs).
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.default_int_handler)
-        processes: dict[str, subprocess.Popen] = {}
+        processes: dict[str, subprocess.Popen[bytes]] = {}
         try:
             for name, command in commands.items():
                 processes[name] = subprocess.Popen(command, cwd=settings.BASE_DIR)
@@ -71,7 +72,7 @@ class Command(BaseCommand):
         self.stdout.write("stopped")
 
     @staticmethod
-    def _wait_for_first_exit(processes: dict[str, subprocess.Popen]) -> tuple[str, int]:
+    def _wait_for_first_exit(processes: dict[str, subprocess.Popen[bytes]]) -> tuple[str, int]:
         while True:
             for name, process in processes.items():
                 code = process.poll()
@@ -80,7 +81,7 @@ class Command(BaseCommand):
             time.sleep(0.5)
 
     @staticmethod
-    def _stop_all(processes: dict[str, subprocess.Popen]) -> None:
+    def _stop_all(processes: dict[str, subprocess.Popen[bytes]]) -> None:
         # A second Ctrl-C (or the one a wrapper such as `uv run` forwards) must not cut the
         # shutdown short and leave orphans behind.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
