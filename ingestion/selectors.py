@@ -39,7 +39,7 @@ def event_processed_queryset() -> QuerySet[Event]:
 def event_pending_count() -> int:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT COUNT(*) FROM {EVENTS} WHERE id > {WATERMARK_SQL}")
-        return cursor.fetchone()[0]
+        return int(cursor.fetchone()[0])
 
 
 @dataclass(frozen=True)

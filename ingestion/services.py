@@ -18,10 +18,12 @@ import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 
 from core.batching import Batcher
@@ -55,7 +57,7 @@ def credential_id(*, secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()[:16]
 
 
-def _db_now():
+def _db_now() -> Any:
     return connection.ops.adapt_datetimefield_value(timezone.now())
 
 
@@ -110,9 +112,11 @@ class BatchAccepted:
     duplicates: int
 
 
-def _rows_unique(events: Sequence[tuple[CleanEvent, str | None]]) -> tuple[list[tuple], int]:
+def _rows_unique(
+    events: Sequence[tuple[CleanEvent, str | None]],
+) -> tuple[list[tuple[Any, ...]], int]:
     """The rows to insert, a key's repeats within the batch left out; and how many those were."""
-    rows: list[tuple] = []
+    rows: list[tuple[Any, ...]] = []
     seen: set[str] = set()
     duplicates = 0
     for event, fallback_key in events:
@@ -236,7 +240,7 @@ ON CONFLICT (user_id) DO UPDATE
 """
 
 
-def _fold(cursor, params: dict) -> tuple[int, int, list[str]]:
+def _fold(cursor: CursorWrapper, params: dict[str, Any]) -> tuple[int, int, list[str]]:
     """Add the range to the totals of every user not at risk: (events, users, at-risk users)."""
     if connection.vendor == "postgresql":
         cursor.execute(_FOLD_POSTGRES, {**params, "min": REVENUE_MIN, "max": REVENUE_MAX})
@@ -253,7 +257,7 @@ def _fold(cursor, params: dict) -> tuple[int, int, list[str]]:
     return sum(n for _, n, _ in rows), len(rows), at_risk
 
 
-def _fold_one_by_one(*, user_ids: list[str], after: int, upto: int, now) -> int:
+def _fold_one_by_one(*, user_ids: list[str], after: int, upto: int, now: datetime) -> int:
     """Add each at-risk user's events of the range in id order, leaving out (and marking)
     every event that would take the total out of range. Returns how many were left out."""
     left_out: list[int] = []
@@ -280,7 +284,7 @@ def _fold_one_by_one(*, user_ids: list[str], after: int, upto: int, now) -> int:
     return len(left_out)
 
 
-def _safe_max_id(cursor) -> int:
+def _safe_max_id(cursor: CursorWrapper) -> int:
     """The highest id below which no insert is still in flight (see the module docstring)."""
     cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {EVENTS}")
     (max_id,) = cursor.fetchone()
@@ -290,7 +294,7 @@ def _safe_max_id(cursor) -> int:
             f"SELECT pg_advisory_unlock({WRITER_LOCK}) "
             f"FROM (SELECT pg_advisory_lock({WRITER_LOCK})) AS writers_drained"
         )
-    return max_id
+    return int(max_id)
 
 
 def events_process_batch(*, limit: int | None = None) -> ProcessedBatch | None:

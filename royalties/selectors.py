@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
+from typing import Any
 
 from django.db.models import QuerySet
 
@@ -85,7 +86,7 @@ def entry_list(*, run: Run) -> QuerySet[Entry]:
     return Entry.objects.filter(run=run).order_by("id")
 
 
-def entries_consolidated(*, run: Run, entries: Sequence[Entry]) -> list[dict]:
+def entries_consolidated(*, run: Run, entries: Sequence[Entry]) -> list[dict[str, Any]]:
     """Entries with their subscriber and track fields (two queries for a whole page)."""
     user_ids = {entry.user_id for entry in entries}
     track_ids = {entry.track_id for entry in entries}

@@ -11,8 +11,10 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.exceptions import SuspiciousFileOperation
@@ -94,16 +96,16 @@ def runs_sweep() -> dict[str, int]:
       message saying so, and the operator re-runs it.
     """
     now = timezone.now()
-    queued_before = now - timezone.timedelta(seconds=settings.ROYALTIES_QUEUED_STALE_SECONDS)
+    queued_before = now - timedelta(seconds=settings.ROYALTIES_QUEUED_STALE_SECONDS)
     requeued = 0
     for run_id in Run.objects.filter(
         status=Run.Status.QUEUED, created_at__lt=queued_before
     ).values_list("pk", flat=True):
         _run_task_enqueue(run_id)
         requeued += 1
-    lost_after = settings.Q_CLUSTER["timeout"] + 300
+    lost_after = cast(int, settings.Q_CLUSTER["timeout"]) + 300
     lost = Run.objects.filter(
-        status=Run.Status.RUNNING, started_at__lt=now - timezone.timedelta(seconds=lost_after)
+        status=Run.Status.RUNNING, started_at__lt=now - timedelta(seconds=lost_after)
     ).update(
         status=Run.Status.FAILED,
         finished_at=now,
@@ -119,14 +121,14 @@ def runs_sweep() -> dict[str, int]:
     return {"requeued": requeued, "failed": lost}
 
 
-def _upload_store(upload: UploadedFile, *, dest: Path) -> str:
+def _upload_store(upload: UploadedFile[Any], *, dest: Path) -> str:
     with open(dest, "wb") as out:
         for chunk in upload.chunks():
             out.write(chunk)
     return str(dest)
 
 
-def _upload_dest(directory: Path, role: str, upload: UploadedFile) -> Path:
+def _upload_dest(directory: Path, role: str, upload: UploadedFile[Any]) -> Path:
     """``<directory>/<role>/<the uploaded file's own name>``: one folder per input, so two
     inputs with the same name never collide, and the run shows the names the operator sent."""
     try:
@@ -139,9 +141,9 @@ def _upload_dest(directory: Path, role: str, upload: UploadedFile) -> Path:
 
 def run_submit(
     *,
-    streams: UploadedFile,
-    users: UploadedFile,
-    tracks: UploadedFile | None,
+    streams: UploadedFile[Any],
+    users: UploadedFile[Any],
+    tracks: UploadedFile[Any] | None,
     tracks_url: str,
 ) -> Run:
     """Store uploaded inputs under MEDIA_ROOT, create the run and enqueue it."""
@@ -253,7 +255,14 @@ def _run_claim(run_id: int) -> None:
         raise ConflictError(f"Run {run_id} is {run.status}; only a queued run can be executed.")
 
 
-def _run_fail(run: Run, message: str, *, checksums: dict, rows=None, errors=None) -> None:
+def _run_fail(
+    run: Run,
+    message: str,
+    *,
+    checksums: dict[str, Any],
+    rows: dict[str, Any] | None = None,
+    errors: list[Any] | None = None,
+) -> None:
     Run.objects.filter(pk=run.pk).update(
         status=Run.Status.FAILED,
         finished_at=timezone.now(),

@@ -24,7 +24,7 @@ def session_active_q(prefix: str = "") -> Q:
     return Q(**{f"{prefix}ended_at__isnull": True, f"{prefix}expires_at__gt": Now()})
 
 
-def session_is_active_expression() -> ExpressionWrapper:
+def session_is_active_expression() -> ExpressionWrapper[Q]:
     return ExpressionWrapper(session_active_q(), output_field=BooleanField())
 
 
@@ -84,7 +84,7 @@ def viewer_can_start(*, user_id: str) -> bool:
     if row is None:
         raise _unknown_viewer(user_id)
     active_count, limit = row
-    return active_count < limit
+    return bool(active_count < limit)
 
 
 def viewer_list_with_active_count() -> QuerySet[Viewer]:

@@ -56,7 +56,7 @@ def session_summary(session: StreamSession) -> dict[str, Any]:
     }
 
 
-def _lease_end() -> ExpressionWrapper:
+def _lease_end() -> ExpressionWrapper[Any]:
     """The database's now plus the lease: when a session heard from now expires."""
     return ExpressionWrapper(
         Now() + Value(timedelta(seconds=settings.STREAMS_LEASE_SECONDS)),
