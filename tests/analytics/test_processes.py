@@ -1,5 +1,6 @@
-"""Two real web server processes (granian) on one database: revocation and rate limits hold
-across processes, on the database store and on Redis."""
+"""Two real web server processes (granian) on one database: revocation and rate limits (per
+key on collect, per owner on reads) hold across processes, on the database store and on
+Redis; a summary through either counts what the other just accepted, before any processing."""
 
 import os
 import subprocess
@@ -16,6 +17,7 @@ from tests.analytics.factories import OwnerFactory, registered_app
 PORTS = (8151, 8152)  # this domain's test range
 REDIS_TEST_URL = "redis://127.0.0.1:6379/5"
 COLLECT_RATE = 6
+READ_RATE = 4
 EVENT = {"event": "click", "userId": "u1"}
 
 
@@ -37,7 +39,7 @@ def servers(request, test_database_url):
         **os.environ,
         "DATABASE_URL": test_database_url,
         "ANALYTICS_COLLECT_RATE": str(COLLECT_RATE),
-        "ANALYTICS_READ_RATE": "1000",
+        "ANALYTICS_READ_RATE": str(READ_RATE),
         "WEB_LOG_LEVEL": "error",
     }
     env.pop("REDIS_URL", None)
@@ -127,3 +129,16 @@ def test_rate_limit_and_revocation_hold_across_two_server_processes(servers):
         timeout=10,
     )
     assert summary.json()["count"] == COLLECT_RATE + 1
+
+    # The per-owner read limit, counted across both processes (this owner read twice above).
+    reads = [
+        requests.get(
+            f"{servers[index % 2]}/api/analytics/event-summary",
+            params={"event": "click"},
+            headers={"Authorization": f"Token {token}"},
+            timeout=10,
+        )
+        for index in range(READ_RATE - 2 + 2)
+    ]
+    assert [r.status_code for r in reads] == [200] * (READ_RATE - 2) + [429] * 2
+    assert reads[-1].json()["code"] == "throttled"

@@ -241,3 +241,28 @@ def test_the_token_page_needs_a_signed_in_owner(api_client, owner_client, owner)
         "username": owner.username,
         "token": Token.objects.get(user=owner).key,
     }
+
+
+def test_a_google_owner_reads_in_the_admin_and_through_the_api(client, google, admin_client):
+    sign_in(client)
+    owner_api = json_client()
+    owner_api.credentials(
+        HTTP_AUTHORIZATION=f"Token {client.get('/api/auth/token').json()['token']}"
+    )
+    app_id = owner_api.post(
+        "/api/auth/register", {"name": "shop", "domain": "https://example.com"}
+    ).json()["appId"]
+    assert owner_api.get("/api/auth/api-key", {"app_id": app_id}).json()["active"] is True
+
+    owner = get_user_model().objects.get(username="raymond")
+    account = SocialAccount.objects.get()
+    assert admin_client.get(f"/admin/analytics/owner/{owner.pk}/change/").status_code == 200
+    listed = admin_client.get("/admin/socialaccount/socialaccount/", {"q": "raymond"})
+    assert listed.status_code == 200
+    assert listed.context["cl"].result_count == 1
+    page = admin_client.get(f"/admin/socialaccount/socialaccount/{account.pk}/change/")
+    assert page.status_code == 200
+    assert SUB in page.content.decode()
+    # The Google client lives in the environment and Google's tokens are not kept: no pages.
+    assert admin_client.get("/admin/socialaccount/socialapp/").status_code == 404
+    assert admin_client.get("/admin/socialaccount/socialtoken/").status_code == 404
