@@ -266,3 +266,16 @@ def test_a_google_owner_reads_in_the_admin_and_through_the_api(client, google, a
     # The Google client lives in the environment and Google's tokens are not kept: no pages.
     assert admin_client.get("/admin/socialaccount/socialapp/").status_code == 404
     assert admin_client.get("/admin/socialaccount/socialtoken/").status_code == 404
+
+
+def test_an_owner_an_operator_linked_to_google_signs_in_as_themselves(client, google, settings):
+    settings.ANALYTICS_OPEN_SIGNUP = False
+    existing = get_user_model().objects.create_user("shop-owner", password="pw-for-tests-only")
+    SocialAccount.objects.create(user=existing, provider="google", uid=SUB)  # as the admin does
+    response = sign_in(client)
+    assert (response.status_code, response["Location"]) == (302, "/api/auth/token")
+    assert client.get("/api/auth/token").json() == {
+        "username": "shop-owner",
+        "token": Token.objects.get(user=existing).key,
+    }
+    assert get_user_model().objects.count() == 1
