@@ -93,8 +93,9 @@ class SignupView(OpenView):
 
 
 class TokenView(OpenView):
-    """POST: username and password, open to anyone. GET: the signed-in owner's own token (the
-    page a sign-in with Google lands on: the session is the credential)."""
+    # POST: username and password, open to anyone. GET: the signed-in owner's own token (the
+    # page a sign-in with Google lands on: the session is the credential), so GET takes the
+    # owner endpoints' authentication, permission and read limit.
 
     reading = False
 
@@ -122,6 +123,10 @@ class TokenView(OpenView):
         operation_id="analytics_auth_token_read",
         tags=["analytics"],
         summary="The signed-in owner's API token (where a sign-in with Google lands)",
+        description=(
+            "For an owner signed in by session (after a sign-in with Google) or token: their "
+            "API token, the one POST /api/auth/token gives for a password."
+        ),
         responses={200: SignupOutputSerializer, 401: UNAUTHORIZED},
     )
     def get(self, request: Request) -> Response:
@@ -132,6 +137,7 @@ class TokenView(OpenView):
         operation_id="analytics_auth_token",
         tags=["analytics"],
         summary="Exchange an owner's username and password for an API token",
+        description="Open to anyone; the same token each time (made at the first ask).",
         request=TokenInputSerializer,
         responses={200: TokenOutputSerializer, 400: INVALID},
     )
