@@ -3,6 +3,7 @@ key on collect, per owner on reads) hold across processes, on the database store
 Redis; a summary through either counts what the other just accepted, before any processing."""
 
 import os
+import socket
 import subprocess
 import time
 
@@ -14,11 +15,18 @@ from rest_framework.authtoken.models import Token
 from config.server import web_command
 from tests.analytics.factories import OwnerFactory, registered_app
 
-PORTS = (8151, 8152)  # this domain's test range
 REDIS_TEST_URL = "redis://127.0.0.1:6379/5"
 COLLECT_RATE = 6
 READ_RATE = 4
 EVENT = {"event": "click", "userId": "u1"}
+
+
+def _free_port() -> int:
+    """A port nothing listens on now. Not a fixed one: the server binds with SO_REUSEPORT, so a
+    server another run left on a fixed port would silently share our connections."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def _wait_ready(port: int, process: subprocess.Popen) -> None:
@@ -48,6 +56,9 @@ def servers(request, test_database_url):
 
         redis.Redis.from_url(REDIS_TEST_URL).flushdb()
         env["REDIS_URL"] = REDIS_TEST_URL
+    ports = (_free_port(), _free_port())
+    while ports[1] == ports[0]:
+        ports = (ports[0], _free_port())
     processes = [
         subprocess.Popen(
             web_command(host="127.0.0.1", port=port, workers=1, threads=1),
@@ -56,12 +67,12 @@ def servers(request, test_database_url):
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        for port in PORTS
+        for port in ports
     ]
     try:
-        for port, process in zip(PORTS, processes, strict=True):
+        for port, process in zip(ports, processes, strict=True):
             _wait_ready(port, process)
-        yield [f"http://127.0.0.1:{port}" for port in PORTS]
+        yield [f"http://127.0.0.1:{port}" for port in ports]
     finally:
         for process in processes:
             process.terminate()
