@@ -211,3 +211,17 @@ class UserStatAdmin(ReadOnlyAdmin):
     list_filter = ("app",)
     search_fields = ("=user_id",)
     list_select_related = ("app",)
+
+
+# Sign-in with Google: the Google client comes from the environment (analytics.signin), and
+# Google's tokens are not kept, so allauth's pages for both would only mislead; the owners'
+# Google accounts ("Social accounts") stay listed.
+def _signin_admin_trim() -> None:
+    from allauth.socialaccount.models import SocialApp, SocialToken
+
+    for model in (SocialApp, SocialToken):
+        if admin.site.is_registered(model):
+            admin.site.unregister(model)
+
+
+_signin_admin_trim()

@@ -79,6 +79,15 @@ def owner_token_get(*, username: str, password: str) -> Token:
             code="invalid_credentials",
             status_code=400,
         )
+    return owner_token_issue(user=user)
+
+
+def owner_token_issue(*, user) -> Token:
+    """The owner's API token (made at the first ask; the same one after that).
+
+    For an owner already signed in: by password (``owner_token_get``) or with Google (a
+    session, ``GET /api/auth/token``).
+    """
     token, _ = Token.objects.get_or_create(user=user)
     return token
 

@@ -50,6 +50,12 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
+    # Sign-in with Google for analytics owners (offered only with GOOGLE_CLIENT_ID/SECRET set;
+    # the apps are installed either way so the schema does not depend on the environment).
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.google",
     "core",
     "royalties",
     "ingestion",
@@ -70,6 +76,8 @@ MIDDLEWARE = [
     "core.middleware.CsrfViewMiddleware",
     "core.middleware.AuthenticationMiddleware",
     "core.middleware.MessageMiddleware",
+    # django-allauth's request context (sign-in pages); required by allauth, cheap elsewhere.
+    "allauth.account.middleware.AccountMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -201,6 +209,13 @@ if DEBUG:
     STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
 MEDIA_ROOT = VAR_DIR / "media"
 WHITENOISE_USE_FINDERS = DEBUG
+
+AUTHENTICATION_BACKENDS = [
+    # Usernames and passwords: the admin login and POST /api/auth/token.
+    "django.contrib.auth.backends.ModelBackend",
+    # Sign-in with Google (django-allauth).
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
@@ -336,6 +351,50 @@ ANALYTICS_COLLECT_RATE = env_int("ANALYTICS_COLLECT_RATE", 6000)
 ANALYTICS_READ_RATE = env_int("ANALYTICS_READ_RATE", 600)
 # Days a new key stays valid (0 = no expiry: expiresAt null).
 ANALYTICS_KEY_TTL_DAYS = env_int("ANALYTICS_KEY_TTL_DAYS", 0)
+
+# --- Sign-in with Google (analytics owners) --------------------------------------------------
+
+# The original service signed owners in with Google. Offered only while both are set (an OAuth
+# client of type "Web application"; its redirect URI is <site>/accounts/google/login/callback/);
+# unset, every /accounts/ path answers the JSON 404. See docs/decisions/0054-google-sign-in.md.
+GOOGLE_CLIENT_ID = env_str("GOOGLE_CLIENT_ID", "")
+GOOGLE_CLIENT_SECRET = env_str("GOOGLE_CLIENT_SECRET", "")
+if bool(GOOGLE_CLIENT_ID) != bool(GOOGLE_CLIENT_SECRET):
+    # Half a client is a typo in a deployment, not a wish to turn the sign-in off: say so.
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        "GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET are set together (sign-in with Google) "
+        "or not at all; only "
+        + ("GOOGLE_CLIENT_ID" if GOOGLE_CLIENT_ID else "GOOGLE_CLIENT_SECRET")
+        + " is set."
+    )
+
+# django-allauth, reduced to signing in with Google: no local passwords, sign-ups or email
+# confirmations of its own (owners with a password use POST /api/auth/token; the admin keeps
+# Django's login). Whether a new Google account may sign up is ANALYTICS_OPEN_SIGNUP.
+SOCIALACCOUNT_ONLY = True
+SOCIALACCOUNT_ADAPTER = "analytics.signin.GoogleSignInAdapter"
+ACCOUNT_ADAPTER = "analytics.signin.OwnerAccountAdapter"
+ACCOUNT_EMAIL_VERIFICATION = "none"
+SOCIALACCOUNT_EMAIL_VERIFICATION = "none"
+# Owners made by open signup typed their address unverified: a Google account is never joined
+# to an existing account by its email (that would hand the account to whoever typed it first).
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+ACCOUNT_UNIQUE_EMAIL = False
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_STORE_TOKENS = False
+# No confirmation page between "Sign in with Google" and Google: the login is a POST (CSRF).
+SOCIALACCOUNT_LOGIN_ON_GET = False
+SOCIALACCOUNT_PROVIDERS = {
+    "google": {"SCOPE": ["openid", "profile", "email"], "OAUTH_PKCE_ENABLED": True},
+}
+# The callback URL sent to Google is built from the request: behind a proxy that ends TLS the
+# request looks like http, and Google accepts only the https redirect URI registered.
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http" if DEBUG else "https"
+# Where a signed-in owner lands: their API token as JSON (GET /api/auth/token).
+LOGIN_REDIRECT_URL = "/api/auth/token"
+ACCOUNT_LOGOUT_REDIRECT_URL = "/accounts/login/"
 
 # --- Demo -----------------------------------------------------------------------------------
 

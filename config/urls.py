@@ -1,8 +1,10 @@
-"""Every URL of the platform: admin, API docs, health, and each domain's API and compat paths."""
+"""Every URL of the platform: admin, API docs, health, each domain's API and compat paths, and
+the owners' sign-in pages."""
 
 from django.contrib import admin
 from django.urls import include, path, re_path
 
+from analytics.signin import signin_urlpatterns
 from core.api.views import HealthView, RedocView, SchemaView, SwaggerView
 from core.views import NOT_FOUND_URL_NAME, unmatched
 
@@ -20,6 +22,9 @@ urlpatterns = [
     path("", include("streams.urls")),
     path("", include("webhooks.urls")),
     path("", include("analytics.urls")),
+    # Sign-in with Google for analytics owners (django-allauth's pages): matched only while
+    # GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET are set, else they fall through to the 404.
+    *signin_urlpatterns(),
     # Last: whatever no route above matched gets the JSON 404, DEBUG on or off.
     re_path(r"^(?P<path>.*)$", unmatched, name=NOT_FOUND_URL_NAME),
 ]

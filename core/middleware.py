@@ -57,13 +57,14 @@ class BodySizeLimitMiddleware:
 
 # --- The API fast path ------------------------------------------------------------------------
 #
-# Sessions, CSRF, the user middleware and messages serve the admin (a browser with a session
-# cookie). A request outside /admin/ that carries no session cookie has no session to load,
-# no form to protect and no message to show: API clients authenticate per request (token or
-# secret) and DRF's API views are CSRF-exempt unless authenticated by session. Such a request
-# is marked by ApiFastPathMiddleware and the four wrappers below pass it straight through;
-# every other request (the admin, or any path with a session cookie, e.g. the Swagger UI of a
-# logged-in operator) gets the full middleware. See docs/decisions/0007-api-fast-path.md.
+# Sessions, CSRF, the user middleware and messages serve the admin and the sign-in pages (a
+# browser with a session cookie). A request outside /admin/ and /accounts/ that carries no
+# session cookie has no session to load, no form to protect and no message to show: API
+# clients authenticate per request (token or secret) and DRF's API views are CSRF-exempt
+# unless authenticated by session. Such a request is marked by ApiFastPathMiddleware and the
+# four wrappers below pass it straight through; every other request (the admin, the sign-in
+# pages, or any path with a session cookie, e.g. the Swagger UI of a logged-in operator) gets
+# the full middleware. See docs/decisions/0007-api-fast-path.md.
 
 from django.contrib.auth.middleware import (  # noqa: E402
     AuthenticationMiddleware as DjangoAuthenticationMiddleware,
@@ -78,7 +79,9 @@ from django.contrib.sessions.middleware import (  # noqa: E402
 from django.middleware.csrf import CsrfViewMiddleware as DjangoCsrfViewMiddleware  # noqa: E402
 
 FAST_PATH_ATTRIBUTE = "api_fast_path"
-BROWSER_PREFIXES = ("/admin/",)
+# Browser pages: the admin, and the sign-in pages of django-allauth (they need a session from the
+# first request on, before any cookie is set).
+BROWSER_PREFIXES = ("/admin/", "/accounts/")
 
 
 def is_api_fast_path(request: HttpRequest) -> bool:

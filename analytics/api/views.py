@@ -44,6 +44,7 @@ from analytics.services import (
     events_collect,
     owner_signup,
     owner_token_get,
+    owner_token_issue,
 )
 from analytics.validation import event_validate
 from core.api.serializers import ErrorOutputSerializer
@@ -92,10 +93,51 @@ class SignupView(OpenView):
 
 
 class TokenView(OpenView):
+    # POST: username and password, open to anyone. GET: the signed-in owner's own token (the
+    # page a sign-in with Google lands on: the session is the credential), so GET takes the
+    # owner endpoints' authentication, permission and read limit.
+
+    reading = False
+
+    def initialize_request(self, request, *args, **kwargs):
+        # Chosen here: the authenticators are needed before DRF's request exists.
+        self.reading = request.method == "GET"
+        return super().initialize_request(request, *args, **kwargs)
+
+    def get_authenticators(self):
+        if self.reading:
+            return [auth() for auth in OwnerView.authentication_classes]
+        return super().get_authenticators()
+
+    def get_permissions(self):
+        if self.reading:
+            return [permission() for permission in OwnerView.permission_classes]
+        return super().get_permissions()
+
+    def get_throttles(self):
+        if self.reading:
+            return [throttle() for throttle in OwnerView.throttle_classes]
+        return super().get_throttles()
+
+    @extend_schema(
+        operation_id="analytics_auth_token_read",
+        tags=["analytics"],
+        summary="The signed-in owner's API token (where a sign-in with Google lands)",
+        description=(
+            "For an owner signed in by session (after a sign-in with Google) or token: their "
+            "API token, the one POST /api/auth/token gives for a password."
+        ),
+        responses={200: SignupOutputSerializer, 401: UNAUTHORIZED},
+    )
+    def get(self, request: Request) -> Response:
+        token = owner_token_issue(user=request.user)
+        return Response({"username": token.user.username, "token": token.key})
+
     @extend_schema(
         operation_id="analytics_auth_token",
         tags=["analytics"],
         summary="Exchange an owner's username and password for an API token",
+        description="Open to anyone; the same token each time (made at the first ask).",
         request=TokenInputSerializer,
         responses={200: TokenOutputSerializer, 400: INVALID},
     )

@@ -1,14 +1,17 @@
 """The analytics API: owners, apps and keys, collect, and the fresh summaries."""
 
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from django.db import connection
 from django.utils import timezone
+from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from analytics.models import ApiKey, App, Event
 from analytics.services import events_process_pending
+from core import ratelimit
 from tests.analytics.conftest import json_client
 from tests.analytics.factories import OwnerFactory, registered_app
 
@@ -411,6 +414,20 @@ def test_unique_users_over_days_count_a_user_once(owner_client, collect_client):
     assert (body["count"], body["uniqueUsers"]) == (4, 2)
 
 
+@pytest.mark.parametrize("processed", ["none", "half", "all"])
+def test_device_data_lists_the_devices_seen_and_unknown(owner_client, collect_client, processed):
+    devices = ["mobile", None, "desktop", "mobile", "tablet", None, "other", None]
+    fold_after = {"none": None, "half": 3, "all": len(devices) - 1}[processed]
+    for index, device in enumerate(devices):
+        _collect(collect_client, userId=f"u{index}", **({"device": device} if device else {}))
+        if index == fold_after:
+            assert events_process_pending() == index + 1
+    body = _summary(owner_client, event="click").json()
+    assert body["deviceData"] == {"desktop": 1, "mobile": 2, "other": 1, "tablet": 1, "unknown": 3}
+    assert list(body["deviceData"]) == ["desktop", "mobile", "other", "tablet", "unknown"]
+    assert body["count"] == 8
+
+
 def test_summary_with_no_data_is_zeros(owner_client, collect_client):
     _collect(collect_client, event="other")
     assert _summary(owner_client, event="click").json() == {
@@ -512,3 +529,50 @@ def test_key_metadata_reads_in_every_state(owner_client, app_and_key):
     revoked = owner_client.get("/api/auth/api-key", url_params)
     assert revoked.status_code == 200
     assert revoked.json()["active"] is False
+
+
+# --- rate limits ----------------------------------------------------------------------------
+
+WINDOW_START = 1_699_999_980  # a multiple of 60: the start of a one-minute window
+
+
+@pytest.fixture
+def clock_in_a_window(monkeypatch):
+    """The limiter's clock 10 s into one window, so every hit of a test shares it."""
+    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: WINDOW_START + 10.0))
+
+
+def test_collect_is_limited_per_key(owner, collect_client, settings, clock_in_a_window):
+    settings.ANALYTICS_COLLECT_RATE = 2
+    statuses = [
+        collect_client.post("/api/analytics/collect", EVENT, format="json").status_code
+        for _ in range(3)
+    ]
+    assert statuses == [202, 202, 429]
+    refused = collect_client.post("/api/analytics/collect", [EVENT, EVENT], format="json")
+    assert refused.status_code == 429
+    assert refused["Retry-After"] == "50"
+    assert refused.json()["code"] == "throttled"
+    assert Event.objects.count() == 2  # nothing of a refused request is stored
+    _, other_key = registered_app(owner, name="other")  # same owner, another key
+    assert _key_client(other_key).post("/api/analytics/collect", EVENT).status_code == 202
+
+
+def test_reads_are_limited_per_owner(owner_client, app_and_key, settings, clock_in_a_window):
+    settings.ANALYTICS_READ_RATE = 4
+    app, _ = app_and_key
+    reads = [
+        owner_client.get("/api/analytics/event-summary", {"event": "click"}),
+        owner_client.get("/api/analytics/user-stats", {"userId": "nobody"}),  # a 404 counts
+        owner_client.get("/api/auth/api-key", {"app_id": str(app.pk)}),
+        owner_client.get("/api/auth/token"),
+        owner_client.get("/api/analytics/event-summary", {"event": "click"}),
+        owner_client.post("/api/auth/regenerate", {"app_id": str(app.pk)}, format="json"),
+    ]
+    assert [r.status_code for r in reads] == [200, 404, 200, 200, 429, 429]
+    assert reads[-1]["Retry-After"] == "50"
+    assert reads[-1].json()["code"] == "throttled"
+    assert ApiKey.objects.get(app=app).revoked_at is None  # the refused regenerate did nothing
+    other = json_client()
+    other.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=OwnerFactory()).key}")
+    assert other.get("/api/analytics/event-summary", {"event": "click"}).status_code == 200

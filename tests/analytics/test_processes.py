@@ -1,7 +1,9 @@
-"""Two real web server processes (granian) on one database: revocation and rate limits hold
-across processes, on the database store and on Redis."""
+"""Two real web server processes (granian) on one database: revocation and rate limits (per
+key on collect, per owner on reads) hold across processes, on the database store and on
+Redis; a summary through either counts what the other just accepted, before any processing."""
 
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -15,16 +17,17 @@ from config.server import web_command
 from tests.analytics.factories import OwnerFactory, registered_app
 
 REDIS_TEST_URL = "redis://127.0.0.1:6379/5"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 COLLECT_RATE = 6
+READ_RATE = 4
 EVENT = {"event": "click", "userId": "u1"}
+
+
+def _free_port() -> int:
+    """A port nothing listens on now. Not a fixed one: the server binds with SO_REUSEPORT, so a
+    server another run left on a fixed port would silently share our connections."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def _wait_ready(port: int, process: subprocess.Popen) -> None:
@@ -45,7 +48,7 @@ def servers(request, test_database_url):
         **os.environ,
         "DATABASE_URL": test_database_url,
         "ANALYTICS_COLLECT_RATE": str(COLLECT_RATE),
-        "ANALYTICS_READ_RATE": "1000",
+        "ANALYTICS_READ_RATE": str(READ_RATE),
         "WEB_LOG_LEVEL": "error",
     }
     env.pop("REDIS_URL", None)
@@ -54,8 +57,9 @@ def servers(request, test_database_url):
 
         redis.Redis.from_url(REDIS_TEST_URL).flushdb()
         env["REDIS_URL"] = REDIS_TEST_URL
-    # Free ports, so that another run of this suite on the machine never answers in our place.
-    ports = [free_port(), free_port()]
+    ports = (_free_port(), _free_port())
+    while ports[1] == ports[0]:
+        ports = (ports[0], _free_port())
     processes = [
         subprocess.Popen(
             web_command(host="127.0.0.1", port=port, workers=1, threads=1),
@@ -63,6 +67,7 @@ def servers(request, test_database_url):
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group, stopped whole below
         )
         for port in ports
     ]
@@ -72,12 +77,12 @@ def servers(request, test_database_url):
         yield [f"http://127.0.0.1:{port}" for port in ports]
     finally:
         for process in processes:
-            process.terminate()
+            os.killpg(process.pid, signal.SIGTERM)
         for process in processes:
             try:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                process.kill()
+                os.killpg(process.pid, signal.SIGKILL)
         if request.param == "redis":
             import redis
 
@@ -147,3 +152,16 @@ def test_rate_limit_and_revocation_hold_across_two_server_processes(servers):
         timeout=10,
     )
     assert summary.json()["count"] == COLLECT_RATE + 1
+
+    # The per-owner read limit, counted across both processes (this owner read twice above).
+    reads = [
+        requests.get(
+            f"{servers[index % 2]}/api/analytics/event-summary",
+            params={"event": "click"},
+            headers={"Authorization": f"Token {token}"},
+            timeout=10,
+        )
+        for index in range(READ_RATE - 2 + 2)
+    ]
+    assert [r.status_code for r in reads] == [200] * (READ_RATE - 2) + [429] * 2
+    assert reads[-1].json()["code"] == "throttled"

@@ -6,6 +6,12 @@ method it takes a body on (POST for the read-only ones: their 405 must be JSON t
 each credential the platform knows (operator token, ingestion secret, none): a body that is
 empty, malformed, nested 10,000 deep, 1 byte over the limit, or carrying NUL; and a NUL in its
 path and its query string.
+
+The owners' sign-in pages (django-allauth, under /accounts/) are HTML pages for people, not API
+answers: with sign-in with Google off (the suite's settings) they answer the JSON 404 like any
+unrouted path, and the routes above check that; with it on, the same bad input must get an
+answer below 500 (a page, a redirect, a 4xx), never a server error, and a NUL in the URL the
+JSON 400 every route gives.
 """
 
 import json
@@ -122,6 +128,7 @@ def assert_json_error(response, what: str) -> None:
 def test_the_guard_sees_every_domain():
     urls = {route for route, _ in ROUTES}
     assert {"liveEvent", "api/royalties/runs", "api/streams/sessions", "healthz"} <= urls
+    assert {"accounts/google/login/", "accounts/google/login/callback/"} <= urls
 
 
 @pytest.mark.parametrize("body", list(BODIES))
@@ -174,3 +181,41 @@ def test_unmatched_api_and_compat_paths_are_json_404(operator_client, settings, 
 def test_a_path_a_slash_would_match_still_redirects(admin_client):
     response = admin_client.get("/admin")
     assert (response.status_code, response["Location"]) == (301, "/admin/")
+
+
+SIGN_IN_ROUTES = [(route, cb) for route, cb in ROUTES if route.startswith("accounts/")]
+
+
+@pytest.fixture(params=["anonymous", "signed-in owner"])
+def browser(request, settings):
+    from django.test import Client
+
+    client = Client()
+    settings.GOOGLE_CLIENT_ID = "guard.apps.googleusercontent.com"
+    settings.GOOGLE_CLIENT_SECRET = "guard-secret"
+    settings.ANALYTICS_OPEN_SIGNUP = True
+    if request.param == "signed-in owner":
+        from django.contrib.auth import get_user_model
+
+        client.force_login(get_user_model().objects.create_user("guard-browser", password=None))
+    return client
+
+
+@pytest.mark.parametrize(
+    ("route", "callback"), SIGN_IN_ROUTES, ids=[route for route, _ in SIGN_IN_ROUTES]
+)
+def test_sign_in_pages_never_fail_on_bad_input(browser, route, callback):
+    url = _url(route, {})
+    page = browser.get(url)
+    assert page.status_code < 500
+    if route == "accounts/login/":
+        # Live pages, not the 404 of sign-in turned off (a signed-in owner is sent to the token).
+        assert page.status_code in (200, 302)
+    for method in BODY_METHODS:
+        for body, (content_type, data) in BODIES.items():
+            response = getattr(browser, method)(url, data=data, content_type=content_type)
+            assert response.status_code < 500, (method, url, body, response.status_code)
+    for method in ("get", *BODY_METHODS):
+        response = getattr(browser, method)(url + "?q=a%00b")
+        assert_json_error(response, f"{method.upper()} {url} with NUL in the query")
+        assert response.status_code == 400

@@ -70,3 +70,21 @@ def test_dev_secrets_in_use_rules():
         dev_secrets_in_use(defaults, {"DJANGO_SECRET_KEY": "devx", "INGESTION_SECRETS": "secrets"})
         == []
     )
+
+
+def test_half_a_google_client_refuses_to_start_naming_what_is_set():
+    for name in ("GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET"):
+        result = _django_setup({**PROD_SECRETS, name: "set"})
+        assert result.returncode != 0
+        assert result.stderr.rstrip().endswith(
+            "GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET are set together (sign-in with Google) "
+            f"or not at all; only {name} is set."
+        )
+
+
+def test_production_starts_with_google_sign_in():
+    result = _django_setup(
+        {**PROD_SECRETS, "GOOGLE_CLIENT_ID": "id", "GOOGLE_CLIENT_SECRET": "secret"}
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "started"
