@@ -1,0 +1,414 @@
+"""The work engine: claim what is due, run it with bounded concurrency, record what happened.
+
+A pass (``work_run_due``) expires requests past their collect deadline, claims due fetches
+(admitted by each provider's circuit breaker) and due deliveries, each claim a short
+transaction (``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE``
+serialises claims) that sets a lease, ``claimed_until``. The HTTP calls run on a thread pool
+over pooled sessions and touch no database; each outcome is recorded in its own transaction
+that locks the request row, writes one ``Attempt`` row and moves the work on (retry time,
+fetched data, the delivery once every fetch has ended, the request's status).
+
+``work_drain`` runs passes while work falls due soon (docs/decisions/0042-webhooks-prompt-sweep.md);
+``WORK_BATCHER`` (core.batching) starts it right after a commit that made work due.
+"""
+
+import json
+import random
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+
+from core.batching import Batcher
+from webhooks import clock
+from webhooks.breaker import (
+    breaker_admit,
+    breaker_record_failure,
+    breaker_record_success,
+    breakers_ensure,
+)
+from webhooks.http import HttpOutcome, callback_post, provider_fetch
+from webhooks.models import (
+    Attempt,
+    AttemptKind,
+    AttemptOutcome,
+    CollectionRequest,
+    CollectionStatus,
+    Delivery,
+    DeliveryState,
+    FetchState,
+    ProviderFetch,
+)
+
+# Seeded by tests; one generator for every jitter draw of this process.
+rng = random.Random()
+
+WORK_BATCHER = Batcher(
+    ref="webhooks.work.WORK_BATCHER",
+    pending="webhooks.selectors.work_due_soon",
+    threshold_setting="WEBHOOKS_SWEEP_THRESHOLD",
+    processor="webhooks.work.work_drain",
+    # Longer than one drain (its budget plus the longest HTTP attempt of its last pass).
+    lock_seconds=settings.WEBHOOKS_SWEEP_SECONDS
+    + max(settings.WEBHOOKS_FETCH_TIMEOUT_SECONDS, settings.WEBHOOKS_DELIVERY_TIMEOUT_SECONDS)
+    + 30,
+)
+
+
+@dataclass(frozen=True)
+class FetchJob:
+    fetch_id: int
+    request_id: uuid.UUID
+    provider: str
+    probe: bool = False
+
+
+@dataclass(frozen=True)
+class DeliveryJob:
+    delivery_id: int
+    request_id: uuid.UUID
+    url: str
+    webhook_id: str
+    body: str
+
+
+def backoff_seconds(*, attempt: int) -> float:
+    """Full jitter: uniform over [0, min(cap, base * 2**(attempt-1))]."""
+    base = float(settings.WEBHOOKS_BACKOFF_BASE_SECONDS)
+    ceiling = min(float(settings.WEBHOOKS_MAX_BACKOFF), base * 2 ** min(attempt - 1, 40))
+    return rng.uniform(0, ceiling)
+
+
+# --- claims -----------------------------------------------------------------------------------
+
+
+def _claim(model, *, now: datetime, limit: int) -> list[int]:
+    lease_until = now + timedelta(seconds=settings.WEBHOOKS_LEASE_SECONDS)
+    with transaction.atomic():
+        ids = list(
+            model.objects.select_for_update(skip_locked=True)
+            .filter(state="pending", next_attempt_at__lte=now)
+            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
+            .order_by("next_attempt_at")
+            .values_list("pk", flat=True)[:limit]
+        )
+        if ids:
+            model.objects.filter(pk__in=ids).update(claimed_until=lease_until)
+    return ids
+
+
+def fetch_claim_due(*, now: datetime, limit: int) -> list[FetchJob]:
+    """Claim due fetches; those a provider's breaker holds back are moved, not run."""
+    ids = _claim(ProviderFetch, now=now, limit=limit)
+    if not ids:
+        return []
+    by_provider: dict[str, list[FetchJob]] = defaultdict(list)
+    for fetch_id, request_id, provider in ProviderFetch.objects.filter(pk__in=ids).values_list(
+        "pk", "request_id", "provider"
+    ):
+        by_provider[provider].append(FetchJob(fetch_id, request_id, provider))
+    breakers_ensure(providers=list(by_provider))
+    admitted: list[FetchJob] = []
+    for provider, jobs in by_provider.items():
+        admission = breaker_admit(provider=provider, wanted=len(jobs), now=now)
+        chosen = jobs[: admission.allowed]
+        admitted.extend(
+            FetchJob(j.fetch_id, j.request_id, j.provider, admission.probe) for j in chosen
+        )
+        held = [j.fetch_id for j in jobs[admission.allowed :]]
+        if held:
+            ProviderFetch.objects.filter(pk__in=held, state=FetchState.PENDING).update(
+                next_attempt_at=admission.retry_at, claimed_until=None
+            )
+    return admitted
+
+
+def delivery_claim_due(*, now: datetime, limit: int) -> list[DeliveryJob]:
+    ids = _claim(Delivery, now=now, limit=limit)
+    rows = Delivery.objects.filter(pk__in=ids).values_list(
+        "pk", "request_id", "request__callback_url", "webhook_id", "body"
+    )
+    return [DeliveryJob(*row) for row in rows]
+
+
+# --- outcomes ---------------------------------------------------------------------------------
+
+
+def _attempt_add(
+    *,
+    request_id: uuid.UUID,
+    kind: str,
+    provider: str,
+    number: int,
+    outcome: str,
+    http: HttpOutcome,
+    error: str,
+    next_attempt_at: datetime | None,
+) -> None:
+    Attempt.objects.create(
+        request_id=request_id,
+        kind=kind,
+        provider=provider,
+        number=number,
+        outcome=outcome,
+        status_code=http.status_code,
+        response_excerpt=http.excerpt,
+        error=error[:500],
+        started_at=http.started_at,
+        finished_at=http.finished_at,
+        next_attempt_at=next_attempt_at,
+    )
+
+
+def _fetch_failure(http: HttpOutcome) -> tuple[bool, str]:
+    """(retryable, error) of an unsuccessful fetch: 5xx and network errors retry; 4xx and a
+    2xx that is not JSON are permanent."""
+    if http.status_code is None:
+        return True, http.error
+    if http.status_code >= 500:
+        return True, http.error or f"HTTP {http.status_code}"
+    return False, http.error or f"HTTP {http.status_code}"
+
+
+def fetch_record(*, job: FetchJob, http: HttpOutcome) -> None:
+    now = clock.now()
+    with transaction.atomic():
+        request = CollectionRequest.objects.select_for_update().get(pk=job.request_id)
+        fetch = ProviderFetch.objects.select_for_update().get(pk=job.fetch_id)
+        if fetch.state != FetchState.PENDING:
+            return  # finished by another worker after our lease lapsed
+        fetch.attempts += 1
+        fetch.claimed_until = None
+        next_at = None
+        if http.ok:
+            outcome, error = AttemptOutcome.SUCCEEDED, ""
+            fetch.state, fetch.data, fetch.fetched_at = FetchState.FETCHED, http.data, now
+            fetch.next_attempt_at = None
+        else:
+            retryable, error = _fetch_failure(http)
+            next_at = now + timedelta(seconds=backoff_seconds(attempt=fetch.attempts))
+            if retryable and next_at >= request.deadline_at:
+                retryable, error = False, f"{error}; collect deadline reached"
+            outcome = AttemptOutcome.RETRY if retryable else AttemptOutcome.FAILED
+            if not retryable:
+                fetch.state, next_at = FetchState.FAILED, None
+            fetch.next_attempt_at, fetch.last_error = next_at, error[:500]
+        fetch.save()
+        _attempt_add(
+            request_id=request.pk,
+            kind=AttemptKind.FETCH,
+            provider=fetch.provider,
+            number=fetch.attempts,
+            outcome=outcome,
+            http=http,
+            error=error,
+            next_attempt_at=next_at,
+        )
+        if http.status_code is not None and http.status_code < 500:
+            breaker_record_success(provider=fetch.provider)
+        else:
+            breaker_record_failure(provider=fetch.provider, probe=job.probe, now=now)
+        if fetch.state != FetchState.PENDING:
+            collection_collect_end(request=request, now=now)
+
+
+def collection_collect_end(*, request: CollectionRequest, now: datetime) -> None:
+    """Once no fetch of a (locked) collecting request is pending: queue its one delivery,
+    ``completed`` with every provider's data, or ``failed`` with what was collected."""
+    if request.status != CollectionStatus.COLLECTING:
+        return
+    fetches = {f.provider: f for f in request.fetches.all()}
+    if any(f.state == FetchState.PENDING for f in fetches.values()):
+        return
+    complete = all(f.state == FetchState.FETCHED for f in fetches.values())
+    data = {
+        name: fetches[name].data
+        for name in request.providers
+        if name in fetches and fetches[name].state == FetchState.FETCHED
+    }
+    body = {"id": str(request.pk), "status": "completed" if complete else "failed", "data": data}
+    Delivery.objects.create(
+        request=request,
+        webhook_id=f"msg_{uuid.uuid4().hex}",
+        body=json.dumps(body, separators=(",", ":")),
+        next_attempt_at=now,
+        window_ends_at=now + timedelta(seconds=settings.WEBHOOKS_DELIVERY_WINDOW),
+        created_at=now,
+    )
+    request.status = CollectionStatus.DELIVERING if complete else CollectionStatus.FAILED
+    request.finished_at = None if complete else now
+    request.save(update_fields=["status", "finished_at"])
+    WORK_BATCHER.notify()
+
+
+def _delivery_next(*, delivery: Delivery, http: HttpOutcome, now: datetime):
+    """(outcome, error, next attempt time) of a delivery attempt."""
+    if http.ok:
+        return AttemptOutcome.SUCCEEDED, "", None
+    if http.refused:
+        return AttemptOutcome.FAILED, http.error, None
+    if http.status_code == 410:
+        return AttemptOutcome.FAILED, "410 Gone: the receiver asked us to stop", None
+    error = http.error or f"HTTP {http.status_code}"
+    if http.retry_after_seconds is not None:
+        wait = http.retry_after_seconds
+    else:
+        wait = backoff_seconds(attempt=delivery.attempts)
+    next_at = now + timedelta(seconds=wait)
+    if next_at > delivery.window_ends_at:
+        return AttemptOutcome.FAILED, f"{error}; delivery window ended", None
+    return AttemptOutcome.RETRY, error, next_at
+
+
+def delivery_record(*, job: DeliveryJob, http: HttpOutcome) -> None:
+    now = clock.now()
+    with transaction.atomic():
+        request = CollectionRequest.objects.select_for_update().get(pk=job.request_id)
+        delivery = Delivery.objects.select_for_update().get(pk=job.delivery_id)
+        if delivery.state != DeliveryState.PENDING:
+            return
+        delivery.attempts += 1
+        outcome, error, next_at = _delivery_next(delivery=delivery, http=http, now=now)
+        delivery.claimed_until, delivery.next_attempt_at = None, next_at
+        delivery.last_status_code = http.status_code
+        delivery.last_response = (http.excerpt or error)[:500]
+        if outcome == AttemptOutcome.SUCCEEDED:
+            delivery.state, delivery.delivered_at = DeliveryState.DELIVERED, now
+            if request.status == CollectionStatus.DELIVERING:
+                request.status = CollectionStatus.DELIVERED
+        elif outcome == AttemptOutcome.FAILED:
+            delivery.state = DeliveryState.FAILED
+            request.status = CollectionStatus.FAILED
+        if delivery.state != DeliveryState.PENDING:
+            request.finished_at = request.finished_at or now
+            request.save(update_fields=["status", "finished_at"])
+        delivery.save()
+        _attempt_add(
+            request_id=request.pk,
+            kind=AttemptKind.DELIVERY,
+            provider="",
+            number=delivery.attempts,
+            outcome=outcome,
+            http=http,
+            error=error,
+            next_attempt_at=next_at,
+        )
+
+
+def collection_expire_due(*, now: datetime) -> int:
+    """Fail the fetches still pending of requests past their collect deadline."""
+    ids = list(
+        CollectionRequest.objects.filter(
+            status=CollectionStatus.COLLECTING, deadline_at__lte=now
+        ).values_list("pk", flat=True)[: settings.WEBHOOKS_CLAIM_BATCH]
+    )
+    for request_id in ids:
+        with transaction.atomic():
+            request = CollectionRequest.objects.select_for_update().get(pk=request_id)
+            if request.status != CollectionStatus.COLLECTING:
+                continue
+            request.fetches.filter(state=FetchState.PENDING).update(
+                state=FetchState.FAILED,
+                next_attempt_at=None,
+                claimed_until=None,
+                last_error="collect deadline reached",
+            )
+            collection_collect_end(request=request, now=now)
+    return len(ids)
+
+
+# --- passes -----------------------------------------------------------------------------------
+
+_pool: ThreadPoolExecutor | None = None
+
+
+def _run(calls: Iterable[tuple[object, Callable[[], HttpOutcome]]]):
+    """Yield (job, outcome) as each call ends, at most WEBHOOKS_CONCURRENCY at once."""
+    global _pool
+    calls = list(calls)
+    if settings.WEBHOOKS_CONCURRENCY <= 1 or len(calls) <= 1:
+        for job, call in calls:
+            yield job, call()
+        return
+    if _pool is None or _pool._max_workers != settings.WEBHOOKS_CONCURRENCY:
+        _pool = ThreadPoolExecutor(settings.WEBHOOKS_CONCURRENCY, thread_name_prefix="webhooks")
+    futures = {_pool.submit(call): job for job, call in calls}
+    for future in as_completed(futures):
+        yield futures[future], future.result()
+
+
+def _fetch_call(job: FetchJob) -> Callable[[], HttpOutcome]:
+    url = settings.WEBHOOKS_PROVIDERS.get(job.provider)
+    if url is None:
+        now = clock.now()
+        return lambda: HttpOutcome(now, now, status_code=None, error="unknown provider")
+    return lambda: provider_fetch(url=url)
+
+
+def work_run_due() -> int:
+    """One pass: expire, claim, call, record. Returns the work items handled."""
+    now = clock.now()
+    limit = settings.WEBHOOKS_CLAIM_BATCH
+    expired = collection_expire_due(now=now)
+    fetches = fetch_claim_due(now=now, limit=limit)
+    deliveries = delivery_claim_due(now=now, limit=limit)
+    calls = [(job, _fetch_call(job)) for job in fetches]
+    calls += [
+        (job, lambda j=job: callback_post(url=j.url, webhook_id=j.webhook_id, body=j.body))
+        for job in deliveries
+    ]
+    for job, http in _run(calls):
+        if isinstance(job, FetchJob):
+            fetch_record(job=job, http=http)
+        else:
+            delivery_record(job=job, http=http)
+    return expired + len(calls)
+
+
+def work_next_due_in() -> float | None:
+    """Seconds until the next piece of work falls due (negative: already due), or None."""
+    from webhooks.selectors import work_next_due_at
+
+    due = work_next_due_at()
+    return None if due is None else (due - clock.now()).total_seconds()
+
+
+def work_drain() -> int:
+    """Run passes while work falls due within the horizon, for at most WEBHOOKS_SWEEP_SECONDS."""
+    ends = time.monotonic() + settings.WEBHOOKS_SWEEP_SECONDS
+    poll = float(settings.WEBHOOKS_SWEEP_POLL_SECONDS)
+    total = 0
+    while time.monotonic() < ends:
+        handled = work_run_due()
+        total += handled
+        if handled:
+            continue
+        wait = work_next_due_in()
+        if wait is None or wait > settings.WEBHOOKS_SWEEP_HORIZON_SECONDS:
+            break
+        time.sleep(min(poll, wait) if wait > 0 else poll)
+    return total
+
+
+def work_settle(*, max_passes: int = 100_000) -> int:
+    """Run passes, moving a driven clock (``clock.clock_drive``) to each next due time, until
+    no work is left: the outage simulation and the tests use it instead of waiting."""
+    total = 0
+    for _ in range(max_passes):
+        handled = work_run_due()
+        total += handled
+        if handled:
+            continue
+        wait = work_next_due_in()
+        if wait is None:
+            return total
+        if wait > 0:
+            clock.clock_advance(seconds=wait)
+    raise RuntimeError("work did not settle")
