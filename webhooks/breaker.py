@@ -46,9 +46,9 @@ def breaker_admit(*, provider: str, wanted: int, now: datetime) -> Admission:
         )
         .update(state=BreakerState.HALF_OPEN, probe_until=now + lease, open_until=None)
     )
-    if taken:
-        return Admission(allowed=min(1, wanted), probe=True, retry_at=None)
-    return Admission(allowed=0, probe=False, retry_at=now + timedelta(seconds=PROBE_WAIT_SECONDS))
+    # The others look again shortly: the probe's answer decides whether they go.
+    retry_at = now + timedelta(seconds=PROBE_WAIT_SECONDS)
+    return Admission(allowed=min(1, wanted) if taken else 0, probe=bool(taken), retry_at=retry_at)
 
 
 def breaker_record_success(*, provider: str) -> int:
