@@ -13,9 +13,11 @@ CHANGELIST = "/admin/webhooks/faileddelivery/"
 
 def _failed(outside, count: int, *, url: str = "https://callback.example/hook") -> list:
     outside.receiver.script = [(410, {}, "gone")] * count
+    outside.mock.add_callback("POST", url, callback=outside.receiver)
     requests = [collection_make(providers=("gas",), callback_url=url) for _ in range(count)]
     work_settle()
     assert Delivery.objects.filter(state="failed").count() >= count
+    assert not outside.receiver.script  # each got its 410 (none failed for another reason)
     return requests
 
 
