@@ -212,4 +212,8 @@ class MockProviderView(OpenView):
             del response["Content-Type"]
         else:
             response["Content-Type"] = answer.content_type
+        if answer.status >= 500:
+            # An injected failure is the mock working, not a server error: Django must not log
+            # it as one (django.request's "Internal Server Error" is kept for real bugs).
+            response._has_been_logged = True
         return response
