@@ -55,10 +55,9 @@ WORK_BATCHER = Batcher(
     pending="webhooks.selectors.work_due_soon",
     threshold_setting="WEBHOOKS_SWEEP_THRESHOLD",
     processor="webhooks.work.work_drain",
-    # Longer than one drain (its budget plus the longest HTTP attempt of its last pass).
-    lock_seconds=settings.WEBHOOKS_SWEEP_SECONDS
-    + max(settings.WEBHOOKS_FETCH_TIMEOUT_SECONDS, settings.WEBHOOKS_DELIVERY_TIMEOUT_SECONDS)
-    + 30,
+    # Longer than one drain: its budget plus its last pass, which holds work no longer than a
+    # lease. A drain task that died frees the way for the next one after this.
+    lock_seconds=settings.WEBHOOKS_SWEEP_SECONDS + settings.WEBHOOKS_LEASE_SECONDS,
 )
 
 
