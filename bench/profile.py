@@ -2,10 +2,11 @@
 
 ``python -m bench.profile [--requests N] [--html DIR]`` drives the WSGI application directly
 (no HTTP server, no network) in one thread against the bench database, for /liveEvent, a
-stream heartbeat, a start -> stop pair, the compat ``GET /report`` and ``GET /users/{id}``, and
-the empty DRF view behind the platform's middleware. It prints the mean wall time of one
-request of each kind and, per kind, pyinstrument's call tree (what docs/performance.md's cost
-budget is read from). The numbers include PostgreSQL's time (loopback), not HTTP parsing.
+stream heartbeat, a start -> stop pair, a 1,000-event batch, the compat ``GET /report`` and
+``GET /users/{id}``, and the empty DRF view behind the platform's middleware. It prints the
+mean wall time of one request of each kind and, per kind, pyinstrument's call tree (what
+docs/performance.md's cost budget is read from). The numbers include PostgreSQL's time
+(loopback), not HTTP parsing.
 """
 
 import argparse
@@ -94,6 +95,14 @@ def main(argv: list[str] | None = None) -> int:
 
     session_id = start()
     counter = iter(range(10**9))
+    batch_body = (
+        b"["
+        + b",".join(
+            b'{"userId": "u%d", "name": "add_revenue", "value": %d}' % (n % 100, n)
+            for n in range(1000)
+        )
+        + b"]"
+    )
     kinds = {
         "empty_drf_view": lambda: call(_environ("GET", "/bench/empty")),
         "live_event": lambda: call(
@@ -112,6 +121,11 @@ def main(argv: list[str] | None = None) -> int:
         ),
         "start_stop": lambda: call(
             _environ("DELETE", f"/api/streams/sessions/{start()}", headers=auth)
+        ),
+        "batch_1000": lambda: call(
+            _environ(
+                "POST", "/api/ingestion/events", body=batch_body, headers={"Authorization": secret}
+            )
         ),
         "compat_report": lambda: call(_environ("GET", "/report")),
         "compat_user": lambda: call(_environ("GET", "/users/user1")),

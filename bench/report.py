@@ -43,6 +43,8 @@ def machine() -> dict:
         pass
     return {
         "cores": os.cpu_count(),
+        # Other work on the machine while the scenario ran shows here (1-minute average).
+        "load_average_1m": round(os.getloadavg()[0], 2),
         "memory_gib": round(mem_kb / 1024 / 1024, 1),
         "cpu": cpu,
         "python": platform.python_version(),
@@ -97,7 +99,13 @@ def render() -> str:
         parts.append(f"\n## {record['name']}\n\n{record['description']}\n")
         parts.append(
             f"Measured {record['date']} on {m['cores']} cores, {m['memory_gib']} GiB "
-            f"({m['cpu']}), Python {m['python']}.\n"
+            f"({m['cpu']}), Python {m['python']}"
+            + (
+                f", 1-minute load average {m['load_average_1m']} at the end"
+                if "load_average_1m" in m
+                else ""
+            )
+            + ".\n"
         )
         checked = targets_check(record["name"], record["figures"])
         if checked:

@@ -6,6 +6,7 @@ development secrets, ORM broker); production sets ``DJANGO_DEBUG=false`` plus re
 """
 
 import os
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -105,6 +106,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         ),
     }
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-platform.sqlite3")}
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and (
+    sys.argv[1:2] == ["qcluster"]
+):
+    # A worker cluster forks its worker processes after it has used the database, and a pool
+    # (its connections and its threads) does not survive a fork: the children would share
+    # the parent's sockets. Each worker process keeps one connection of its own instead,
+    # checked before reuse (docs/decisions/0008-connection-pool.md).
+    DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_WORKER_CONN_MAX_AGE_SECONDS", 300)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # psycopg's connection pool (docs/decisions/0008-connection-pool.md): each request borrows
     # a connection and gives it back when Django closes it (CONN_MAX_AGE must be 0 with a

@@ -53,7 +53,12 @@ class ProcessedFilter(admin.SimpleListFilter):
 @admin.register(Event)
 class EventAdmin(admin.ModelAdmin):
     list_display = ("id", "user_id", "name", "value", "received_at", "processed", "idempotency_key")
-    list_filter = (ProcessedFilter, "name", ("received_at", admin.DateFieldListFilter))
+    list_filter = (
+        ProcessedFilter,
+        "name",
+        "out_of_range",
+        ("received_at", admin.DateFieldListFilter),
+    )
     search_fields = ("=user_id", "=idempotency_key")
     show_full_result_count = False
     actions = ("reprocess_users",)
@@ -83,9 +88,9 @@ class EventAdmin(admin.ModelAdmin):
 
 @admin.register(Batch)
 class BatchAdmin(admin.ModelAdmin):
-    list_display = ("id", "created_at", "first_id", "last_id", "size", "users")
+    list_display = ("id", "created_at", "first_id", "last_id", "size", "users", "out_of_range")
     list_filter = (("created_at", admin.DateFieldListFilter),)
-    readonly_fields = ("created_at", "first_id", "last_id", "size", "users")
+    readonly_fields = ("created_at", "first_id", "last_id", "size", "users", "out_of_range")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -1,8 +1,9 @@
 """Data of the ingestion domain: the append-only event log, processing batches, totals.
 
-Events are never updated. Processing advances a watermark: each ``Batch`` covers the id range
-``first_id..last_id`` of the log, ranges are contiguous, and an event is processed exactly when
-its id is at most the last batch's ``last_id`` (docs/decisions/0022-processing-watermark.md).
+Events are never updated (but for the rare ``out_of_range`` mark). Processing advances a
+watermark: each ``Batch`` covers the id range ``first_id..last_id`` of the log, ranges are
+contiguous, and an event is processed exactly when its id is at most the last batch's
+``last_id`` (docs/decisions/0022-processing-watermark.md).
 Folding a range is one aggregate over a primary-key range plus one upsert per user, with no
 per-event write, which is what makes the processor fast.
 """
@@ -24,6 +25,8 @@ class Batch(models.Model):
     last_id = models.BigIntegerField()
     size = models.PositiveIntegerField(default=0)
     users = models.PositiveIntegerField(default=0)
+    # Events of the range left out because they would have taken a total out of range.
+    out_of_range = models.PositiveIntegerField(default=0)
 
     class Meta:
         verbose_name_plural = "batches"
@@ -53,6 +56,10 @@ class Event(models.Model):
     # Which configured secret sent the event: a short hash of it, never the secret itself.
     credential = models.CharField(max_length=16)
     received_at = models.DateTimeField()
+    # Set by the processor, the one update an event ever gets: counting this event would have
+    # taken the user's total out of the BIGINT range, so it was left out of the total
+    # (docs/decisions/0024-revenue-range.md).
+    out_of_range = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         ordering = ["-id"]

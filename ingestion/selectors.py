@@ -72,7 +72,8 @@ class RevenueDifference:
 
 
 def revenue_differences(*, user_ids: list[str] | None = None) -> list[RevenueDifference]:
-    """Users whose stored total differs from the sum of their processed events in the log."""
+    """Users whose stored total differs from the sum of their processed events in the log
+    (those left out as out of range excepted)."""
     where_events, where_totals, params = "", "", []
     if user_ids is not None:
         if not user_ids:
@@ -85,7 +86,7 @@ def revenue_differences(*, user_ids: list[str] | None = None) -> list[RevenueDif
         cursor.execute(
             f"SELECT user_id, SUM(stored), SUM(from_log) FROM ("
             f" SELECT user_id, 0 AS stored, amount AS from_log FROM {EVENTS}"
-            f"  WHERE id <= {WATERMARK_SQL}{where_events}"
+            f"  WHERE id <= {WATERMARK_SQL} AND NOT out_of_range{where_events}"
             f" UNION ALL SELECT user_id, revenue, 0 FROM {REVENUE}{where_totals}"
             f") AS t GROUP BY user_id HAVING SUM(stored) <> SUM(from_log) ORDER BY user_id",
             params,

@@ -175,30 +175,103 @@ class ProcessedBatch:
     users: int
 
 
+# A total is a BIGINT. A user's events of the range are "at risk" when, in some order, they
+# could take the total out of that range: the range's rises or falls alone, or added to the
+# stored total, pass a bound. At-risk users (in practice none) are folded event by event in
+# Python, leaving out the events that would overflow (docs/decisions/0024-revenue-range.md);
+# everyone else is folded by the one aggregate below.
+REVENUE_MIN, REVENUE_MAX = -(2**63), 2**63 - 1
+
 # Aggregate the range per user and add to the totals in user order (a fixed lock order).
+# PostgreSQL sums BIGINTs into NUMERIC, so the bounds are checked exactly, in the same
+# statement; the at-risk users come back in the third column.
 _FOLD_POSTGRES = f"""
 WITH totals AS (
-    SELECT user_id, SUM(amount) AS total, COUNT(*) AS n FROM {EVENTS}
-    WHERE id > %(after)s AND id <= %(upto)s GROUP BY user_id
+    SELECT user_id, SUM(amount) AS total, SUM(GREATEST(amount, 0)) AS up,
+        SUM(LEAST(amount, 0)) AS down, COUNT(*) AS n
+    FROM {EVENTS} WHERE id > %(after)s AND id <= %(upto)s GROUP BY user_id
+), checked AS (
+    SELECT t.user_id, t.total, t.n, (
+        t.up > %(max)s OR t.down < %(min)s
+        OR COALESCE(r.revenue, 0) + t.up > %(max)s OR COALESCE(r.revenue, 0) + t.down < %(min)s
+    ) AS at_risk
+    FROM totals AS t LEFT JOIN {REVENUE} AS r ON r.user_id = t.user_id
 ), added AS (
     INSERT INTO {REVENUE} AS r (user_id, revenue, updated_at)
-    SELECT user_id, total, %(now)s FROM totals ORDER BY user_id
+    SELECT user_id, total, %(now)s FROM checked WHERE NOT at_risk ORDER BY user_id
     ON CONFLICT (user_id) DO UPDATE
         SET revenue = r.revenue + EXCLUDED.revenue, updated_at = EXCLUDED.updated_at
     RETURNING 1
 )
-SELECT COALESCE(SUM(n), 0), COUNT(*) FROM totals
+SELECT COALESCE(SUM(n), 0), COUNT(*),
+    COALESCE(array_agg(user_id ORDER BY user_id) FILTER (WHERE at_risk), '{{}}')
+FROM checked
 """
-# SQLite has no data-modifying CTEs: count, then add (the IMMEDIATE transaction holds the
-# write lock, so both statements see the same rows).
-_COUNT_SQLITE = f"SELECT COUNT(*) FROM {EVENTS} WHERE id > %(after)s AND id <= %(upto)s"
+# SQLite has no data-modifying CTEs and raises on an integer SUM that overflows: count and
+# find the at-risk users first (TOTAL() is a float, so its bound is 2**62, far enough from
+# 2**63 that rounding cannot hide an overflow), then add the others (the IMMEDIATE
+# transaction holds the write lock, so every statement sees the same rows).
+_COUNT_SQLITE = f"""
+SELECT user_id, COUNT(*), (
+    TOTAL(MAX(amount, 0)) > %(bound)s OR TOTAL(MIN(amount, 0)) < -%(bound)s
+    OR COALESCE(r.revenue, 0) + TOTAL(MAX(amount, 0)) > %(bound)s
+    OR COALESCE(r.revenue, 0) + TOTAL(MIN(amount, 0)) < -%(bound)s
+)
+FROM {EVENTS} LEFT JOIN {REVENUE} AS r USING (user_id)
+WHERE id > %(after)s AND id <= %(upto)s GROUP BY user_id
+"""
 _FOLD_SQLITE = f"""
 INSERT INTO {REVENUE} AS r (user_id, revenue, updated_at)
 SELECT user_id, SUM(amount), %(now)s FROM {EVENTS} WHERE id > %(after)s AND id <= %(upto)s
+    {{skip}}
 GROUP BY user_id ORDER BY user_id
 ON CONFLICT (user_id) DO UPDATE
     SET revenue = r.revenue + EXCLUDED.revenue, updated_at = EXCLUDED.updated_at
 """
+
+
+def _fold(cursor, params: dict) -> tuple[int, int, list[str]]:
+    """Add the range to the totals of every user not at risk: (events, users, at-risk users)."""
+    if connection.vendor == "postgresql":
+        cursor.execute(_FOLD_POSTGRES, {**params, "min": REVENUE_MIN, "max": REVENUE_MAX})
+        size, users, at_risk = cursor.fetchone()
+        return int(size), int(users), list(at_risk)
+    cursor.execute(_COUNT_SQLITE, {**params, "bound": float(2**62)})
+    rows = cursor.fetchall()
+    at_risk = sorted(user_id for user_id, _, risky in rows if risky)
+    skip, skipped = "", {}
+    if at_risk:
+        skipped = {f"skip{n}": user_id for n, user_id in enumerate(at_risk)}
+        skip = "AND user_id NOT IN (" + ", ".join(f"%({key})s" for key in skipped) + ")"
+    cursor.execute(_FOLD_SQLITE.format(skip=skip), {**params, **skipped})
+    return sum(n for _, n, _ in rows), len(rows), at_risk
+
+
+def _fold_one_by_one(*, user_ids: list[str], after: int, upto: int, now) -> int:
+    """Add each at-risk user's events of the range in id order, leaving out (and marking)
+    every event that would take the total out of range. Returns how many were left out."""
+    left_out: list[int] = []
+    for user_id in user_ids:
+        row = UserRevenue.objects.filter(pk=user_id).values_list("revenue", flat=True).first()
+        revenue = row or 0
+        events = Event.objects.filter(user_id=user_id, id__gt=after, id__lte=upto)
+        for event_id, amount in events.order_by("id").values_list("id", "amount").iterator():
+            if REVENUE_MIN <= revenue + amount <= REVENUE_MAX:
+                revenue += amount
+            else:
+                left_out.append(event_id)
+        UserRevenue.objects.update_or_create(
+            user_id=user_id, defaults={"revenue": revenue, "updated_at": now}
+        )
+    for start in range(0, len(left_out), 1000):
+        Event.objects.filter(id__in=left_out[start : start + 1000]).update(out_of_range=True)
+    if left_out:
+        logger.warning(
+            "ingestion: %d events of %s left out: they would take a total out of range",
+            len(left_out),
+            ", ".join(user_ids),
+        )
+    return len(left_out)
 
 
 def _safe_max_id(cursor) -> int:
@@ -235,20 +308,23 @@ def events_process_batch(*, limit: int | None = None) -> ProcessedBatch | None:
             upto = min(upto, nth[0])
         if upto <= after:
             return None
-        params = {"after": after, "upto": upto, "now": _db_now()}
-        if connection.vendor == "postgresql":
-            cursor.execute(_FOLD_POSTGRES, params)
-            size, users = cursor.fetchone()
-        else:
-            cursor.execute(_COUNT_SQLITE, params)
-            (size,) = cursor.fetchone()
-            cursor.execute(_FOLD_SQLITE, params)
-            users = cursor.rowcount
+        now = _db_now()
+        size, users, at_risk = _fold(cursor, {"after": after, "upto": upto, "now": now})
+        out_of_range = 0
+        if at_risk:
+            out_of_range = _fold_one_by_one(
+                user_ids=at_risk, after=after, upto=upto, now=timezone.now()
+            )
         _processing_checkpoint(stage="aggregated", after=after, upto=upto)
         # Recorded even when the range holds no event (ids skipped by rollbacks or by
         # duplicates), so the watermark moves past it.
         batch = Batch.objects.create(
-            created_at=timezone.now(), first_id=after + 1, last_id=upto, size=size, users=users
+            created_at=timezone.now(),
+            first_id=after + 1,
+            last_id=upto,
+            size=size,
+            users=users,
+            out_of_range=out_of_range,
         )
     return ProcessedBatch(batch_id=batch.pk, size=int(size), users=int(users))
 

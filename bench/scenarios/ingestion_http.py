@@ -51,6 +51,17 @@ handle:close()
 WORKER_COUNTS = (None, 16)
 
 
+# The row /liveEvent inserts, as PostgreSQL's own reference inserts it (pgbench).
+DURABLE_ROW = (
+    "DEFAULT, 'user' || :client_id, 'add_revenue', 7, 7, "
+    "'bench-' || :client_id || '-' || random(), 'abcdef0123456789', now(), DEFAULT"
+)
+
+
+def _ratio(value: float, reference: float | None) -> float | None:
+    return round(value / reference, 3) if reference else None
+
+
 def _reset(h: Harness) -> None:
     with h.connect() as conn:
         conn.execute("TRUNCATE ingestion_event, ingestion_batch, users_revenue RESTART IDENTITY")
@@ -66,12 +77,15 @@ def run(h: Harness) -> dict:
     figures: dict = {"ceiling_empty_view": ceiling}
     h.prepare()
     _reset(h)
+    durable = h.durable_insert_ceiling(table="ingestion_event", values=DURABLE_ROW)
+    figures["ceiling_durable_insert"] = durable
     for workers in WORKER_COUNTS:
         with h.server(workers=workers) as base:
             live = h.wrk(base + "/liveEvent", script=LIVE_SCRIPT.replace("%%", "%"), connections=32)
         figures[f"live_event_workers_{workers or 'default'}"] = {
             **live,
             "vs_ceiling": round(live["requests_per_s"] / ceiling["requests_per_s"], 3),
+            "vs_durable_insert": _ratio(live["requests_per_s"], durable.get("commits_per_s")),
             "events_stored": _stored_events(h),
         }
         _reset(h)
@@ -99,6 +113,10 @@ def run(h: Harness) -> dict:
     }
     figures["notes"] = (
         "Both endpoints commit before answering (201/200 means the events are in PostgreSQL). "
+        "ceiling_durable_insert is PostgreSQL alone (pgbench, 32 clients, no HTTP, no Python) "
+        "inserting the same row into a copy of the events table, one commit per row: the most "
+        "a durable one-event-per-request endpoint can reach on this machine in this run; "
+        "vs_durable_insert is /liveEvent's rate as a fraction of it. "
         "Measured serially in one process, one /liveEvent costs about 2.4 ms: the INSERT and "
         "its commit about 0.7 ms, the batcher's in-flight check (a read of the database cache; "
         "a Redis read when REDIS_URL is set) about 1 ms, the rest Django and DRF. The 2 cores "

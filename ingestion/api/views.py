@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from core.api.parsers import JSONParser
 from core.api.serializers import ErrorOutputSerializer
+from core.errors import NotFoundError
 from ingestion.api.authentication import HasIngestionSecret, IngestionSecretAuthentication
 from ingestion.api.parsers import InvalidLine, NDJSONParser
 from ingestion.api.serializers import (
@@ -95,7 +96,7 @@ class UserEventsView(IngestionView):
     def get(self, request: Request, userId: str) -> Response:
         summary = user_revenue_summary_get(user_id=userId)
         if summary is None:
-            return Response({"code": "not_found", "detail": "No events for this user."}, 404)
+            raise NotFoundError("No events for this user.")
         return Response(
             {
                 "user_id": summary.user_id,

@@ -8,6 +8,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.core.cache import cache
+from django.db import connection
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -167,11 +168,19 @@ def test_stop_is_one_statement_after_the_token(session_client, django_assert_num
 @pytest.mark.django_db
 def test_start_round_trips(session_client, django_assert_num_queries):
     ViewerFactory(user_id="alice")
-    # token; then in one transaction (a savepoint inside the test's): lock the viewer, list
-    # its open sessions, insert
-    with django_assert_num_queries(6):
+    # token; then on PostgreSQL one statement (the database function streams_session_start,
+    # decision 0034); on SQLite one transaction (a savepoint inside the test's): lock the
+    # viewer, list its open sessions, insert
+    with django_assert_num_queries(2 if connection.vendor == "postgresql" else 6):
         response = session_client.post(START, {"user_id": "alice"}, format="json")
     assert response.status_code == 201
+    for _ in range(2):  # the default limit is 3
+        assert session_client.post(START, {"user_id": "alice"}, format="json").status_code == 201
+    # A refusal: token; lock, list, count the refusal on the viewer (SQLite: in a savepoint)
+    with django_assert_num_queries(2 if connection.vendor == "postgresql" else 6):
+        refused = session_client.post(START, {"user_id": "alice"}, format="json")
+    assert refused.status_code == 409
+    assert len(refused.json()["active"]) == 3
 
 
 @pytest.mark.django_db
