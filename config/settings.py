@@ -330,7 +330,9 @@ WEBHOOKS_SIGNING_SECRET = env_str(
     "WEBHOOKS_SIGNING_SECRET", DEV_SECRET_DEFAULTS["WEBHOOKS_SIGNING_SECRET"]
 )
 # Provider name -> URL fetched for it. The names are the ones a collection request may ask for.
-WEBHOOKS_PROVIDER_BASE_URL = env_str("WEBHOOKS_PROVIDER_BASE_URL", "http://127.0.0.1:8000/providers/")
+WEBHOOKS_PROVIDER_BASE_URL = env_str(
+    "WEBHOOKS_PROVIDER_BASE_URL", "http://127.0.0.1:8000/providers/"
+)
 WEBHOOKS_PROVIDERS = {
     name: WEBHOOKS_PROVIDER_BASE_URL + name
     for name in env_list("WEBHOOKS_PROVIDERS", ["gas", "internet"])
@@ -338,6 +340,9 @@ WEBHOOKS_PROVIDERS = {
 # Callbacks to loopback/private/link-local addresses: development and tests only (refused below
 # when DJANGO_DEBUG is false; docs/decisions/0043-webhooks-ssrf-guard.md).
 WEBHOOKS_ALLOW_PRIVATE_CALLBACKS = env_bool("WEBHOOKS_ALLOW_PRIVATE_CALLBACKS", DEBUG)
+# Networks (CIDR, comma-separated) callbacks may reach even though they are not public: an
+# operator's own receivers on an internal network. Empty by default; allowed in production.
+WEBHOOKS_CALLBACK_ALLOWED_NETWORKS = env_list("WEBHOOKS_CALLBACK_ALLOWED_NETWORKS", [])
 # Collection requests per minute per client address (0 = no limit).
 WEBHOOKS_SUBMIT_RATE = env_int("WEBHOOKS_SUBMIT_RATE", 600)
 # Retries: full jitter over min(cap, base * 2**(n-1)) seconds (docs/decisions/0041-...).

@@ -53,6 +53,16 @@ def address_is_public(ip: IPAddress) -> bool:
     return all(a.is_global and not a.is_multicast for a in {ip, inner})
 
 
+def address_allowed(ip: IPAddress) -> bool:
+    """Public, or inside a network the operator listed (WEBHOOKS_CALLBACK_ALLOWED_NETWORKS)."""
+    if address_is_public(ip):
+        return True
+    return any(
+        ip in ipaddress.ip_network(network, strict=False)
+        for network in settings.WEBHOOKS_CALLBACK_ALLOWED_NETWORKS
+    )
+
+
 def _literal(host: str) -> IPAddress | None:
     """The address an IP literal names, in any spelling ``inet_aton`` takes (``127.1``...)."""
     try:
@@ -85,7 +95,7 @@ def host_addresses(host: str, port: int) -> list[IPAddress]:
     if not addresses:
         raise CallbackRefused(f"The callback host {host!r} does not resolve.")
     if not settings.WEBHOOKS_ALLOW_PRIVATE_CALLBACKS:
-        internal = [str(a) for a in addresses if not address_is_public(a)]
+        internal = [str(a) for a in addresses if not address_allowed(a)]
         if internal:
             raise CallbackRefused(
                 f"The callback host {host!r} resolves to an internal address ({internal[0]})."

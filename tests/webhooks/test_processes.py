@@ -165,8 +165,12 @@ def test_a_killed_cluster_loses_nothing_and_delivers_each_request_once(
     finally:
         for process in (first, second):
             if process is not None and process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                process.wait(timeout=60)
+                process.terminate()  # the cluster stops its own workers
+                try:
+                    process.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait(timeout=30)
         providers.shutdown()
         receiver.shutdown()
     ids_by_request = defaultdict(set)

@@ -183,3 +183,14 @@ def test_a_redirect_to_an_internal_host_is_not_followed(local_server, dns, setti
     outcome = callback_post(url=f"http://receiver.example:{port}/in", webhook_id="msg_1", body="{}")
     assert (outcome.status_code, outcome.error, outcome.ok) == (302, "redirect not followed", False)
     assert _Recorder.seen == [("/in", f"receiver.example:{port}")]
+
+
+def test_an_operator_allowed_network_passes_and_nothing_else(guarded, dns):
+    guarded.WEBHOOKS_CALLBACK_ALLOWED_NETWORKS = ["10.20.0.0/16"]
+    dns["receiver.internal"] = ["10.20.3.4"]
+    assert [str(a) for a in host_addresses("receiver.internal", 443)] == ["10.20.3.4"]
+    dns["receiver.internal"] = ["10.21.3.4"]
+    with pytest.raises(CallbackRefused):
+        host_addresses("receiver.internal", 443)
+    with pytest.raises(CallbackRefused):
+        host_addresses("127.0.0.1", 443)
