@@ -232,3 +232,12 @@ def test_unknown_mock_provider_settings_are_404(operator_client):
     body = {"failure_rate": 0, "outage_until": None, "latency_ms": 0}
     put = operator_client.put("/api/webhooks/mock-providers/water", body, format="json")
     assert put.status_code == 404
+
+
+def test_submit_query_budget(api_client, django_assert_num_queries):
+    # Three statements: the rate-limit upsert, the request row, the fetch rows (one INSERT).
+    # The other four are the savepoints the test's own transaction makes of the two atomic
+    # blocks (BEGIN/COMMIT in production). The drain trigger runs after commit (not here).
+    with django_assert_num_queries(7):
+        response = api_client.post("/webhook", GOOD, format="json")
+    assert response.status_code == 202
