@@ -1,6 +1,6 @@
 """Outbound HTTP of the webhooks domain: one pooled session per kind, and the two calls.
 
-Threads run these functions; they touch no database. Each returns an ``HttpOutcome`` the
+Pool threads run these functions; they touch no database. Each returns an ``HttpOutcome`` the
 caller records. Provider URLs are settings (trusted); callback connections go through the
 SSRF guard (``webhooks.netguard``) on the address actually connected to.
 """

@@ -3,9 +3,9 @@
 A pass (``work_run_due``) expires requests past their collect deadline, claims due fetches
 (admitted by each provider's circuit breaker) and due deliveries, each claim a short
 transaction (``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE``
-serialises claims) that sets a lease, ``claimed_until``. The HTTP calls run on a thread pool
-over pooled sessions and touch no database; each outcome is recorded in its own transaction
-that locks the request row, writes one ``Attempt`` row and moves the work on (retry time,
+serialises claims) that sets a lease, ``claimed_until``. Each piece of work then runs
+on a thread pool (``WEBHOOKS_CONCURRENCY`` threads, pooled HTTP sessions): the HTTP call outside
+any transaction, then its outcome recorded in a transaction of its own that locks the request row, writes one ``Attempt`` row and moves the work on (retry time,
 fetched data, the delivery once every fetch has ended, the request's status).
 
 ``work_drain`` runs passes while work falls due soon (docs/decisions/0042-webhooks-prompt-sweep.md);
@@ -17,13 +17,12 @@ import random
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import close_old_connections, transaction
 from django.db.models import Q
 
 from core.batching import Batcher
@@ -328,27 +327,38 @@ def collection_expire_due(*, now: datetime) -> int:
 _pool: ThreadPoolExecutor | None = None
 
 
-def _run(calls: Iterable[tuple[object, Callable[[], HttpOutcome]]]):
-    """Yield (job, outcome) as each call ends, at most WEBHOOKS_CONCURRENCY at once."""
+def _job_run(job: "FetchJob | DeliveryJob") -> None:
+    """Call and record one piece of work (on a pool thread: its own database connection)."""
+    if isinstance(job, FetchJob):
+        url = settings.WEBHOOKS_PROVIDERS.get(job.provider)
+        if url is None:
+            now = clock.now()
+            http = HttpOutcome(now, now, status_code=None, error="unknown provider")
+        else:
+            http = provider_fetch(url=url)
+        fetch_record(job=job, http=http)
+    else:
+        http = callback_post(url=job.url, webhook_id=job.webhook_id, body=job.body)
+        delivery_record(job=job, http=http)
+
+
+def _pooled(job: "FetchJob | DeliveryJob") -> None:
+    close_old_connections()  # a pool thread's connection lives by CONN_MAX_AGE, as a request's
+    _job_run(job)
+
+
+def _run_all(jobs: list) -> None:
+    """Run every job, at most WEBHOOKS_CONCURRENCY at once. Each pool thread records its own
+    outcomes, so the database round trips of recording overlap as the HTTP calls do."""
     global _pool
-    calls = list(calls)
-    if settings.WEBHOOKS_CONCURRENCY <= 1 or len(calls) <= 1:
-        for job, call in calls:
-            yield job, call()
+    if settings.WEBHOOKS_CONCURRENCY <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            _job_run(job)
         return
     if _pool is None or _pool._max_workers != settings.WEBHOOKS_CONCURRENCY:
         _pool = ThreadPoolExecutor(settings.WEBHOOKS_CONCURRENCY, thread_name_prefix="webhooks")
-    futures = {_pool.submit(call): job for job, call in calls}
-    for future in as_completed(futures):
-        yield futures[future], future.result()
-
-
-def _fetch_call(job: FetchJob) -> Callable[[], HttpOutcome]:
-    url = settings.WEBHOOKS_PROVIDERS.get(job.provider)
-    if url is None:
-        now = clock.now()
-        return lambda: HttpOutcome(now, now, status_code=None, error="unknown provider")
-    return lambda: provider_fetch(url=url)
+    for future in [_pool.submit(_pooled, job) for job in jobs]:
+        future.result()
 
 
 def work_run_due() -> int:
@@ -356,19 +366,10 @@ def work_run_due() -> int:
     now = clock.now()
     limit = settings.WEBHOOKS_CLAIM_BATCH
     expired = collection_expire_due(now=now)
-    fetches = fetch_claim_due(now=now, limit=limit)
-    deliveries = delivery_claim_due(now=now, limit=limit)
-    calls = [(job, _fetch_call(job)) for job in fetches]
-    calls += [
-        (job, lambda j=job: callback_post(url=j.url, webhook_id=j.webhook_id, body=j.body))
-        for job in deliveries
-    ]
-    for job, http in _run(calls):
-        if isinstance(job, FetchJob):
-            fetch_record(job=job, http=http)
-        else:
-            delivery_record(job=job, http=http)
-    return expired + len(calls)
+    jobs: list = fetch_claim_due(now=now, limit=limit)
+    jobs += delivery_claim_due(now=now, limit=limit)
+    _run_all(jobs)
+    return expired + len(jobs)
 
 
 def work_next_due_in() -> float | None:

@@ -181,6 +181,28 @@ def _drain(h: Harness, base: str) -> dict:
     }
 
 
+def _outage(h: Harness) -> dict:
+    env = h.env(
+        {
+            "PROVIDERS_MOCK_ENABLED": "true",
+            "WEBHOOKS_CALLBACK_ALLOWED_NETWORKS": "127.0.0.1/32",
+            "WEBHOOKS_CONCURRENCY": "1",
+        }
+    )
+    done = subprocess.run(
+        [h.python, "-m", "bench.webhooks_outage"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"outage simulation failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def run(h: Harness) -> dict:
     ceiling = h.ceiling(connections=32)
     figures: dict = {"ceiling_empty_view": ceiling}
@@ -203,6 +225,8 @@ def run(h: Harness) -> dict:
     with h.server(env=ENGINE_ENV) as base:
         figures["drain_1000"] = _drain(h, base)
     _reset(h)
+    figures["outage_driven_clock"] = _outage(h)
+    _reset(h)
     figures["notes"] = (
         "POST /webhook answers 202 after committing the request and its two fetch rows (and "
         "the per-address rate-limit upsert, 0 = off here). The drain: a real qcluster "
@@ -211,6 +235,8 @@ def run(h: Harness) -> dict:
         "scheduled to make, from the attempts' next_attempt_at - finished_at); "
         "drain_vs_schedule = drain_s / scheduled_bound_s (target <= 1.25). The breaker "
         "threshold is raised (1000) so the figure measures the backoff (decision 0044). "
+        "outage_driven_clock: a 600 s gas outage with a request every 15 s, default backoff "
+        "and breaker, the clock driven one second per pass (bench/webhooks_outage.py). "
         "The machine is shared: figures were measured under other load."
     )
     return figures
