@@ -3,13 +3,14 @@
 A pass (``work_run_due``) expires requests past their collect deadline, claims due fetches
 (admitted by each provider's circuit breaker) and due deliveries, each claim a short
 transaction (``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE``
-serialises claims) that sets a lease, ``claimed_until``. Each piece of work then runs
-on a thread pool (``WEBHOOKS_CONCURRENCY`` threads, pooled HTTP sessions): the HTTP call outside
-any transaction, then its outcome recorded in a transaction of its own that locks the request row, writes one ``Attempt`` row and moves the work on (retry time,
-fetched data, the delivery once every fetch has ended, the request's status).
+serialises claims) that sets a lease, ``claimed_until``. Each piece of work then runs on a
+thread pool (``WEBHOOKS_CONCURRENCY`` threads, pooled HTTP sessions): the HTTP call outside any
+transaction, then its outcome recorded in a transaction of its own that locks the request row,
+writes one ``Attempt`` row and moves the work on (retry time, fetched data, the delivery once
+every fetch has ended, the request's status).
 
-``work_drain`` runs passes while work falls due soon (docs/decisions/0042-webhooks-prompt-sweep.md);
-``WORK_BATCHER`` (core.batching) starts it right after a commit that made work due.
+``work_drain`` runs passes while work falls due soon (decision 0042); ``WORK_BATCHER``
+(core.batching) starts it right after a commit that made work due.
 """
 
 import json
