@@ -47,6 +47,9 @@ from webhooks.models import (
     ProviderFetch,
 )
 
+# A request's provider no longer in WEBHOOKS_PROVIDERS (settings changed): that fetch fails.
+UNKNOWN_PROVIDER = "unknown provider (not in WEBHOOKS_PROVIDERS)"
+
 # Seeded by tests; one generator for every jitter draw of this process.
 rng = random.Random()
 
@@ -170,7 +173,7 @@ def _fetch_failure(http: HttpOutcome) -> tuple[bool, str]:
     """(retryable, error) of an unsuccessful fetch: 5xx and network errors retry; 4xx and a
     2xx that is not JSON are permanent."""
     if http.status_code is None:
-        return True, http.error
+        return http.error != UNKNOWN_PROVIDER, http.error
     if http.status_code >= 500:
         return True, http.error or f"HTTP {http.status_code}"
     return False, http.error or f"HTTP {http.status_code}"
@@ -334,7 +337,7 @@ def _job_run(job: "FetchJob | DeliveryJob") -> None:
         url = settings.WEBHOOKS_PROVIDERS.get(job.provider)
         if url is None:
             now = clock.now()
-            http = HttpOutcome(now, now, status_code=None, error="unknown provider")
+            http = HttpOutcome(now, now, status_code=None, error=UNKNOWN_PROVIDER)
         else:
             http = provider_fetch(url=url)
         fetch_record(job=job, http=http)

@@ -207,3 +207,13 @@ def test_an_outage_then_recovery_completes_everything_with_calls_bounded_by_the_
     assert len(outside.receiver.calls) == len(requests)
     assert ProviderBreaker.objects.get(provider="gas").state == "closed"
     assert outside.provider_calls["gas"] - during == len(requests)
+
+
+def test_a_provider_removed_from_the_settings_fails_its_fetch_at_once(outside, driven, settings):
+    request = collection_make(providers=("gas",))
+    settings.WEBHOOKS_PROVIDERS = {"internet": settings.WEBHOOKS_PROVIDERS["internet"]}
+    work_settle()
+    fetch = request.fetches.get()
+    assert (fetch.state, fetch.attempts) == ("failed", 1)
+    assert outside.provider_calls == {}
+    assert outside.receiver.bodies() == [{"id": str(request.pk), "status": "failed", "data": {}}]
