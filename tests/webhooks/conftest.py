@@ -39,7 +39,16 @@ def enqueued(monkeypatch) -> list[tuple]:
     """Tasks enqueued on django-q2 (none runs: the tests drive the work themselves)."""
     calls: list[tuple] = []
     monkeypatch.setattr("core.batching.async_task", lambda *a, **k: calls.append(a))
-    return calls
+    yield calls
+    _drain_lock_release()
+
+
+def _drain_lock_release() -> None:
+    """The drain's in-flight lock lives in the cache, which the database flush of a
+    transactional test does not empty: release it so no later test inherits it."""
+    from django.core.cache import cache
+
+    cache.delete(work.WORK_BATCHER.lock_key)
 
 
 @pytest.fixture(autouse=True)

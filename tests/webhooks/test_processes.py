@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 
 from core.schedules import schedules_sync
 from webhooks import services, work
@@ -28,8 +29,11 @@ REQUESTS = 20
 
 @pytest.fixture
 def enqueued():
-    """Here the tasks really go to the queue (the cluster runs them)."""
-    return []
+    """Here the tasks really go to the queue (the cluster runs them), and no drain lock left
+    in the cache by an earlier test may hold back the drain."""
+    cache.delete(work.WORK_BATCHER.lock_key)
+    yield []
+    cache.delete(work.WORK_BATCHER.lock_key)
 
 
 class Providers(BaseHTTPRequestHandler):
