@@ -37,6 +37,13 @@ TARGETS: dict[str, list[Target]] = {
         Target("runserver.growth", "==", 0, "runserver: connection growth over 500 requests"),
         Target("start_command.growth", "==", 0, "start command: connection growth"),
     ],
+    "webhooks": [
+        Target("post_webhook.vs_ceiling", ">=", 0.25, "POST /webhook vs ceiling"),
+        Target("drain_1000.delivered_requests", "==", 1000, "requests delivered of 1,000"),
+        Target("drain_1000.requests_with_more_than_one_webhook_id", "==", 0, "two webhook-ids"),
+        Target("drain_1000.incomplete_bodies", "==", 0, "incomplete callback bodies"),
+        Target("drain_1000.drain_vs_schedule", "<=", 1.25, "drain time / scheduled waits"),
+    ],
     "royalties": [
         Target("compat_report_vs_ceiling", ">=", 0.35, "compat GET /report vs ceiling"),
         Target("compat_user_vs_ceiling", ">=", 0.25, "compat GET /users/{id} vs ceiling"),

@@ -273,6 +273,18 @@ SPECTACULAR_SETTINGS = {
         {"name": "streams", "description": "Stream sessions (leases) and viewers' limits."},
         {"name": "streams compat", "description": "The original stream-check path."},
         {
+            "name": "webhooks",
+            "description": (
+                "Collection requests (open; the id is the access), their status, redelivery "
+                "and the mock providers' failure settings (operators)."
+            ),
+        },
+        {"name": "webhooks compat", "description": "The original collection path."},
+        {
+            "name": "webhooks mock providers",
+            "description": "Mock data providers with injected failures (development, bench).",
+        },
+        {
             "name": "analytics",
             "description": (
                 "Owners' apps and API keys (/api/auth/), event collection (x-api-key) and "
@@ -333,10 +345,54 @@ STREAMS_LEASE_SECONDS = env_int("STREAMS_LEASE_SECONDS", 60)
 # Ended sessions are kept this long (for the admin and support questions), then deleted.
 STREAMS_ENDED_RETENTION_DAYS = env_int("STREAMS_ENDED_RETENTION_DAYS", 30)
 
-# webhooks
+# webhooks (docs/webhooks.md)
 WEBHOOKS_SIGNING_SECRET = env_str(
     "WEBHOOKS_SIGNING_SECRET", DEV_SECRET_DEFAULTS["WEBHOOKS_SIGNING_SECRET"]
 )
+# Provider name -> URL fetched for it. The names are the ones a collection request may ask for.
+WEBHOOKS_PROVIDER_BASE_URL = env_str(
+    "WEBHOOKS_PROVIDER_BASE_URL", "http://127.0.0.1:8000/providers/"
+)
+WEBHOOKS_PROVIDERS = {
+    name: WEBHOOKS_PROVIDER_BASE_URL + name
+    for name in env_list("WEBHOOKS_PROVIDERS", ["gas", "internet"])
+}
+# Callbacks to loopback/private/link-local addresses: development and tests only (refused below
+# when DJANGO_DEBUG is false; docs/decisions/0043-webhooks-ssrf-guard.md).
+WEBHOOKS_ALLOW_PRIVATE_CALLBACKS = env_bool("WEBHOOKS_ALLOW_PRIVATE_CALLBACKS", DEBUG)
+# Networks (CIDR, comma-separated) callbacks may reach even though they are not public: an
+# operator's own receivers on an internal network. Empty by default; allowed in production.
+WEBHOOKS_CALLBACK_ALLOWED_NETWORKS = env_list("WEBHOOKS_CALLBACK_ALLOWED_NETWORKS", [])
+# Collection requests per minute per client address (0 = no limit).
+WEBHOOKS_SUBMIT_RATE = env_int("WEBHOOKS_SUBMIT_RATE", 600)
+# Retries: full jitter over min(cap, base * 2**(n-1)) seconds (docs/decisions/0041-...).
+WEBHOOKS_BACKOFF_BASE_SECONDS = env_decimal("WEBHOOKS_BACKOFF_BASE_SECONDS", Decimal("2"))
+WEBHOOKS_MAX_BACKOFF = env_int("WEBHOOKS_MAX_BACKOFF", 600)
+WEBHOOKS_COLLECT_DEADLINE = env_int("WEBHOOKS_COLLECT_DEADLINE", 72 * 3600)
+WEBHOOKS_DELIVERY_WINDOW = env_int("WEBHOOKS_DELIVERY_WINDOW", 72 * 3600)
+WEBHOOKS_FETCH_TIMEOUT_SECONDS = env_int("WEBHOOKS_FETCH_TIMEOUT_SECONDS", 10)
+WEBHOOKS_DELIVERY_TIMEOUT_SECONDS = env_int("WEBHOOKS_DELIVERY_TIMEOUT_SECONDS", 10)
+# Circuit breaker per provider: this many consecutive failures open it for the cool-down.
+WEBHOOKS_BREAKER_FAILURES = env_int("WEBHOOKS_BREAKER_FAILURES", 5)
+WEBHOOKS_BREAKER_COOLDOWN_SECONDS = env_int("WEBHOOKS_BREAKER_COOLDOWN_SECONDS", 30)
+# A claimed fetch or delivery is taken back after this long (a worker that died holding it).
+# Must exceed the longest HTTP attempt (the timeouts above) plus the mock latency.
+WEBHOOKS_LEASE_SECONDS = env_int("WEBHOOKS_LEASE_SECONDS", 60)
+# HTTP attempts run at once by one sweep, over one pooled session; rows claimed per pass.
+WEBHOOKS_CONCURRENCY = env_int("WEBHOOKS_CONCURRENCY", 16)
+WEBHOOKS_CLAIM_BATCH = env_int("WEBHOOKS_CLAIM_BATCH", 64)
+# The sweep keeps draining (polling every WEBHOOKS_SWEEP_POLL_SECONDS) while work falls due
+# within WEBHOOKS_SWEEP_HORIZON_SECONDS, for at most WEBHOOKS_SWEEP_SECONDS per task
+# (docs/decisions/0042-webhooks-prompt-sweep.md).
+WEBHOOKS_SWEEP_SECONDS = env_int("WEBHOOKS_SWEEP_SECONDS", 240)
+WEBHOOKS_SWEEP_HORIZON_SECONDS = env_int("WEBHOOKS_SWEEP_HORIZON_SECONDS", 75)
+WEBHOOKS_SWEEP_POLL_SECONDS = env_decimal("WEBHOOKS_SWEEP_POLL_SECONDS", Decimal("0.2"))
+# Due rows that start a sweep task right after a commit (1: any).
+WEBHOOKS_SWEEP_THRESHOLD = env_int("WEBHOOKS_SWEEP_THRESHOLD", 1)
+# Mock providers (GET /providers/{name}): defaults of their run-time settings.
+PROVIDERS_MOCK_ENABLED = env_bool("PROVIDERS_MOCK_ENABLED", DEBUG)
+PROVIDERS_FAILURE_RATE = env_decimal("PROVIDERS_FAILURE_RATE", Decimal("0.5"))
+PROVIDERS_LATENCY_MS = env_int("PROVIDERS_LATENCY_MS", 0)
 
 # analytics
 # POST /api/auth/signup creates owner accounts only when this is on (operators create them else).
@@ -405,6 +461,7 @@ DEMO_OPERATOR_PASSWORD = "operator-demo-password"
 # --- Production guard -----------------------------------------------------------------------
 
 if not DEBUG:
-    from core.env import refuse_dev_secrets
+    from core.env import refuse_dev_flags, refuse_dev_secrets
 
     refuse_dev_secrets(DEV_SECRET_DEFAULTS)
+    refuse_dev_flags({"WEBHOOKS_ALLOW_PRIVATE_CALLBACKS": WEBHOOKS_ALLOW_PRIVATE_CALLBACKS})

@@ -75,3 +75,13 @@ def refuse_dev_secrets(defaults: dict[str, str]) -> None:
             "DJANGO_DEBUG is false but these secrets still have their development defaults "
             f"(set them in the environment): {', '.join(names)}"
         )
+
+
+def refuse_dev_flags(flags: dict[str, bool]) -> None:
+    """Stop start-up (production mode) while a development-only switch is on."""
+    names = [name for name, on in flags.items() if on]
+    if names:
+        raise ImproperlyConfigured(
+            "DJANGO_DEBUG is false but these development-only settings are on "
+            f"(turn them off): {', '.join(names)}"
+        )

@@ -1,1 +1,184 @@
-"""Admin pages of the webhooks domain."""
+"""Admin pages of the webhooks domain: collection requests with their work inline, the
+failed-deliveries view with its retry actions, the providers' circuit breakers and the mock
+providers' failure settings.
+
+Work rows are written only by the engine and the services: shown, filtered, never edited here.
+"""
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+
+from webhooks.models import (
+    Attempt,
+    CollectionRequest,
+    Delivery,
+    FailedDelivery,
+    MockProvider,
+    ProviderBreaker,
+    ProviderFetch,
+)
+from webhooks.services import breakers_reset, deliveries_retry
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class FetchInline(ReadOnlyInline):
+    model = ProviderFetch
+    fields = ("provider", "state", "attempts", "next_attempt_at", "fetched_at", "last_error")
+
+
+class DeliveryInline(ReadOnlyInline):
+    model = Delivery
+    fields = ("webhook_id", "state", "attempts", "next_attempt_at", "window_ends_at",
+              "last_status_code", "last_response", "delivered_at")  # fmt: skip
+
+
+class AttemptInline(ReadOnlyInline):
+    model = Attempt
+    fields = ("kind", "provider", "number", "outcome", "status_code", "response_excerpt",
+              "error", "started_at", "finished_at", "next_attempt_at")  # fmt: skip
+
+
+class ProviderFilter(admin.SimpleListFilter):
+    title = "provider"
+    parameter_name = "provider"
+
+    def lookups(self, request, model_admin):
+        names = ProviderFetch.objects.values_list("provider", flat=True).distinct()
+        return [(name, name) for name in sorted(names)]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(fetches__provider=self.value()).distinct()
+        return queryset
+
+
+@admin.register(CollectionRequest)
+class CollectionRequestAdmin(admin.ModelAdmin):
+    list_display = ("id", "status", "providers", "callback_host", "created_at", "deadline_at")
+    list_filter = ("status", ProviderFilter)
+    search_fields = ("callback_host",)
+    date_hierarchy = "created_at"
+    inlines = [FetchInline, DeliveryInline, AttemptInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        # The change page is the read-only detail page (the inlines need it).
+        return super().has_view_permission(request, obj)
+
+
+@admin.register(FailedDelivery)
+class FailedDeliveryAdmin(admin.ModelAdmin):
+    list_display = ("webhook_id", "request_link", "callback_host", "attempts",
+                    "last_status_code", "last_response", "created_at")  # fmt: skip
+    list_filter = (("request__fetches__provider", admin.AllValuesFieldListFilter), "created_at")
+    search_fields = ("request__callback_host", "webhook_id", "=request__id")
+    actions = ["retry_selected"]
+    change_list_template = "admin/webhooks/faileddelivery/change_list.html"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).filter(state="failed").select_related("request")
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in Delivery._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.display(description="request")
+    def request_link(self, delivery: Delivery) -> str:
+        from django.utils.html import format_html
+
+        url = reverse("admin:webhooks_collectionrequest_change", args=[delivery.request_id])
+        return format_html('<a href="{}">{}</a>', url, delivery.request_id)
+
+    @admin.display(description="callback host", ordering="request__callback_host")
+    def callback_host(self, delivery: Delivery) -> str:
+        return delivery.request.callback_host
+
+    @admin.action(description="Retry the selected failed deliveries", permissions=["change"])
+    def retry_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        retried = deliveries_retry(deliveries=queryset)
+        self.message_user(request, f"{retried} deliveries queued again.", messages.SUCCESS)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.retry_matching_view)
+        name = "webhooks_faileddelivery_retry_matching"
+        return [path("retry-matching/", view, name=name), *super().get_urls()]
+
+    def retry_matching_view(self, request: HttpRequest):
+        """Retry every failed delivery the list's current filter shows, after a confirmation."""
+        if not self.has_change_permission(request):
+            return HttpResponseRedirect(reverse("admin:index"))
+        changelist = self.get_changelist_instance(request)
+        matching = changelist.get_queryset(request)
+        count = matching.count()
+        back = reverse("admin:webhooks_faileddelivery_changelist") + changelist.get_query_string()
+        if request.method == "POST" and request.POST.get("confirm") == "yes":
+            retried = deliveries_retry(deliveries=matching)
+            self.message_user(request, f"{retried} deliveries queued again.", messages.SUCCESS)
+            return HttpResponseRedirect(back)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Retry every failed delivery matching this filter?",
+            "count": count,
+            "back": back,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(
+            request, "admin/webhooks/faileddelivery/retry_matching.html", context
+        )
+
+
+@admin.register(ProviderBreaker)
+class ProviderBreakerAdmin(admin.ModelAdmin):
+    list_display = ("provider", "state", "consecutive_failures", "open_until", "probe_until",
+                    "updated_at")  # fmt: skip
+    list_filter = ("state",)
+    actions = ["reset"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.action(
+        description="Close the selected breakers (resume calls now)", permissions=["change"]
+    )
+    def reset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        closed = breakers_reset(breakers=queryset)
+        self.message_user(request, f"{closed} breakers closed.", messages.SUCCESS)
+
+
+@admin.register(MockProvider)
+class MockProviderAdmin(admin.ModelAdmin):
+    list_display = ("name", "failure_rate", "outage_until", "latency_ms", "updated_at")
+    list_editable = ("failure_rate", "outage_until", "latency_ms")

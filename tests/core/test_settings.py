@@ -88,3 +88,34 @@ def test_production_starts_with_google_sign_in():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "started"
+
+
+def test_production_refuses_private_webhook_callbacks():
+    result = _django_setup({**PROD_SECRETS, "WEBHOOKS_ALLOW_PRIVATE_CALLBACKS": "true"})
+    assert result.returncode != 0
+    assert result.stderr.rstrip().endswith(
+        "development-only settings are on (turn them off): WEBHOOKS_ALLOW_PRIVATE_CALLBACKS"
+    )
+
+
+def test_production_keeps_private_callbacks_off_by_default():
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.conf import settings; "
+            "print(settings.WEBHOOKS_ALLOW_PRIVATE_CALLBACKS, settings.PROVIDERS_MOCK_ENABLED)",
+        ],
+        cwd=settings.BASE_DIR,
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith(("WEBHOOKS_", "PROV"))},
+            **PROD_SECRETS,
+            "DJANGO_DEBUG": "false",
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False False"

@@ -1,0 +1,74 @@
+"""Operator commands: retry failed deliveries by filter, show the queue; and the demo data."""
+
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from tests.webhooks.factories import collection_make
+from webhooks.demo import demo_load
+from webhooks.models import Delivery, MockProvider, ProviderBreaker
+from webhooks.work import work_settle
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args) -> str:
+    out = io.StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+@pytest.fixture
+def failed_two_hosts(outside, driven, dns):
+    dns["other.example"] = ["93.184.216.35"]
+    outside.mock.add_callback("POST", "https://other.example/x", callback=outside.receiver)
+    outside.receiver.script = [(410, {}, "")] * 3
+    collection_make(providers=("gas",))
+    collection_make(providers=("internet",))
+    collection_make(providers=("gas",), callback_url="https://other.example/x")
+    work_settle()
+    assert Delivery.objects.filter(state="failed").count() == 3
+
+
+def test_retry_failed_by_host_and_provider(failed_two_hosts):
+    assert run("webhooks_retry_failed", "--host", "other.example", "--dry-run") == (
+        "1 failed deliveries match (dry run)\n"
+    )
+    assert Delivery.objects.filter(state="failed").count() == 3
+    assert run("webhooks_retry_failed", "--provider", "gas") == "2 failed deliveries queued again\n"
+    pending = Delivery.objects.filter(state="pending")
+    assert sorted(pending.values_list("request__providers", flat=True)) == [["gas"], ["gas"]]
+    assert run("webhooks_retry_failed") == "1 failed deliveries queued again\n"
+
+
+def test_retry_failed_refuses_a_bad_time(failed_two_hosts):
+    with pytest.raises(CommandError, match="not an ISO 8601 time"):
+        run("webhooks_retry_failed", "--since", "yesterday")
+
+
+def test_queue_shows_due_retrying_failed_and_breakers(outside, driven):
+    MockProvider.objects.create(name="gas", failure_rate=1, latency_ms=0)
+    collection_make(providers=("gas",))
+    collection_make(providers=("internet", "gas"))
+    ProviderBreaker.objects.create(provider="internet", consecutive_failures=2)
+    assert run("webhooks_queue") == (
+        "requests: collecting 2, delivering 0, delivered 0, failed 0\n"
+        "fetches: due 3, retrying 0\n"
+        "deliveries: due 0, retrying 0, failed 0\n"
+        "breaker internet: closed, 2 consecutive failures, open until -\n"
+    )
+
+
+def test_demo_data_is_idempotent():
+    out = io.StringIO()
+    demo_load(stdout=out)
+    demo_load(stdout=out)
+    assert out.getvalue().splitlines() == [
+        "webhooks: mock providers ready (2 created)",
+        "webhooks: mock providers ready (0 created)",
+    ]
+    assert list(MockProvider.objects.values_list("name", "failure_rate")) == [
+        ("gas", 0.5),
+        ("internet", 0.5),
+    ]

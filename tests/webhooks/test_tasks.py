@@ -1,0 +1,69 @@
+"""The drain task and the schedule's sweep (the django-q2 entry points), on the real clock."""
+
+import time
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from tests.webhooks.factories import collection_make
+from webhooks.models import MockProvider
+from webhooks.schedules import SCHEDULES
+from webhooks.tasks import work_sweep_task
+from webhooks.work import work_drain
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def short(settings):
+    settings.WEBHOOKS_BACKOFF_BASE_SECONDS = 0.4
+    settings.WEBHOOKS_MAX_BACKOFF = 0.4
+    settings.WEBHOOKS_SWEEP_POLL_SECONDS = 0.05
+    settings.WEBHOOKS_SWEEP_SECONDS = 30
+    return settings
+
+
+def test_the_drain_waits_for_a_retry_due_in_a_moment_and_ends_when_nothing_is_left(outside, short):
+    outside.receiver.script = [500, 500]
+    MockProvider.objects.create(name="gas", failure_rate=0, latency_ms=0)
+    request = collection_make(providers=("gas",))
+    started = time.monotonic()
+    handled = work_drain()
+    elapsed = time.monotonic() - started
+    request.refresh_from_db()
+    assert request.status == "delivered"
+    assert handled == 4  # one fetch, three delivery attempts
+    waits = [
+        (a.next_attempt_at - a.finished_at).total_seconds()
+        for a in request.attempts.filter(outcome="retry")
+    ]
+    # Picked up within a poll of each due time, not on a schedule tick.
+    assert elapsed < sum(waits) + 1.0
+
+
+def test_the_drain_leaves_work_due_beyond_the_horizon_to_the_schedule(outside, short):
+    short.WEBHOOKS_SWEEP_HORIZON_SECONDS = 10
+    MockProvider.objects.create(name="gas", failure_rate=0, latency_ms=0)
+    request = collection_make(providers=("gas",))
+    request.fetches.update(next_attempt_at=timezone.now() + timedelta(seconds=11))
+    started = time.monotonic()
+    assert work_drain() == 0
+    assert time.monotonic() - started < 1
+    request.fetches.update(next_attempt_at=timezone.now() + timedelta(seconds=0.5))
+    assert work_drain() == 2  # waited for it: the fetch, then the delivery
+    assert outside.provider_calls["gas"] == 1
+    assert len(outside.receiver.calls) == 1
+
+
+def test_the_sweep_runs_a_pass_and_starts_a_drain_when_work_is_due_soon(outside, enqueued, driven):
+    MockProvider.objects.create(name="gas", failure_rate=1, latency_ms=0)
+    collection_make(providers=("gas",))
+    assert work_sweep_task() == 1  # the fetch, failed: its retry is due within seconds
+    assert enqueued == [("core.batching.batcher_run_task", "webhooks.work.WORK_BATCHER")]
+
+
+def test_the_sweep_is_declared_every_minute():
+    assert [(s.name, s.func, s.minutes) for s in SCHEDULES] == [
+        ("webhooks.sweep", "webhooks.tasks.work_sweep_task", 1)
+    ]

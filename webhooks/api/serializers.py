@@ -1,0 +1,117 @@
+"""Input and output shapes of the webhooks API."""
+
+from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from core.api.serializers import StrictInputSerializer
+from webhooks.netguard import CallbackRefusedError, callback_check, url_host_port
+
+URL_MAX_LENGTH = 2048
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "example": "gas"},
+            {"type": "array", "items": {"type": "string"}, "minItems": 1},
+        ]
+    }
+)
+class ProvidersField(serializers.Field):
+    """A provider name or a non-empty list of them; duplicates collapse, order is kept."""
+
+    default_error_messages = {
+        "invalid": "Must be a provider name or a non-empty list of provider names.",
+        "unknown": "Unknown provider: {names}.",
+    }
+
+    def to_internal_value(self, data) -> list[str]:
+        names = [data] if isinstance(data, str) else data
+        if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+            self.fail("invalid")
+        unknown = [name for name in dict.fromkeys(names) if name not in settings.WEBHOOKS_PROVIDERS]
+        if unknown:
+            self.fail("unknown", names=", ".join(repr(name) for name in unknown))
+        return list(dict.fromkeys(names))
+
+    def to_representation(self, value):
+        return value
+
+
+class CollectionInputSerializer(StrictInputSerializer):
+    provider = ProvidersField()
+    callbackUrl = serializers.URLField(max_length=URL_MAX_LENGTH)
+
+    def validate_callbackUrl(self, value: str) -> str:
+        try:
+            url_host_port(value)
+            callback_check(value)
+        except CallbackRefusedError as exc:
+            raise serializers.ValidationError(exc.detail) from None
+        return value
+
+
+class CollectionAcceptedOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.CharField()
+    providers = serializers.ListField(child=serializers.CharField())
+    status_url = serializers.URLField()
+
+
+class AttemptOutputSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    outcome = serializers.CharField()
+    status_code = serializers.IntegerField(allow_null=True)
+    response_excerpt = serializers.CharField()
+    error = serializers.CharField()
+    started_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField()
+    next_attempt_at = serializers.DateTimeField(allow_null=True)
+
+
+class FetchOutputSerializer(serializers.Serializer):
+    provider = serializers.CharField()
+    state = serializers.CharField()
+    attempt_count = serializers.IntegerField(source="attempts")
+    next_attempt_at = serializers.DateTimeField(allow_null=True)
+    fetched_at = serializers.DateTimeField(allow_null=True)
+    last_error = serializers.CharField()
+    attempts = AttemptOutputSerializer(many=True, source="attempt_log")
+
+
+class DeliveryOutputSerializer(serializers.Serializer):
+    webhook_id = serializers.CharField()
+    state = serializers.CharField()
+    attempt_count = serializers.IntegerField(source="attempts")
+    next_attempt_at = serializers.DateTimeField(allow_null=True)
+    window_ends_at = serializers.DateTimeField()
+    last_status_code = serializers.IntegerField(allow_null=True)
+    last_response = serializers.CharField()
+    delivered_at = serializers.DateTimeField(allow_null=True)
+    attempts = AttemptOutputSerializer(many=True, source="attempt_log")
+
+
+class CollectionOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.CharField()
+    providers = serializers.ListField(child=serializers.CharField())
+    callback_url = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    deadline_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    fetches = FetchOutputSerializer(many=True)
+    delivery = DeliveryOutputSerializer(allow_null=True)
+
+
+class MockProviderInputSerializer(StrictInputSerializer):
+    failure_rate = serializers.FloatField(min_value=0, max_value=1)
+    outage_until = serializers.DateTimeField(allow_null=True)
+    latency_ms = serializers.IntegerField(min_value=0, max_value=60_000)
+
+
+class MockProviderOutputSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    failure_rate = serializers.FloatField()
+    outage_until = serializers.DateTimeField(allow_null=True)
+    latency_ms = serializers.IntegerField()

@@ -1,0 +1,82 @@
+"""The per-provider circuit breaker: consecutive failures open it; one probe decides.
+
+closed → (``WEBHOOKS_BREAKER_FAILURES`` consecutive failures) → open until the cool-down ends →
+the first fetch due after it takes the probe (half-open, held for ``WEBHOOKS_LEASE_SECONDS``
+so a probe whose worker died is taken again) → success closes, failure reopens. Every change is
+one conditional UPDATE, so concurrent sweeps never both take the probe.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import F, Q
+
+from webhooks.models import BreakerState, ProviderBreaker
+
+# While another fetch holds the probe, the others look again this soon.
+PROBE_WAIT_SECONDS = 1
+
+
+@dataclass(frozen=True)
+class Admission:
+    allowed: int  # how many of the wanted calls may go out now
+    probe: bool  # the one allowed call is the half-open probe
+    retry_at: datetime | None  # when the refused ones are due again
+
+
+def breakers_ensure(*, providers: list[str]) -> None:
+    ProviderBreaker.objects.bulk_create(
+        [ProviderBreaker(provider=name) for name in providers], ignore_conflicts=True
+    )
+
+
+def breaker_admit(*, provider: str, wanted: int, now: datetime) -> Admission:
+    breaker = ProviderBreaker.objects.get(provider=provider)
+    if breaker.state == BreakerState.CLOSED:
+        return Admission(allowed=wanted, probe=False, retry_at=None)
+    if breaker.state == BreakerState.OPEN and breaker.open_until > now:
+        return Admission(allowed=0, probe=False, retry_at=breaker.open_until)
+    lease = timedelta(seconds=settings.WEBHOOKS_LEASE_SECONDS)
+    taken = (
+        ProviderBreaker.objects.filter(provider=provider)
+        .filter(
+            Q(state=BreakerState.OPEN, open_until__lte=now)
+            | Q(state=BreakerState.HALF_OPEN, probe_until__lte=now)
+        )
+        .update(state=BreakerState.HALF_OPEN, probe_until=now + lease, open_until=None)
+    )
+    # The others look again shortly: the probe's answer decides whether they go.
+    retry_at = now + timedelta(seconds=PROBE_WAIT_SECONDS)
+    return Admission(allowed=min(1, wanted) if taken else 0, probe=bool(taken), retry_at=retry_at)
+
+
+def breaker_record_success(*, provider: str) -> int:
+    return (
+        ProviderBreaker.objects.filter(provider=provider)
+        .exclude(state=BreakerState.CLOSED, consecutive_failures=0)
+        .update(
+            state=BreakerState.CLOSED, consecutive_failures=0, open_until=None, probe_until=None
+        )
+    )
+
+
+def breaker_record_failure(*, provider: str, probe: bool, now: datetime) -> None:
+    ProviderBreaker.objects.filter(provider=provider).update(
+        consecutive_failures=F("consecutive_failures") + 1
+    )
+    trips = Q(
+        state=BreakerState.CLOSED, consecutive_failures__gte=settings.WEBHOOKS_BREAKER_FAILURES
+    )
+    if probe:
+        trips |= Q(state=BreakerState.HALF_OPEN)
+    ProviderBreaker.objects.filter(provider=provider).filter(trips).update(
+        state=BreakerState.OPEN,
+        open_until=now + timedelta(seconds=settings.WEBHOOKS_BREAKER_COOLDOWN_SECONDS),
+        probe_until=None,
+    )
+
+
+def breaker_reset(*, provider: str) -> int:
+    """Close a breaker by hand (the admin's action); returns 1 if it was not closed."""
+    return breaker_record_success(provider=provider)

@@ -1,0 +1,128 @@
+"""Writes of the webhooks domain (each owns its transaction).
+
+The work engine's own writes (claims, attempt outcomes, deadlines) live in ``webhooks.work``.
+"""
+
+import json
+import uuid
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import QuerySet
+
+from core.errors import ConflictError, NotFoundError
+from webhooks import clock
+from webhooks.breaker import breaker_reset
+from webhooks.models import (
+    CollectionRequest,
+    CollectionStatus,
+    Delivery,
+    DeliveryState,
+    MockProvider,
+    ProviderBreaker,
+    ProviderFetch,
+)
+from webhooks.netguard import url_host_port
+from webhooks.selectors import MOCK_PROVIDER_NAMES, MockSettings, mock_provider_get
+from webhooks.work import WORK_BATCHER
+
+
+def collection_create(*, providers: list[str], callback_url: str) -> CollectionRequest:
+    """Store a request and one pending fetch per provider; the sweep starts after commit.
+
+    ``callback_url`` has passed the SSRF guard (the input serializer checks it)."""
+    host, _ = url_host_port(callback_url)
+    now = clock.now()
+    with transaction.atomic():
+        request = CollectionRequest.objects.create(
+            providers=providers,
+            callback_url=callback_url,
+            callback_host=host.lower(),
+            deadline_at=now + timedelta(seconds=settings.WEBHOOKS_COLLECT_DEADLINE),
+            created_at=now,
+        )
+        ProviderFetch.objects.bulk_create(
+            [
+                ProviderFetch(request=request, provider=name, next_attempt_at=now)
+                for name in providers
+            ]
+        )
+        WORK_BATCHER.notify()
+    return request
+
+
+def _delivery_reopen(*, delivery: Delivery, now: datetime) -> None:
+    """Send the same message again (same webhook-id, same body) with a new delivery window."""
+    request = delivery.request
+    delivery.state = DeliveryState.PENDING
+    delivery.next_attempt_at = now
+    delivery.claimed_until = None
+    delivery.delivered_at = None
+    delivery.window_ends_at = now + timedelta(seconds=settings.WEBHOOKS_DELIVERY_WINDOW)
+    delivery.save()
+    if json.loads(delivery.body).get("status") == "completed":
+        # A failed collection stays failed: its redelivered callback says so.
+        request.status, request.finished_at = CollectionStatus.DELIVERING, None
+        request.save(update_fields=["status", "finished_at"])
+
+
+def collection_redeliver(*, request_id: uuid.UUID) -> CollectionRequest:
+    """Deliver a request's callback once more (after it was delivered or failed)."""
+    with transaction.atomic():
+        request = CollectionRequest.objects.select_for_update().filter(pk=request_id).first()
+        if request is None:
+            raise NotFoundError("No collection request with this id.")
+        delivery = Delivery.objects.select_for_update().filter(request=request).first()
+        if delivery is None:
+            raise ConflictError(
+                "The request is still collecting: there is nothing to deliver yet.",
+                code="not_ready",
+            )
+        if delivery.state == DeliveryState.PENDING:
+            raise ConflictError("The callback is already being delivered.", code="delivering")
+        delivery.request = request
+        _delivery_reopen(delivery=delivery, now=clock.now())
+        WORK_BATCHER.notify()
+    return request
+
+
+def deliveries_retry(*, deliveries: QuerySet[Delivery]) -> int:
+    """Deliver again every failed delivery of ``deliveries`` (admin, command). Returns how many."""
+    ids = list(deliveries.filter(state=DeliveryState.FAILED).values_list("pk", flat=True))
+    retried = 0
+    now = clock.now()
+    for delivery_id in ids:
+        with transaction.atomic():
+            delivery = (
+                Delivery.objects.select_for_update()
+                .select_related("request")
+                .filter(pk=delivery_id, state=DeliveryState.FAILED)
+                .first()
+            )
+            if delivery is None:
+                continue
+            _delivery_reopen(delivery=delivery, now=now)
+            WORK_BATCHER.notify()
+            retried += 1
+    return retried
+
+
+def mock_provider_set(
+    *, name: str, failure_rate: float, outage_until: datetime | None, latency_ms: int
+) -> MockSettings:
+    if name not in MOCK_PROVIDER_NAMES:
+        raise NotFoundError("No mock provider with this name.")
+    MockProvider.objects.update_or_create(
+        name=name,
+        defaults={
+            "failure_rate": failure_rate,
+            "outage_until": outage_until,
+            "latency_ms": latency_ms,
+        },
+    )
+    return mock_provider_get(name=name)
+
+
+def breakers_reset(*, breakers: QuerySet[ProviderBreaker]) -> int:
+    return sum(breaker_reset(provider=b.provider) for b in breakers)
