@@ -24,23 +24,11 @@ from analytics.chart import chart_build
 from analytics.models import ApiKey, App, Batch, DailyCount, DailyUser, Event, Owner, UserStat
 from analytics.selectors import events_per_day_per_app, watermark_expression
 from analytics.services import api_key_revoke_by_operator
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows written only by the services: shown, filtered, never edited by hand."""
-
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in self.model._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
+from core.admin import ReadOnlyModelAdmin
 
 
 @admin.register(Owner)
-class OwnerAdmin(ReadOnlyAdmin):
+class OwnerAdmin(ReadOnlyModelAdmin):
     list_display = ("username", "email", "apps", "is_active", "date_joined")
     search_fields = ("username", "email")
     fields = ("username", "email", "is_active", "date_joined", "last_login")
@@ -115,7 +103,7 @@ class KeyStateFilter(admin.SimpleListFilter):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(ReadOnlyAdmin):
+class ApiKeyAdmin(ReadOnlyModelAdmin):
     list_display = ("prefix", "app", "created_at", "last_used_at", "expires_at", "revoked_at")
     list_filter = (KeyStateFilter,)
     search_fields = ("prefix", "app__name", "=app__id")
@@ -149,7 +137,7 @@ class ProcessedFilter(admin.SimpleListFilter):
 
 
 @admin.register(Event)
-class EventAdmin(ReadOnlyAdmin):
+class EventAdmin(ReadOnlyModelAdmin):
     list_display = (
         "id",
         "event",
@@ -175,13 +163,13 @@ class EventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Batch)
-class BatchAdmin(ReadOnlyAdmin):
+class BatchAdmin(ReadOnlyModelAdmin):
     list_display = ("id", "created_at", "first_id", "last_id", "size")
     list_filter = (("created_at", admin.DateFieldListFilter),)
 
 
 @admin.register(DailyCount)
-class DailyCountAdmin(ReadOnlyAdmin):
+class DailyCountAdmin(ReadOnlyModelAdmin):
     list_display = ("day", "event", "app", "device", "count")
     list_filter = ("app", "device", ("day", admin.DateFieldListFilter))
     search_fields = ("=event",)
@@ -189,7 +177,7 @@ class DailyCountAdmin(ReadOnlyAdmin):
 
 
 @admin.register(DailyUser)
-class DailyUserAdmin(ReadOnlyAdmin):
+class DailyUserAdmin(ReadOnlyModelAdmin):
     list_display = ("day", "event", "app", "user_key")
     list_filter = ("app", ("day", admin.DateFieldListFilter))
     search_fields = ("=event", "=user_key")
@@ -198,7 +186,7 @@ class DailyUserAdmin(ReadOnlyAdmin):
 
 
 @admin.register(UserStat)
-class UserStatAdmin(ReadOnlyAdmin):
+class UserStatAdmin(ReadOnlyModelAdmin):
     list_display = (
         "user_id",
         "app",

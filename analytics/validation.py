@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator
 
 from analytics.models import Device
+from core.validation import text_error
 
 MAX_EVENT_CHARS = 255
 MAX_USER_ID_CHARS = 255
@@ -104,16 +105,6 @@ def _ip(value: Any, client_ip: str, errors: dict) -> str:
     return client_ip
 
 
-def _text_error(value: Any, *, max_chars: int) -> str | None:
-    if not isinstance(value, str):
-        return "Must be a string."
-    if not value:
-        return "This field may not be blank."
-    if len(value) > max_chars:
-        return f"Ensure this field has no more than {max_chars} characters."
-    return None
-
-
 def _metadata_error(value: Any) -> str | None:
     if not isinstance(value, dict):
         return "Must be a JSON object."
@@ -138,12 +129,12 @@ def _shape_errors(data: dict) -> dict[str, list[str]]:
     event = data.get("event")
     if event is None:
         errors["event"] = [REQUIRED if "event" not in data else "This field may not be null."]
-    elif error := _text_error(event, max_chars=MAX_EVENT_CHARS):
+    elif error := text_error(event, max_chars=MAX_EVENT_CHARS):
         errors["event"] = [error]
     device = data.get("device")
     if device is not None and (not isinstance(device, str) or device not in DEVICES):
         errors["device"] = ["Must be one of mobile, desktop, tablet, other."]
-    optional = (("userId", lambda v: _text_error(v, max_chars=MAX_USER_ID_CHARS)),
+    optional = (("userId", lambda v: text_error(v, max_chars=MAX_USER_ID_CHARS)),
                 ("metadata", _metadata_error))  # fmt: skip
     for name, check in optional:
         value = data.get(name)

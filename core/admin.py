@@ -1,9 +1,26 @@
 """Operator pages for the platform's own tables."""
 
+from typing import Any
+
 from django.contrib import admin
+from django.db.models import Model
 from django.http import HttpRequest
 
 from core.models import RateLimitCounter
+
+
+class ReadOnlyModelAdmin(admin.ModelAdmin[Any]):
+    """Rows written only by the services: shown and filtered, never added, edited or deleted by
+    hand (an admin action that calls a service may still change them)."""
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> list[str]:
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
 
 
 @admin.register(RateLimitCounter)

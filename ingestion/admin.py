@@ -4,6 +4,7 @@ from django.contrib import admin, messages
 from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 from django.http import HttpRequest
 
+from core.admin import ReadOnlyModelAdmin
 from ingestion.models import Batch, Event, UserRevenue
 from ingestion.selectors import watermark_expression
 from ingestion.services import revenue_rebuild
@@ -51,7 +52,7 @@ class ProcessedFilter(admin.SimpleListFilter):
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(ReadOnlyModelAdmin):
     list_display = ("id", "user_id", "name", "value", "received_at", "processed", "idempotency_key")
     list_filter = (
         ProcessedFilter,
@@ -70,16 +71,6 @@ class EventAdmin(admin.ModelAdmin):
     @admin.display(boolean=True, ordering="id", description="processed")
     def processed(self, obj: Event) -> bool:
         return obj.processed
-
-    def get_readonly_fields(self, request, obj=None):
-        # The log is append-only: events are evidence, never edited by hand.
-        return [field.name for field in self.model._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
     @admin.action(description="Re-process the users of the selected events from the log")
     def reprocess_users(self, request: HttpRequest, queryset: QuerySet) -> None:

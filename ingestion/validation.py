@@ -9,6 +9,7 @@ rules are few and exact (see the spec): ``value`` a JSON integer (not a bool) in
 from dataclasses import dataclass
 from typing import Any
 
+from core.validation import text_error
 from ingestion.models import EventName
 
 MAX_VALUE = 2**53 - 1
@@ -31,16 +32,6 @@ class CleanEvent:
         return NAMES[self.name] * self.value
 
 
-def _text_error(value: Any, *, max_chars: int) -> str | None:
-    if not isinstance(value, str):
-        return "Must be a string."
-    if not value:
-        return "This field may not be blank."
-    if len(value) > max_chars:
-        return f"Ensure this field has no more than {max_chars} characters."
-    return None
-
-
 def _value_error(value: Any) -> str | None:
     if type(value) is not int:  # bool is an int subclass; 1.5, 10.0 and "10" are refused
         return "Must be a JSON integer."
@@ -56,7 +47,7 @@ def _name_error(value: Any) -> str | None:
 
 
 _REQUIRED_CHECKS = (
-    ("userId", lambda value: _text_error(value, max_chars=MAX_USER_ID_CHARS)),
+    ("userId", lambda value: text_error(value, max_chars=MAX_USER_ID_CHARS)),
     ("name", _name_error),
     ("value", _value_error),
 )
@@ -74,7 +65,7 @@ def event_validate(data: Any) -> tuple[CleanEvent | None, dict[str, list[str]]]:
         elif (error := check(value)) is not None:
             errors[field] = [error]
     event_id = data.get("eventId")
-    if event_id is not None and (error := _text_error(event_id, max_chars=MAX_KEY_CHARS)):
+    if event_id is not None and (error := text_error(event_id, max_chars=MAX_KEY_CHARS)):
         errors["eventId"] = [error]
     if errors:
         return None, errors

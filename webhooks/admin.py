@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from core.admin import ReadOnlyModelAdmin
 from webhooks.models import (
     Attempt,
     CollectionRequest,
@@ -155,20 +156,11 @@ class FailedDeliveryAdmin(admin.ModelAdmin):
 
 
 @admin.register(ProviderBreaker)
-class ProviderBreakerAdmin(admin.ModelAdmin):
+class ProviderBreakerAdmin(ReadOnlyModelAdmin):
     list_display = ("provider", "state", "consecutive_failures", "open_until", "probe_until",
                     "updated_at")  # fmt: skip
     list_filter = ("state",)
     actions = ["reset"]
-
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in self.model._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
     @admin.action(
         description="Close the selected breakers (resume calls now)", permissions=["change"]
