@@ -1,19 +1,51 @@
-"""Admin pages of the streams domain: viewers (live count, limit, refusals) and sessions."""
+"""Admin pages of the streams domain: viewers (live count, limit in force, refusals, their latest
+sessions) and sessions (a state badge that tells active from stopped, a confirmed force-end)."""
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.db.models.functions import Now
 from django.http import HttpRequest
+from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
-from streams.models import StreamSession, Viewer
+from core.admin import ReadOnlyModelAdmin, action_confirmation, counted, short_time, summary
+from streams.models import EndReason, StreamSession, Viewer
 from streams.selectors import (
+    SESSION_STATE_ACTIVE,
+    SESSION_STATE_LAPSED,
     session_active_q,
-    session_is_active_expression,
+    session_list_recent,
+    session_state_expression,
     viewer_list_with_active_count,
 )
 from streams.services import session_end_many, viewer_set_limit
+
+VIEWER_RECENT_SESSIONS = 20
+
+# Text and colour of each state: an operator tells a stopped session from an active one at a
+# glance, and by the words alone when colour is not seen.
+SESSION_STATE_BADGES = {
+    SESSION_STATE_ACTIVE: ("Active", "#1e7e34"),
+    SESSION_STATE_LAPSED: ("Lapsed (no heartbeat)", "#b36b00"),
+    EndReason.STOPPED: ("Stopped", "#555"),
+    EndReason.EXPIRED: ("Expired", "#555"),
+    EndReason.FORCED: ("Force-ended", "#a61b1b"),
+}
+
+
+def session_state_badge(state: str) -> SafeString:
+    label, colour = SESSION_STATE_BADGES.get(state, ("Ended", "#555"))
+    return format_html(
+        '<span class="session-state session-state-{}" style="color:#fff;background:{};'
+        'padding:1px 6px;border-radius:3px;white-space:nowrap">{}</span>',
+        state or "ended",
+        colour,
+        label,
+    )
 
 
 class ViewerLimitFilter(admin.SimpleListFilter):
@@ -52,16 +84,29 @@ class ViewerAdmin(admin.ModelAdmin):
         "user_id",
         "live_sessions",
         "limit_in_force",
-        "own_limit",
         "refusal_count",
-        "last_refused_at",
-        "updated_at",
+        "last_refused",
+        "updated",
     ]
     list_filter = [ViewerLimitFilter, ViewerRefusedFilter]
     search_fields = ["user_id"]
     search_help_text = "Exact or partial user id."
-    fields = ["user_id", "max_streams", "refusal_count", "last_refused_at", "created_at"]
-    readonly_fields = ["refusal_count", "last_refused_at", "created_at"]
+    fields = [
+        "user_id",
+        "max_streams",
+        "effective_limit",
+        "refusal_count",
+        "last_refused_at",
+        "created_at",
+        "recent_sessions",
+    ]
+    readonly_fields = [
+        "effective_limit",
+        "refusal_count",
+        "last_refused_at",
+        "created_at",
+        "recent_sessions",
+    ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Viewer]:
         return viewer_list_with_active_count()
@@ -69,6 +114,15 @@ class ViewerAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         # A viewer's user_id is their identity in every client: fixed once created.
         return [*self.readonly_fields, "user_id"] if obj else self.readonly_fields
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        if "max_streams" in form.base_fields:
+            form.base_fields["max_streams"].help_text = (
+                "Leave blank for the platform default "
+                f"(STREAMS_DEFAULT_LIMIT = {settings.STREAMS_DEFAULT_LIMIT})."
+            )
+        return form
 
     @admin.display(description="live sessions", ordering="active_count")
     def live_sessions(self, obj: Viewer) -> str:
@@ -80,13 +134,37 @@ class ViewerAdmin(admin.ModelAdmin):
             obj.active_count,
         )
 
-    @admin.display(description="limit", ordering="effective_limit")
-    def limit_in_force(self, obj: Viewer) -> int:
-        return obj.effective_limit
+    @admin.display(description="limit in force", ordering="effective_limit")
+    def limit_in_force(self, obj: Viewer) -> str:
+        return f"{obj.limit} (default)" if obj.max_streams is None else f"{obj.limit} (own)"
 
-    @admin.display(description="own limit", ordering="max_streams")
-    def own_limit(self, obj: Viewer) -> str:
-        return "default" if obj.max_streams is None else str(obj.max_streams)
+    @admin.display(description="effective limit")
+    def effective_limit(self, obj: Viewer | None) -> str:
+        default = settings.STREAMS_DEFAULT_LIMIT
+        if obj is None or obj.pk is None or obj.max_streams is None:
+            return f"{default}: the platform default (STREAMS_DEFAULT_LIMIT = {default})"
+        return f"{obj.max_streams}: the viewer's own limit (platform default {default})"
+
+    @admin.display(description="last refused", ordering="last_refused_at")
+    def last_refused(self, obj: Viewer) -> str:
+        return short_time(obj.last_refused_at)
+
+    @admin.display(description="updated", ordering="updated_at")
+    def updated(self, obj: Viewer) -> str:
+        return short_time(obj.updated_at)
+
+    @admin.display(description=f"latest {VIEWER_RECENT_SESSIONS} sessions, newest first")
+    def recent_sessions(self, obj: Viewer | None) -> str:
+        if obj is None or obj.pk is None:
+            return "-"
+        sessions = session_list_recent(viewer=obj, limit=VIEWER_RECENT_SESSIONS)
+        rows = [
+            (s, session_state_badge(s.state), short_time(s.started_at), short_time(s.ended_at))
+            for s in sessions
+        ]
+        all_url = reverse("admin:streams_streamsession_changelist") + f"?viewer__user_id={obj}"
+        context = {"rows": rows, "all_url": all_url}
+        return render_to_string("admin/streams/viewer/recent_sessions.html", context)
 
     def save_model(self, request, obj: Viewer, form, change: bool) -> None:
         viewer, _ = viewer_set_limit(user_id=obj.user_id, max_streams=obj.max_streams)
@@ -115,39 +193,31 @@ class SessionStateFilter(admin.SimpleListFilter):
 
 
 @admin.register(StreamSession)
-class StreamSessionAdmin(admin.ModelAdmin):
+class StreamSessionAdmin(ReadOnlyModelAdmin):
+    """Sessions are started through the API only (it holds the lock that keeps the limit) and
+    ended by their clients, the expiry sweep or the force-end action; purged by retention."""
+
     list_display = [
-        "id",
+        "status",
         "viewer_user_id",
         "device_id",
         "content_id",
-        "started_at",
-        "last_heartbeat",
-        "expires_at",
-        "is_active",
-        "ended_at",
-        "end_reason",
+        "started",
+        "heartbeat",
+        "ends",
     ]
+    list_display_links = ["status"]
     list_filter = [SessionStateFilter, "end_reason", "started_at"]
     list_select_related = ["viewer"]
     search_fields = ["=viewer__user_id", "=device_id", "=content_id", "=id"]
     search_help_text = "Exact user id, device id, content id or session id."
     actions = ["force_end"]
     ordering = ["-started_at"]
-    readonly_fields = [
-        "id",
-        "viewer",
-        "device_id",
-        "content_id",
-        "started_at",
-        "last_heartbeat",
-        "expires_at",
-        "ended_at",
-        "end_reason",
-    ]
+    fields = ["id", "status", "viewer", "device_id", "content_id", "started_at",
+              "last_heartbeat", "expires_at", "ended_at", "end_reason"]  # fmt: skip
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[StreamSession]:
-        return super().get_queryset(request).annotate(active_now=session_is_active_expression())
+        return super().get_queryset(request).annotate(state=session_state_expression())
 
     def lookup_allowed(self, lookup: str, value: str, request=None) -> bool:
         # Filter by user and device from a link or the address bar (?viewer__user_id=...).
@@ -155,19 +225,50 @@ class StreamSessionAdmin(admin.ModelAdmin):
             return True
         return super().lookup_allowed(lookup, value, request)
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        # Sessions are started through the API only: it holds the lock that keeps the limit.
-        return False
+    def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
+        return list(self.fields)
+
+    @admin.display(description="state", ordering="state")
+    def status(self, obj: StreamSession) -> SafeString:
+        return session_state_badge(obj.state)
 
     @admin.display(description="user id", ordering="viewer__user_id")
     def viewer_user_id(self, obj: StreamSession) -> str:
         return obj.viewer.user_id
 
-    @admin.display(description="active", boolean=True, ordering="active_now")
-    def is_active(self, obj: StreamSession) -> bool:
-        return obj.active_now
+    @admin.display(description="started", ordering="started_at")
+    def started(self, obj: StreamSession) -> str:
+        return short_time(obj.started_at)
 
-    @admin.action(description="Force end the selected sessions", permissions=["change"])
-    def force_end(self, request: HttpRequest, queryset: QuerySet[StreamSession]) -> None:
+    @admin.display(description="last heartbeat", ordering="last_heartbeat")
+    def heartbeat(self, obj: StreamSession) -> str:
+        return short_time(obj.last_heartbeat)
+
+    @admin.display(description="ended / lease ends", ordering="expires_at")
+    def ends(self, obj: StreamSession) -> str:
+        return short_time(obj.ended_at or obj.expires_at)
+
+    @admin.action(description="Force end the selected sessions", permissions=["operate"])
+    def force_end(
+        self, request: HttpRequest, queryset: QuerySet[StreamSession]
+    ) -> TemplateResponse | None:
+        confirmation = action_confirmation(
+            self,
+            request,
+            queryset,
+            question="Force end these sessions?",
+            consequence="Each open one ends now; its device must start a new session to play.",
+        )
+        if confirmation is not None:
+            return confirmation
+        selected = queryset.count()
         ended = session_end_many(session_ids=queryset.values_list("id", flat=True))
-        self.message_user(request, f"{ended} session(s) ended.", messages.SUCCESS)
+        skipped = selected - ended
+        message = summary(
+            [
+                f"Ended {counted(ended, 'session')}",
+                f"{counted(skipped, 'was', 'were')} already ended" if skipped else "",
+            ]
+        )
+        self.message_user(request, message, messages.SUCCESS)
+        return None

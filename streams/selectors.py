@@ -5,6 +5,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db.models import (
     BooleanField,
+    Case,
+    CharField,
     Count,
     ExpressionWrapper,
     F,
@@ -12,6 +14,7 @@ from django.db.models import (
     Q,
     QuerySet,
     Value,
+    When,
 )
 from django.db.models.functions import Coalesce, Now
 
@@ -26,6 +29,27 @@ def session_active_q(prefix: str = "") -> Q:
 
 def session_is_active_expression() -> ExpressionWrapper[Q]:
     return ExpressionWrapper(session_active_q(), output_field=BooleanField())
+
+
+SESSION_STATE_ACTIVE = "active"
+SESSION_STATE_LAPSED = "lapsed"
+
+
+def session_state_expression() -> Case:
+    """ "active", "lapsed" (expired, not yet closed by the sweep) or the end reason of an ended
+    session ("stopped", "expired", "forced"), by the database clock."""
+    return Case(
+        When(ended_at__isnull=False, then=F("end_reason")),
+        When(expires_at__gt=Now(), then=Value(SESSION_STATE_ACTIVE)),
+        default=Value(SESSION_STATE_LAPSED),
+        output_field=CharField(),
+    )
+
+
+def session_list_recent(*, viewer: Viewer, limit: int) -> list[StreamSession]:
+    """A viewer's latest ``limit`` sessions, newest first, each with its ``state``."""
+    rows = StreamSession.objects.filter(viewer=viewer).annotate(state=session_state_expression())
+    return list(rows.order_by("-started_at", "-id")[:limit])
 
 
 def session_list_active(*, viewer: Viewer) -> list[StreamSession]:
