@@ -19,31 +19,47 @@ from django.db.models import (
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import path
+from django.utils.text import Truncator
 
 from analytics.chart import chart_build
 from analytics.models import ApiKey, App, Batch, DailyCount, DailyUser, Event, Owner, UserStat
 from analytics.selectors import events_per_day_per_app, watermark_expression
 from analytics.services import api_key_revoke_by_operator
-from core.admin import ReadOnlyModelAdmin
+from core.admin import ReadOnlyModelAdmin, action_confirmation, counted, short_time
+
+DETAIL_SHOWN_CHARS = 24
+
+
+# An app's own text carries its 36-character id: lists name the app and leave the id to its page.
+@admin.display(description="app", ordering="app__name")
+def app_name(obj) -> str:
+    return obj.app.name
+
+
+@admin.display(description="at", ordering="timestamp")
+def event_time(obj) -> str:
+    return short_time(obj.timestamp)
 
 
 @admin.register(Owner)
 class OwnerAdmin(ReadOnlyModelAdmin):
-    list_display = ("username", "email", "apps", "is_active", "date_joined")
+    list_display = ("username", "email", "apps", "is_active", "joined")
     search_fields = ("username", "email")
     fields = ("username", "email", "is_active", "date_joined", "last_login")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         # Owners are the accounts that own at least one app.
         apps = App.objects.filter(owner=OuterRef("pk")).values("owner")
-        counted = apps.annotate(n=Count("pk")).values("n")
-        return (
-            super().get_queryset(request).filter(Exists(apps)).annotate(app_count=Subquery(counted))
-        )
+        app_count = Subquery(apps.annotate(n=Count("pk")).values("n"))
+        return super().get_queryset(request).filter(Exists(apps)).annotate(app_count=app_count)
 
     @admin.display(description="apps", ordering="app_count")
     def apps(self, obj) -> int:
         return obj.app_count
+
+    @admin.display(description="joined", ordering="date_joined")
+    def joined(self, obj) -> str:
+        return short_time(obj.date_joined)
 
 
 class ApiKeyInline(admin.TabularInline):
@@ -59,7 +75,7 @@ class ApiKeyInline(admin.TabularInline):
 
 @admin.register(App)
 class AppAdmin(admin.ModelAdmin):
-    list_display = ("name", "id", "owner", "domain", "created_at")
+    list_display = ("name", "owner", "site", "created")
     list_filter = (("created_at", admin.DateFieldListFilter),)
     search_fields = ("name", "=id", "owner__username", "domain")
     list_select_related = ("owner",)
@@ -68,9 +84,16 @@ class AppAdmin(admin.ModelAdmin):
     inlines = (ApiKeyInline,)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return (
-            False  # register through the API or `manage.py create_analytics_app` (key shown once)
-        )
+        # Register through the API or `manage.py create_analytics_app` (key shown once).
+        return False
+
+    @admin.display(description="domain", ordering="domain")
+    def site(self, obj: App) -> str:
+        return Truncator(obj.domain).chars(40)
+
+    @admin.display(description="created at", ordering="created_at")
+    def created(self, obj: App) -> str:
+        return short_time(obj.created_at)
 
     def get_urls(self):
         overview = self.admin_site.admin_view(self.overview_view)
@@ -104,7 +127,7 @@ class KeyStateFilter(admin.SimpleListFilter):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(ReadOnlyModelAdmin):
-    list_display = ("prefix", "app", "created_at", "last_used_at", "expires_at", "revoked_at")
+    list_display = ("prefix", app_name, "created", "last_used", "expires", "revoked")
     list_filter = (KeyStateFilter,)
     search_fields = ("prefix", "app__name", "=app__id")
     list_select_related = ("app",)
@@ -115,10 +138,50 @@ class ApiKeyAdmin(ReadOnlyModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return self.fields
 
-    @admin.action(description="Revoke selected keys (refused from the next request on)")
-    def revoke(self, request: HttpRequest, queryset: QuerySet) -> None:
-        revoked = api_key_revoke_by_operator(key_ids=list(queryset.values_list("pk", flat=True)))
-        self.message_user(request, f"Revoked {revoked} keys.", messages.SUCCESS)
+    @admin.display(description="created at", ordering="created_at")
+    def created(self, obj: ApiKey) -> str:
+        return short_time(obj.created_at)
+
+    @admin.display(description="last used", ordering="last_used_at")
+    def last_used(self, obj: ApiKey) -> str:
+        return short_time(obj.last_used_at)
+
+    @admin.display(description="expires", ordering="expires_at")
+    def expires(self, obj: ApiKey) -> str:
+        return short_time(obj.expires_at)
+
+    @admin.display(description="revoked", ordering="revoked_at")
+    def revoked(self, obj: ApiKey) -> str:
+        return short_time(obj.revoked_at)
+
+    @admin.action(
+        description="Revoke selected keys (refused from the next request on)",
+        permissions=["operate"],
+    )
+    def revoke(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
+        confirmation = action_confirmation(
+            self,
+            request,
+            queryset,
+            question="Revoke these API keys?",
+            consequence="Their apps' requests are refused from the next one on; this cannot "
+            "be undone (the owner issues a new key).",
+        )
+        if confirmation is not None:
+            return confirmation
+        live = list(queryset.filter(revoked_at__isnull=True).select_related("app"))
+        revoked = api_key_revoke_by_operator(key_ids=[key.pk for key in live])
+        self.message_user(request, _revoked_message(live, revoked), messages.SUCCESS)
+        return None
+
+
+def _revoked_message(live: list[ApiKey], revoked: int) -> str:
+    if revoked == 0:
+        return "Revoked no key: the selected keys were already revoked"
+    if len(live) == 1 and revoked == 1:
+        return f"Revoked key {live[0].prefix} of app {live[0].app.name}"
+    apps = {key.app_id for key in live}
+    return f"Revoked {counted(revoked, 'key')} of {counted(len(apps), 'app')}"
 
 
 class ProcessedFilter(admin.SimpleListFilter):
@@ -138,16 +201,7 @@ class ProcessedFilter(admin.SimpleListFilter):
 
 @admin.register(Event)
 class EventAdmin(ReadOnlyModelAdmin):
-    list_display = (
-        "id",
-        "event",
-        "app",
-        "device",
-        "user_id",
-        "ip_address",
-        "timestamp",
-        "processed",
-    )
+    list_display = ("id", "event", app_name, "device", "user_id", event_time, "processed")
     list_filter = (ProcessedFilter, "app", "device", ("day", admin.DateFieldListFilter))
     search_fields = ("=event", "=user_id")
     list_select_related = ("app",)
@@ -164,13 +218,17 @@ class EventAdmin(ReadOnlyModelAdmin):
 
 @admin.register(Batch)
 class BatchAdmin(ReadOnlyModelAdmin):
-    list_display = ("id", "created_at", "first_id", "last_id", "size")
+    list_display = ("id", "created", "first_id", "last_id", "size")
     list_filter = (("created_at", admin.DateFieldListFilter),)
+
+    @admin.display(description="created at", ordering="created_at")
+    def created(self, obj: Batch) -> str:
+        return short_time(obj.created_at)
 
 
 @admin.register(DailyCount)
 class DailyCountAdmin(ReadOnlyModelAdmin):
-    list_display = ("day", "event", "app", "device", "count")
+    list_display = ("day", "event", app_name, "device", "count")
     list_filter = ("app", "device", ("day", admin.DateFieldListFilter))
     search_fields = ("=event",)
     list_select_related = ("app",)
@@ -178,7 +236,7 @@ class DailyCountAdmin(ReadOnlyModelAdmin):
 
 @admin.register(DailyUser)
 class DailyUserAdmin(ReadOnlyModelAdmin):
-    list_display = ("day", "event", "app", "user_key")
+    list_display = ("day", "event", app_name, "user_key")
     list_filter = ("app", ("day", admin.DateFieldListFilter))
     search_fields = ("=event", "=user_key")
     list_select_related = ("app",)
@@ -187,18 +245,22 @@ class DailyUserAdmin(ReadOnlyModelAdmin):
 
 @admin.register(UserStat)
 class UserStatAdmin(ReadOnlyModelAdmin):
-    list_display = (
-        "user_id",
-        "app",
-        "total_events",
-        "last_timestamp",
-        "browser",
-        "os",
-        "ip_address",
-    )
+    list_display = ("user_id", app_name, "total_events", "last_event", "browser_", "os_")
     list_filter = ("app",)
     search_fields = ("=user_id",)
     list_select_related = ("app",)
+
+    @admin.display(description="last event", ordering="last_timestamp")
+    def last_event(self, obj: UserStat) -> str:
+        return short_time(obj.last_timestamp)
+
+    @admin.display(description="browser", ordering="browser")
+    def browser_(self, obj: UserStat) -> str:
+        return Truncator(obj.browser or "-").chars(DETAIL_SHOWN_CHARS)
+
+    @admin.display(description="os", ordering="os")
+    def os_(self, obj: UserStat) -> str:
+        return Truncator(obj.os or "-").chars(DETAIL_SHOWN_CHARS)
 
 
 # Sign-in with Google: the Google client comes from the environment (analytics.signin), and

@@ -1,39 +1,49 @@
-"""Admin pages of the ingestion domain: revenue per user, the event log, batches."""
+"""Admin pages of the ingestion domain: revenue per user, the event log, batches.
+
+All three are written only by the services: shown and filtered here, never edited; the one
+action re-computes users' totals from the log through the service.
+"""
 
 from django.contrib import admin, messages
 from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 from django.http import HttpRequest
+from django.utils.text import Truncator
 
-from core.admin import ReadOnlyModelAdmin
+from core.admin import ReadOnlyModelAdmin, counted, short_time
 from ingestion.models import Batch, Event, UserRevenue
 from ingestion.selectors import watermark_expression
 from ingestion.services import revenue_rebuild
 
+KEY_SHOWN_CHARS = 24
+
 
 def _reprocess(modeladmin: admin.ModelAdmin, request: HttpRequest, user_ids: list[str]) -> None:
-    repaired = revenue_rebuild(user_ids=sorted(set(user_ids)))
+    users = sorted(set(user_ids))
+    repaired = revenue_rebuild(user_ids=users)
+    checked = f"Checked {counted(len(users), 'user')}"
     if repaired:
         changes = "; ".join(f"{d.user_id}: {d.stored} → {d.from_log}" for d in repaired)
-        modeladmin.message_user(request, f"Recomputed from the log: {changes}", messages.WARNING)
+        recomputed = f"recomputed {counted(len(repaired), 'total')} from the log"
+        modeladmin.message_user(request, f"{checked}: {recomputed} ({changes})", messages.WARNING)
     else:
-        modeladmin.message_user(
-            request, f"{len(set(user_ids))} users checked: totals already match the log."
-        )
+        modeladmin.message_user(request, f"{checked}: every total already matches the log")
 
 
 @admin.register(UserRevenue)
-class UserRevenueAdmin(admin.ModelAdmin):
-    list_display = ("user_id", "revenue", "updated_at")
+class UserRevenueAdmin(ReadOnlyModelAdmin):
+    list_display = ("user_id", "revenue", "updated")
     search_fields = ("user_id",)
-    readonly_fields = ("user_id", "revenue", "updated_at")
     actions = ("reprocess_from_log",)
 
-    @admin.action(description="Re-process selected users from the event log")
+    @admin.display(description="updated at", ordering="updated_at")
+    def updated(self, obj: UserRevenue) -> str:
+        return short_time(obj.updated_at)
+
+    @admin.action(
+        description="Re-process selected users from the event log", permissions=["operate"]
+    )
     def reprocess_from_log(self, request: HttpRequest, queryset: QuerySet) -> None:
         _reprocess(self, request, list(queryset.values_list("user_id", flat=True)))
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
 
 
 class ProcessedFilter(admin.SimpleListFilter):
@@ -53,7 +63,7 @@ class ProcessedFilter(admin.SimpleListFilter):
 
 @admin.register(Event)
 class EventAdmin(ReadOnlyModelAdmin):
-    list_display = ("id", "user_id", "name", "value", "received_at", "processed", "idempotency_key")
+    list_display = ("id", "user_id", "name", "value", "received", "processed", "key")
     list_filter = (
         ProcessedFilter,
         "name",
@@ -72,19 +82,28 @@ class EventAdmin(ReadOnlyModelAdmin):
     def processed(self, obj: Event) -> bool:
         return obj.processed
 
-    @admin.action(description="Re-process the users of the selected events from the log")
+    @admin.display(description="received at", ordering="received_at")
+    def received(self, obj: Event) -> str:
+        return short_time(obj.received_at)
+
+    @admin.display(description="idempotency key", ordering="idempotency_key")
+    def key(self, obj: Event) -> str:
+        # Keys run to 255 characters; the full one is on the event's page and in the search.
+        return Truncator(obj.idempotency_key or "-").chars(KEY_SHOWN_CHARS)
+
+    @admin.action(
+        description="Re-process the users of the selected events from the log",
+        permissions=["operate"],
+    )
     def reprocess_users(self, request: HttpRequest, queryset: QuerySet) -> None:
         _reprocess(self, request, list(queryset.values_list("user_id", flat=True)))
 
 
 @admin.register(Batch)
-class BatchAdmin(admin.ModelAdmin):
-    list_display = ("id", "created_at", "first_id", "last_id", "size", "users", "out_of_range")
+class BatchAdmin(ReadOnlyModelAdmin):
+    list_display = ("id", "created", "first_id", "last_id", "size", "users", "out_of_range")
     list_filter = (("created_at", admin.DateFieldListFilter),)
-    readonly_fields = ("created_at", "first_id", "last_id", "size", "users", "out_of_range")
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
+    @admin.display(description="created at", ordering="created_at")
+    def created(self, obj: Batch) -> str:
+        return short_time(obj.created_at)

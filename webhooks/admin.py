@@ -6,12 +6,16 @@ Work rows are written only by the engine and the services: shown, filtered, neve
 """
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.utils.text import Truncator
 
-from core.admin import ReadOnlyModelAdmin
+from core.admin import ReadOnlyModelAdmin, counted, operate_allowed, short_time
 from webhooks.models import (
     Attempt,
     CollectionRequest,
@@ -22,6 +26,21 @@ from webhooks.models import (
     ProviderFetch,
 )
 from webhooks.services import breakers_reset, deliveries_retry
+
+ID_SHOWN_CHARS = 8
+RESPONSE_SHOWN_CHARS = 40
+
+
+def _request_link(request_id) -> SafeString:
+    # The first characters of the id tell requests apart in a list; the page has the whole id.
+    url = reverse("admin:webhooks_collectionrequest_change", args=[request_id])
+    return format_html(
+        '<a href="{}" title="{}">{}</a>', url, request_id, str(request_id)[:ID_SHOWN_CHARS]
+    )
+
+
+def _queued_message(retried: int) -> str:
+    return f"Queued {counted(retried, 'delivery', 'deliveries')} for retry"
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -71,28 +90,31 @@ class ProviderFilter(admin.SimpleListFilter):
 
 
 @admin.register(CollectionRequest)
-class CollectionRequestAdmin(admin.ModelAdmin):
-    list_display = ("id", "status", "providers", "callback_host", "created_at", "deadline_at")
+class CollectionRequestAdmin(ReadOnlyModelAdmin):
+    list_display = ("short_id", "status", "providers", "callback_host", "created", "deadline")
     list_filter = ("status", ProviderFilter)
-    search_fields = ("callback_host",)
+    search_fields = ("callback_host", "=id")
+    search_help_text = "Callback host (part of it) or the exact request id."
     date_hierarchy = "created_at"
     inlines = [FetchInline, DeliveryInline, AttemptInline]
 
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in self.model._meta.fields]
+    @admin.display(description="request", ordering="id")
+    def short_id(self, obj: CollectionRequest) -> SafeString:
+        return _request_link(obj.pk)
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
+    @admin.display(description="created at", ordering="created_at")
+    def created(self, obj: CollectionRequest) -> str:
+        return short_time(obj.created_at)
 
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        # The change page is the read-only detail page (the inlines need it).
-        return super().has_view_permission(request, obj)
+    @admin.display(description="deadline", ordering="deadline_at")
+    def deadline(self, obj: CollectionRequest) -> str:
+        return short_time(obj.deadline_at)
 
 
 @admin.register(FailedDelivery)
-class FailedDeliveryAdmin(admin.ModelAdmin):
+class FailedDeliveryAdmin(ReadOnlyModelAdmin):
     list_display = ("webhook_id", "request_link", "callback_host", "attempts",
-                    "last_status_code", "last_response", "created_at")  # fmt: skip
+                    "last_status_code", "response", "created")  # fmt: skip
     list_filter = (("request__fetches__provider", admin.AllValuesFieldListFilter), "created_at")
     search_fields = ("request__callback_host", "webhook_id", "=request__id")
     actions = ["retry_selected"]
@@ -104,27 +126,26 @@ class FailedDeliveryAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in Delivery._meta.fields]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    @admin.display(description="request")
-    def request_link(self, delivery: Delivery) -> str:
-        from django.utils.html import format_html
-
-        url = reverse("admin:webhooks_collectionrequest_change", args=[delivery.request_id])
-        return format_html('<a href="{}">{}</a>', url, delivery.request_id)
+    @admin.display(description="request", ordering="request_id")
+    def request_link(self, delivery: Delivery) -> SafeString:
+        return _request_link(delivery.request_id)
 
     @admin.display(description="callback host", ordering="request__callback_host")
     def callback_host(self, delivery: Delivery) -> str:
         return delivery.request.callback_host
 
-    @admin.action(description="Retry the selected failed deliveries", permissions=["change"])
+    @admin.display(description="last response", ordering="last_response")
+    def response(self, delivery: Delivery) -> str:
+        return Truncator(delivery.last_response or "-").chars(RESPONSE_SHOWN_CHARS)
+
+    @admin.display(description="created at", ordering="created_at")
+    def created(self, delivery: Delivery) -> str:
+        return short_time(delivery.created_at)
+
+    @admin.action(description="Retry the selected failed deliveries", permissions=["operate"])
     def retry_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
         retried = deliveries_retry(deliveries=queryset)
-        self.message_user(request, f"{retried} deliveries queued again.", messages.SUCCESS)
+        self.message_user(request, _queued_message(retried), messages.SUCCESS)
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.retry_matching_view)
@@ -133,20 +154,19 @@ class FailedDeliveryAdmin(admin.ModelAdmin):
 
     def retry_matching_view(self, request: HttpRequest):
         """Retry every failed delivery the list's current filter shows, after a confirmation."""
-        if not self.has_change_permission(request):
-            return HttpResponseRedirect(reverse("admin:index"))
+        if not operate_allowed(request, self.opts):
+            raise PermissionDenied
         changelist = self.get_changelist_instance(request)
         matching = changelist.get_queryset(request)
-        count = matching.count()
         back = reverse("admin:webhooks_faileddelivery_changelist") + changelist.get_query_string()
         if request.method == "POST" and request.POST.get("confirm") == "yes":
             retried = deliveries_retry(deliveries=matching)
-            self.message_user(request, f"{retried} deliveries queued again.", messages.SUCCESS)
+            self.message_user(request, _queued_message(retried), messages.SUCCESS)
             return HttpResponseRedirect(back)
         context = {
             **self.admin_site.each_context(request),
             "title": "Retry every failed delivery matching this filter?",
-            "count": count,
+            "count": matching.count(),
             "back": back,
             "opts": self.model._meta,
         }
@@ -163,11 +183,11 @@ class ProviderBreakerAdmin(ReadOnlyModelAdmin):
     actions = ["reset"]
 
     @admin.action(
-        description="Close the selected breakers (resume calls now)", permissions=["change"]
+        description="Close the selected breakers (resume calls now)", permissions=["operate"]
     )
     def reset(self, request: HttpRequest, queryset: QuerySet) -> None:
         closed = breakers_reset(breakers=queryset)
-        self.message_user(request, f"{closed} breakers closed.", messages.SUCCESS)
+        self.message_user(request, f"Closed {counted(closed, 'breaker')}", messages.SUCCESS)
 
 
 @admin.register(MockProvider)

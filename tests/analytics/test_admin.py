@@ -5,10 +5,13 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from analytics.models import ApiKey, App, DailyCount, DailyUser, Event, UserStat
+from analytics.models import ApiKey, App, Batch, DailyCount, DailyUser, Event, UserStat
 from analytics.services import events_collect, events_process_pending
 from analytics.validation import event_validate
+from tests.admin_checks import assert_constant_queries, assert_read_only, messages_of
 from tests.analytics.factories import OwnerFactory, registered_app
+
+KEYS = "/admin/analytics/apikey/"
 
 pytestmark = pytest.mark.django_db
 
@@ -100,10 +103,14 @@ def test_revoke_action_refuses_the_key(admin_client_, every_state, api_client):
     owner = OwnerFactory()
     app, raw = registered_app(owner)
     key = ApiKey.objects.get(app=app)
-    response = admin_client_.post(
-        "/admin/analytics/apikey/", {"action": "revoke", "_selected_action": [key.pk]}
-    )
+    chosen = {"action": "revoke", "_selected_action": [key.pk]}
+    asked = admin_client_.post(KEYS, chosen)
+    assert asked.status_code == 200
+    assert "1 selected." in asked.text
+    assert ApiKey.objects.get(pk=key.pk).revoked_at is None
+    response = admin_client_.post(KEYS, {**chosen, "confirm": "yes"})
     assert response.status_code == 302
+    assert messages_of(response) == [f"Revoked key {key.prefix} of app shop"]
     key.refresh_from_db()
     assert key.revoked_at is not None
     api_client.credentials(HTTP_X_API_KEY=raw)
@@ -128,3 +135,81 @@ def test_overview_without_data(admin_client_):
     page = admin_client_.get("/admin/analytics/app/overview/")
     assert page.status_code == 200
     assert "No processed events yet." in page.content.decode()
+
+
+def test_revoke_counts_keys_and_apps_and_skips_revoked_ones(admin_client_, every_state):
+    keys = list(ApiKey.objects.order_by("pk").values_list("pk", flat=True))
+    chosen = {"action": "revoke", "_selected_action": keys, "confirm": "yes"}
+    response = admin_client_.post(KEYS, chosen)
+    assert messages_of(response) == ["Revoked 2 keys of 2 apps"]
+    assert ApiKey.objects.filter(revoked_at__isnull=True).count() == 0
+    response = admin_client_.post(KEYS, chosen)
+    assert messages_of(response) == ["Revoked no key: the selected keys were already revoked"]
+
+
+def test_everything_but_apps_is_read_only(admin_client_, every_state):
+    from analytics.models import Owner
+
+    owner = Owner.objects.get(username="ann")
+    for obj in (
+        owner,
+        ApiKey.objects.first(),
+        Event.objects.first(),
+        Batch.objects.first(),
+        DailyCount.objects.first(),
+        DailyUser.objects.first(),
+        UserStat.objects.first(),
+    ):
+        assert_read_only(admin_client_, obj)
+    assert ApiKey.objects.filter(revoked_at__isnull=True).count() == 2
+
+
+@pytest.fixture
+def made(db):
+    """make(n): n new events, each its own name and user, folded by the processor."""
+    app = registered_app(OwnerFactory(username="maker"), name="maker")[0]
+    counter = {"n": 0}
+
+    def make(count: int) -> None:
+        events = []
+        for _ in range(count):
+            i = counter["n"]
+            counter["n"] += 1
+            raw = {"event": f"e{i}", "userId": f"u{i}"}
+            events.append(event_validate(raw, client_ip="10.0.0.1")[0])
+        events_collect(app_id=app.pk, events=events)
+        events_process_pending()
+
+    return make
+
+
+def _apps(count: int) -> None:
+    for _ in range(count):
+        registered_app(OwnerFactory())
+
+
+@pytest.mark.parametrize("model", ["event", "dailycount", "dailyuser", "userstat"])
+def test_event_changelists_cost_the_same_queries_for_1_and_20_rows(
+    admin_client_, django_assert_num_queries, made, model
+):
+    url = f"/admin/analytics/{model}/"
+    assert_constant_queries(admin_client_, url, made, django_assert_num_queries)
+
+
+def test_batch_changelist_costs_the_same_queries_for_1_and_20_rows(
+    admin_client_, django_assert_num_queries, made
+):
+    def batches(count: int) -> None:
+        for _ in range(count):
+            made(1)
+
+    url = "/admin/analytics/batch/"
+    assert_constant_queries(admin_client_, url, batches, django_assert_num_queries)
+
+
+@pytest.mark.parametrize("model", ["owner", "app", "apikey"])
+def test_account_changelists_cost_the_same_queries_for_1_and_20_rows(
+    admin_client_, django_assert_num_queries, model
+):
+    url = f"/admin/analytics/{model}/"
+    assert_constant_queries(admin_client_, url, _apps, django_assert_num_queries)

@@ -42,3 +42,22 @@ def test_add_form_loads_or_is_refused(operator_session, app_label, model_name):
     response = operator_session.get(reverse(f"admin:{app_label}_{model_name}_add"))
     request = response.wsgi_request
     assert response.status_code == (200 if model_admin.has_add_permission(request) else 403)
+
+
+def test_rate_limit_counters_are_read_only(operator_session, django_assert_num_queries):
+    from django.utils import timezone
+
+    from core.models import RateLimitCounter
+    from tests.admin_checks import assert_constant_queries, assert_read_only
+
+    def make(count: int) -> None:
+        start = RateLimitCounter.objects.count()
+        for i in range(start, start + count):
+            RateLimitCounter.objects.create(
+                key=f"ip:10.0.0.{i}", window_start=i, count=1, expires_at=timezone.now()
+            )
+
+    url = "/admin/core/ratelimitcounter/"
+    assert_constant_queries(operator_session, url, make, django_assert_num_queries)
+    assert_read_only(operator_session, RateLimitCounter.objects.first())
+    assert RateLimitCounter.objects.count() == 20

@@ -5,8 +5,9 @@ import io
 import pytest
 
 from ingestion.demo import demo_load
-from ingestion.models import Event, UserRevenue
+from ingestion.models import Batch, Event, UserRevenue
 from ingestion.services import events_process_pending
+from tests.admin_checks import assert_constant_queries, assert_read_only, messages_of
 from tests.ingestion.factories import EventFactory
 
 pytestmark = pytest.mark.django_db
@@ -61,7 +62,70 @@ def test_reprocess_action_recomputes_the_user_from_the_log(admin_client_):
 
     assert response.status_code == 200
     assert UserRevenue.objects.get(user_id="user1").revenue == 10
-    assert "user1: 1000 → 10" in response.content.decode()
+    assert "Checked 1 user: recomputed 1 total from the log (user1: 1000 → 10)" in response.text
+
+
+def test_reprocess_action_counts_the_users_it_checked(admin_client_):
+    for user in ("user1", "user2", "user3"):
+        EventFactory(user_id=user, value=4, amount=4)
+    events_process_pending()
+    UserRevenue.objects.filter(user_id="user2").update(revenue=7)
+    users = list(UserRevenue.objects.values_list("pk", flat=True))
+    chosen = {"action": "reprocess_from_log", "_selected_action": users}
+    response = admin_client_.post("/admin/ingestion/userrevenue/", chosen)
+    assert response.status_code == 302
+    assert messages_of(response) == [
+        "Checked 3 users: recomputed 1 total from the log (user2: 7 → 4)"
+    ]
+    response = admin_client_.post("/admin/ingestion/userrevenue/", chosen)
+    assert messages_of(response) == ["Checked 3 users: every total already matches the log"]
+
+
+def test_revenue_events_and_batches_are_read_only(admin_client_):
+    EventFactory(user_id="user1", value=4, amount=4)
+    events_process_pending()
+    for obj in (UserRevenue.objects.get(), Event.objects.get(), Batch.objects.get()):
+        assert_read_only(admin_client_, obj)
+    assert UserRevenue.objects.get().revenue == 4
+    assert (Event.objects.count(), Batch.objects.count()) == (1, 1)
+
+
+def _events_processed(count: int) -> None:
+    EventFactory.create_batch(count)
+    events_process_pending()
+
+
+def _batches(count: int) -> None:
+    for _ in range(count):
+        _events_processed(1)
+
+
+@pytest.mark.parametrize(
+    ("url", "make"),
+    [
+        ("/admin/ingestion/event/", _events_processed),
+        ("/admin/ingestion/batch/", _batches),
+    ],
+)
+def test_changelists_cost_the_same_queries_for_1_and_20_rows(
+    admin_client_, django_assert_num_queries, url, make
+):
+    assert_constant_queries(admin_client_, url, make, django_assert_num_queries)
+
+
+def test_revenue_list_costs_the_same_queries_for_1_and_20_users(
+    admin_client_, django_assert_num_queries
+):
+    made = {"n": 0}
+
+    def make(count: int) -> None:
+        for _ in range(count):
+            EventFactory(user_id=f"payer{made['n']}")
+            made["n"] += 1
+        events_process_pending()
+
+    url = "/admin/ingestion/userrevenue/"
+    assert_constant_queries(admin_client_, url, make, django_assert_num_queries)
 
 
 def test_demo_load_is_idempotent():

@@ -1,9 +1,23 @@
 """Operator pages: search and filters, the failed-deliveries retries, breakers, mock settings."""
 
+import json
+import uuid
+from datetime import timedelta
+from urllib.parse import urlencode
+
 import pytest
 
+from tests.admin_checks import assert_constant_queries, assert_read_only, messages_of
 from tests.webhooks.factories import collection_make
-from webhooks.models import CollectionRequest, Delivery, MockProvider, ProviderBreaker
+from webhooks import clock
+from webhooks.models import (
+    CollectionRequest,
+    Delivery,
+    FailedDelivery,
+    MockProvider,
+    ProviderBreaker,
+    ProviderFetch,
+)
 from webhooks.work import work_settle
 
 pytestmark = pytest.mark.django_db
@@ -52,6 +66,7 @@ def test_retry_one_selected_failed_delivery(outside, driven, admin_client):
         CHANGELIST, {"action": "retry_selected", "_selected_action": [delivery.pk]}
     )
     assert response.status_code == 302
+    assert messages_of(response) == ["Queued 1 delivery for retry"]
     assert dict(Delivery.objects.values_list("request_id", "state")) == {
         first.pk: "pending",
         second.pk: "failed",
@@ -73,6 +88,7 @@ def test_retry_all_matching_the_filter_confirms_with_the_count(outside, driven, 
     assert Delivery.objects.filter(state="failed").count() == 5
     done = admin_client.post(url, {"confirm": "yes"})
     assert done.status_code == 302
+    assert messages_of(done) == ["Queued 2 deliveries for retry"]
     assert done["Location"] == f"{CHANGELIST}?q=other.example"
     pending = Delivery.objects.filter(state="pending")
     assert set(pending.values_list("request__callback_host", flat=True)) == {"other.example"}
@@ -92,9 +108,10 @@ def test_breakers_are_shown_and_closed_by_hand(admin_client, driven):
     )
     page = admin_client.get("/admin/webhooks/providerbreaker/")
     assert "Open (calls paused)" in page.text
-    admin_client.post(
+    response = admin_client.post(
         "/admin/webhooks/providerbreaker/", {"action": "reset", "_selected_action": ["gas"]}
     )
+    assert messages_of(response) == ["Closed 1 breaker"]
     breaker = ProviderBreaker.objects.get()
     assert (breaker.state, breaker.consecutive_failures, breaker.open_until) == ("closed", 0, None)
 
@@ -107,3 +124,115 @@ def test_mock_provider_settings_are_edited_in_the_admin(admin_client):
     assert response.status_code == 302
     row = MockProvider.objects.get()
     assert (row.name, row.failure_rate, row.latency_ms, row.outage_until) == ("gas", 0.25, 40, None)
+
+
+def _failed_rows(count: int, *, provider: str = "gas", created_at=None) -> list[Delivery]:
+    """Requests whose callback has failed, written as the engine leaves them."""
+    now = created_at or clock.now()
+    made = []
+    for _ in range(count):
+        request = CollectionRequest.objects.create(
+            providers=[provider],
+            callback_url="https://callback.example/hook",
+            callback_host="callback.example",
+            status="failed",
+            deadline_at=now + timedelta(minutes=5),
+            created_at=now,
+            finished_at=now,
+        )
+        ProviderFetch.objects.create(
+            request=request, provider=provider, state="fetched", data={"amount": 1}, fetched_at=now
+        )
+        made.append(
+            Delivery.objects.create(
+                request=request,
+                webhook_id=f"msg_{uuid.uuid4().hex}",
+                body=json.dumps({"status": "completed"}),
+                state="failed",
+                attempts=3,
+                window_ends_at=now,
+                last_status_code=410,
+                last_response="gone",
+                created_at=now,
+            )
+        )
+    return made
+
+
+def test_retry_all_matching_follows_the_list_filters(admin_client, driven):
+    gas = _failed_rows(3, provider="gas")
+    internet = _failed_rows(2, provider="internet")
+    old = _failed_rows(1, provider="gas", created_at=driven() - timedelta(days=30))
+    since = (driven() - timedelta(days=1)).isoformat()
+    query = "?" + urlencode({"created_at__gte": since, "request__fetches__provider": "gas"})
+    listed = admin_client.get(CHANGELIST + query)
+    assert {d.pk for d in listed.context["cl"].result_list} == {d.pk for d in gas}
+    assert f"retry-matching/{query}" in listed.text.replace("&amp;", "&")
+    url = CHANGELIST + "retry-matching/" + query
+    assert "3 failed deliveries match this filter" in admin_client.get(url).text
+    done = admin_client.post(url, {"confirm": "yes"})
+    assert messages_of(done) == ["Queued 3 deliveries for retry"]
+    states = dict(Delivery.objects.values_list("pk", "state"))
+    assert states == {
+        **{d.pk: "pending" for d in gas},
+        **{d.pk: "failed" for d in [*internet, *old]},
+    }
+    assert "0 failed deliveries match this filter" in admin_client.get(url).text
+
+
+def test_retry_all_matching_needs_the_change_permission(client, django_user_model):
+    _failed_rows(1)
+    viewer = django_user_model.objects.create_user("viewer", password=None, is_staff=True)
+    from django.contrib.auth.models import Permission
+
+    viewer.user_permissions.add(Permission.objects.get(codename="view_faileddelivery"))
+    client.force_login(viewer)
+    assert client.get(CHANGELIST).status_code == 200
+    assert "retry_selected" not in client.get(CHANGELIST).text
+    url = CHANGELIST + "retry-matching/"
+    assert client.get(url).status_code == 403
+    assert client.post(url, {"confirm": "yes"}).status_code == 403
+    assert Delivery.objects.get().state == "failed"
+
+
+def test_work_rows_and_breakers_are_read_only(admin_client, driven):
+    delivery = _failed_rows(1)[0]
+    breaker = ProviderBreaker.objects.create(provider="gas", state="closed")
+    for obj in (delivery.request, FailedDelivery.objects.get(pk=delivery.pk), breaker):
+        assert_read_only(admin_client, obj)
+    assert Delivery.objects.get().state == "failed"
+
+
+def test_the_request_page_still_shows_its_work_inline(admin_client, driven):
+    delivery = _failed_rows(1)[0]
+    page = admin_client.get(f"/admin/webhooks/collectionrequest/{delivery.request_id}/change/")
+    assert delivery.webhook_id in page.text
+    assert "Provider fetch" in page.text
+
+
+def _breakers(count: int) -> None:
+    start = ProviderBreaker.objects.count()
+    for i in range(start, start + count):
+        ProviderBreaker.objects.create(provider=f"p{i}", state="closed")
+
+
+def _mocks(count: int) -> None:
+    start = MockProvider.objects.count()
+    for i in range(start, start + count):
+        MockProvider.objects.create(name=f"m{i}", failure_rate=0.1)
+
+
+@pytest.mark.parametrize(
+    ("model", "make"),
+    [
+        ("collectionrequest", _failed_rows),
+        ("faileddelivery", _failed_rows),
+        ("providerbreaker", _breakers),
+        ("mockprovider", _mocks),
+    ],
+)
+def test_changelists_cost_the_same_queries_for_1_and_20_rows(
+    admin_client, django_assert_num_queries, driven, model, make
+):
+    url = f"/admin/webhooks/{model}/"
+    assert_constant_queries(admin_client, url, make, django_assert_num_queries)
