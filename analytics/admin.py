@@ -19,21 +19,35 @@ from django.db.models import (
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import path
-from django.utils.text import Truncator
+from django.utils.safestring import SafeString
 
 from analytics.chart import chart_build
 from analytics.models import ApiKey, App, Batch, DailyCount, DailyUser, Event, Owner, UserStat
 from analytics.selectors import events_per_day_per_app, watermark_expression
 from analytics.services import api_key_revoke_by_operator
-from core.admin import ReadOnlyModelAdmin, action_confirmation, counted, short_time
-
-DETAIL_SHOWN_CHARS = 24
+from core.admin import (
+    ReadOnlyModelAdmin,
+    action_confirmation,
+    counted,
+    short_time,
+    shortened,
+)
 
 
 # An app's own text carries its 36-character id: lists name the app and leave the id to its page.
 @admin.display(description="app", ordering="app__name")
 def app_name(obj) -> str:
     return obj.app.name
+
+
+@admin.display(description="event", ordering="event")
+def event_name(obj) -> SafeString:
+    return shortened(obj.event)
+
+
+@admin.display(description="user id", ordering="user_id")
+def user(obj) -> SafeString:
+    return shortened(obj.user_id)
 
 
 @admin.display(description="at", ordering="timestamp")
@@ -88,8 +102,8 @@ class AppAdmin(admin.ModelAdmin):
         return False
 
     @admin.display(description="domain", ordering="domain")
-    def site(self, obj: App) -> str:
-        return Truncator(obj.domain).chars(40)
+    def site(self, obj: App) -> SafeString:
+        return shortened(obj.domain, 40)
 
     @admin.display(description="created at", ordering="created_at")
     def created(self, obj: App) -> str:
@@ -201,7 +215,7 @@ class ProcessedFilter(admin.SimpleListFilter):
 
 @admin.register(Event)
 class EventAdmin(ReadOnlyModelAdmin):
-    list_display = ("id", "event", app_name, "device", "user_id", event_time, "processed")
+    list_display = ("id", event_name, app_name, "device", user, event_time, "processed")
     list_filter = (ProcessedFilter, "app", "device", ("day", admin.DateFieldListFilter))
     search_fields = ("=event", "=user_id")
     list_select_related = ("app",)
@@ -228,7 +242,7 @@ class BatchAdmin(ReadOnlyModelAdmin):
 
 @admin.register(DailyCount)
 class DailyCountAdmin(ReadOnlyModelAdmin):
-    list_display = ("day", "event", app_name, "device", "count")
+    list_display = ("day", event_name, app_name, "device", "count")
     list_filter = ("app", "device", ("day", admin.DateFieldListFilter))
     search_fields = ("=event",)
     list_select_related = ("app",)
@@ -236,16 +250,20 @@ class DailyCountAdmin(ReadOnlyModelAdmin):
 
 @admin.register(DailyUser)
 class DailyUserAdmin(ReadOnlyModelAdmin):
-    list_display = ("day", "event", app_name, "user_key")
+    list_display = ("day", event_name, app_name, "user_key_")
     list_filter = ("app", ("day", admin.DateFieldListFilter))
     search_fields = ("=event", "=user_key")
     list_select_related = ("app",)
     show_full_result_count = False
 
+    @admin.display(description="user key", ordering="user_key")
+    def user_key_(self, obj: DailyUser) -> SafeString:
+        return shortened(obj.user_key)
+
 
 @admin.register(UserStat)
 class UserStatAdmin(ReadOnlyModelAdmin):
-    list_display = ("user_id", app_name, "total_events", "last_event", "browser_", "os_")
+    list_display = (user, app_name, "total_events", "last_event", "browser_", "os_")
     list_filter = ("app",)
     search_fields = ("=user_id",)
     list_select_related = ("app",)
@@ -255,12 +273,12 @@ class UserStatAdmin(ReadOnlyModelAdmin):
         return short_time(obj.last_timestamp)
 
     @admin.display(description="browser", ordering="browser")
-    def browser_(self, obj: UserStat) -> str:
-        return Truncator(obj.browser or "-").chars(DETAIL_SHOWN_CHARS)
+    def browser_(self, obj: UserStat) -> SafeString:
+        return shortened(obj.browser)
 
     @admin.display(description="os", ordering="os")
-    def os_(self, obj: UserStat) -> str:
-        return Truncator(obj.os or "-").chars(DETAIL_SHOWN_CHARS)
+    def os_(self, obj: UserStat) -> SafeString:
+        return shortened(obj.os)
 
 
 # Sign-in with Google: the Google client comes from the environment (analytics.signin), and

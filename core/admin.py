@@ -13,6 +13,9 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.utils.text import Truncator
 
 from core.models import RateLimitCounter
 
@@ -62,6 +65,13 @@ def short_time(moment: datetime | None) -> str:
     if moment is None:
         return "-"
     return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def shortened(text: str | None, chars: int = 24) -> SafeString:
+    """The start of a long text in a list cell (ids run to 255 characters); the whole of it on
+    hover, on the object's page and in the search."""
+    text = text or "-"
+    return format_html('<span title="{}">{}</span>', text, Truncator(text).chars(chars))
 
 
 def action_confirmation(

@@ -7,14 +7,12 @@ action re-computes users' totals from the log through the service.
 from django.contrib import admin, messages
 from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 from django.http import HttpRequest
-from django.utils.text import Truncator
+from django.utils.safestring import SafeString
 
-from core.admin import ReadOnlyModelAdmin, counted, short_time
+from core.admin import ReadOnlyModelAdmin, counted, short_time, shortened
 from ingestion.models import Batch, Event, UserRevenue
 from ingestion.selectors import watermark_expression
 from ingestion.services import revenue_rebuild
-
-KEY_SHOWN_CHARS = 24
 
 
 def _reprocess(modeladmin: admin.ModelAdmin, request: HttpRequest, user_ids: list[str]) -> None:
@@ -31,9 +29,13 @@ def _reprocess(modeladmin: admin.ModelAdmin, request: HttpRequest, user_ids: lis
 
 @admin.register(UserRevenue)
 class UserRevenueAdmin(ReadOnlyModelAdmin):
-    list_display = ("user_id", "revenue", "updated")
+    list_display = ("user", "revenue", "updated")
     search_fields = ("user_id",)
     actions = ("reprocess_from_log",)
+
+    @admin.display(description="user id", ordering="user_id")
+    def user(self, obj: UserRevenue) -> SafeString:
+        return shortened(obj.user_id)
 
     @admin.display(description="updated at", ordering="updated_at")
     def updated(self, obj: UserRevenue) -> str:
@@ -63,7 +65,7 @@ class ProcessedFilter(admin.SimpleListFilter):
 
 @admin.register(Event)
 class EventAdmin(ReadOnlyModelAdmin):
-    list_display = ("id", "user_id", "name", "value", "received", "processed", "key")
+    list_display = ("id", "user", "name", "value", "received", "processed", "key")
     list_filter = (
         ProcessedFilter,
         "name",
@@ -82,14 +84,17 @@ class EventAdmin(ReadOnlyModelAdmin):
     def processed(self, obj: Event) -> bool:
         return obj.processed
 
+    @admin.display(description="user id", ordering="user_id")
+    def user(self, obj: Event) -> SafeString:
+        return shortened(obj.user_id)
+
     @admin.display(description="received at", ordering="received_at")
     def received(self, obj: Event) -> str:
         return short_time(obj.received_at)
 
     @admin.display(description="idempotency key", ordering="idempotency_key")
-    def key(self, obj: Event) -> str:
-        # Keys run to 255 characters; the full one is on the event's page and in the search.
-        return Truncator(obj.idempotency_key or "-").chars(KEY_SHOWN_CHARS)
+    def key(self, obj: Event) -> SafeString:
+        return shortened(obj.idempotency_key)
 
     @admin.action(
         description="Re-process the users of the selected events from the log",

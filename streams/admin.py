@@ -12,7 +12,14 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from core.admin import ReadOnlyModelAdmin, action_confirmation, counted, short_time, summary
+from core.admin import (
+    ReadOnlyModelAdmin,
+    action_confirmation,
+    counted,
+    short_time,
+    shortened,
+    summary,
+)
 from streams.models import EndReason, StreamSession, Viewer
 from streams.selectors import (
     SESSION_STATE_ACTIVE,
@@ -25,6 +32,8 @@ from streams.selectors import (
 from streams.services import session_end_many, viewer_set_limit
 
 VIEWER_RECENT_SESSIONS = 20
+# Ids run to 255 characters; the start of three of them fits a session row on a laptop.
+ID_SHOWN_CHARS = 12
 
 # Text and colour of each state: an operator tells a stopped session from an active one at a
 # glance, and by the words alone when colour is not seen.
@@ -35,6 +44,15 @@ SESSION_STATE_BADGES = {
     EndReason.EXPIRED: ("Expired", "#555"),
     EndReason.FORCED: ("Force-ended", "#a61b1b"),
 }
+
+
+SESSION_FIELDS = ["id", "status", "viewer", "device_id", "content_id", "started_at",
+                  "last_heartbeat", "expires_at", "ended_at", "end_reason"]  # fmt: skip
+
+
+def session_badge(session: StreamSession) -> SafeString:
+    """The badge of the ``state`` the queryset annotated (session_state_expression)."""
+    return session_state_badge(session.state)  # type: ignore[attr-defined]
 
 
 def session_state_badge(state: str) -> SafeString:
@@ -81,7 +99,7 @@ class ViewerRefusedFilter(admin.SimpleListFilter):
 @admin.register(Viewer)
 class ViewerAdmin(admin.ModelAdmin):
     list_display = [
-        "user_id",
+        "user",
         "live_sessions",
         "limit_in_force",
         "refusal_count",
@@ -124,6 +142,10 @@ class ViewerAdmin(admin.ModelAdmin):
             )
         return form
 
+    @admin.display(description="user id", ordering="user_id")
+    def user(self, obj: Viewer) -> SafeString:
+        return shortened(obj.user_id)
+
     @admin.display(description="live sessions", ordering="active_count")
     def live_sessions(self, obj: Viewer) -> str:
         url = reverse("admin:streams_streamsession_changelist")
@@ -159,7 +181,7 @@ class ViewerAdmin(admin.ModelAdmin):
             return "-"
         sessions = session_list_recent(viewer=obj, limit=VIEWER_RECENT_SESSIONS)
         rows = [
-            (s, session_state_badge(s.state), short_time(s.started_at), short_time(s.ended_at))
+            (s, session_badge(s), short_time(s.started_at), short_time(s.ended_at))
             for s in sessions
         ]
         all_url = reverse("admin:streams_streamsession_changelist") + f"?viewer__user_id={obj}"
@@ -200,8 +222,8 @@ class StreamSessionAdmin(ReadOnlyModelAdmin):
     list_display = [
         "status",
         "viewer_user_id",
-        "device_id",
-        "content_id",
+        "device",
+        "content",
         "started",
         "heartbeat",
         "ends",
@@ -213,8 +235,7 @@ class StreamSessionAdmin(ReadOnlyModelAdmin):
     search_help_text = "Exact user id, device id, content id or session id."
     actions = ["force_end"]
     ordering = ["-started_at"]
-    fields = ["id", "status", "viewer", "device_id", "content_id", "started_at",
-              "last_heartbeat", "expires_at", "ended_at", "end_reason"]  # fmt: skip
+    fields = tuple(SESSION_FIELDS)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[StreamSession]:
         return super().get_queryset(request).annotate(state=session_state_expression())
@@ -226,26 +247,35 @@ class StreamSessionAdmin(ReadOnlyModelAdmin):
         return super().lookup_allowed(lookup, value, request)
 
     def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
-        return list(self.fields)
+        return SESSION_FIELDS
 
     @admin.display(description="state", ordering="state")
     def status(self, obj: StreamSession) -> SafeString:
-        return session_state_badge(obj.state)
+        return session_badge(obj)
 
     @admin.display(description="user id", ordering="viewer__user_id")
-    def viewer_user_id(self, obj: StreamSession) -> str:
-        return obj.viewer.user_id
+    def viewer_user_id(self, obj: StreamSession) -> SafeString:
+        return shortened(obj.viewer.user_id, ID_SHOWN_CHARS)
+
+    @admin.display(description="device", ordering="device_id")
+    def device(self, obj: StreamSession) -> SafeString:
+        return shortened(obj.device_id, ID_SHOWN_CHARS)
+
+    @admin.display(description="content", ordering="content_id")
+    def content(self, obj: StreamSession) -> SafeString:
+        return shortened(obj.content_id, ID_SHOWN_CHARS)
 
     @admin.display(description="started", ordering="started_at")
     def started(self, obj: StreamSession) -> str:
         return short_time(obj.started_at)
 
-    @admin.display(description="last heartbeat", ordering="last_heartbeat")
+    @admin.display(description="heartbeat", ordering="last_heartbeat")
     def heartbeat(self, obj: StreamSession) -> str:
         return short_time(obj.last_heartbeat)
 
-    @admin.display(description="ended / lease ends", ordering="expires_at")
+    @admin.display(description="ends", ordering="expires_at")
     def ends(self, obj: StreamSession) -> str:
+        # When it ended, or when its lease runs out unless a heartbeat comes.
         return short_time(obj.ended_at or obj.expires_at)
 
     @admin.action(description="Force end the selected sessions", permissions=["operate"])

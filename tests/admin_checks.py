@@ -1,6 +1,7 @@
 """Checks every domain's admin tests share: read-only pages and changelist query budgets."""
 
 from collections.abc import Callable
+from typing import Any
 
 from django.contrib import admin
 from django.contrib.messages import get_messages
@@ -60,5 +61,5 @@ def assert_constant_queries(
 
 def messages_of(response) -> list[str]:
     """The messages this response's request added (not those left over from earlier ones)."""
-    storage = get_messages(response.wsgi_request)
+    storage: Any = get_messages(response.wsgi_request)
     return [str(message) for message in storage._queued_messages]

@@ -13,9 +13,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
-from django.utils.text import Truncator
 
-from core.admin import ReadOnlyModelAdmin, counted, operate_allowed, short_time
+from core.admin import ReadOnlyModelAdmin, counted, operate_allowed, short_time, shortened
 from webhooks.models import (
     Attempt,
     CollectionRequest,
@@ -28,7 +27,9 @@ from webhooks.models import (
 from webhooks.services import breakers_reset, deliveries_retry
 
 ID_SHOWN_CHARS = 8
-RESPONSE_SHOWN_CHARS = 40
+WEBHOOK_ID_SHOWN_CHARS = 12
+HOST_SHOWN_CHARS = 16
+ANSWER_SHOWN_CHARS = 20
 
 
 def _request_link(request_id) -> SafeString:
@@ -113,8 +114,7 @@ class CollectionRequestAdmin(ReadOnlyModelAdmin):
 
 @admin.register(FailedDelivery)
 class FailedDeliveryAdmin(ReadOnlyModelAdmin):
-    list_display = ("webhook_id", "request_link", "callback_host", "attempts",
-                    "last_status_code", "response", "created")  # fmt: skip
+    list_display = ("message", "request_link", "callback_host", "attempts", "answer", "created")
     list_filter = (("request__fetches__provider", admin.AllValuesFieldListFilter), "created_at")
     search_fields = ("request__callback_host", "webhook_id", "=request__id")
     actions = ["retry_selected"]
@@ -126,17 +126,23 @@ class FailedDeliveryAdmin(ReadOnlyModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in Delivery._meta.fields]
 
+    @admin.display(description="webhook id", ordering="webhook_id")
+    def message(self, delivery: Delivery) -> SafeString:
+        # 36 characters in full (on the page, and found by the search): the start tells apart.
+        return shortened(delivery.webhook_id, WEBHOOK_ID_SHOWN_CHARS)
+
     @admin.display(description="request", ordering="request_id")
     def request_link(self, delivery: Delivery) -> SafeString:
         return _request_link(delivery.request_id)
 
     @admin.display(description="callback host", ordering="request__callback_host")
-    def callback_host(self, delivery: Delivery) -> str:
-        return delivery.request.callback_host
+    def callback_host(self, delivery: Delivery) -> SafeString:
+        return shortened(delivery.request.callback_host, HOST_SHOWN_CHARS)
 
-    @admin.display(description="last response", ordering="last_response")
-    def response(self, delivery: Delivery) -> str:
-        return Truncator(delivery.last_response or "-").chars(RESPONSE_SHOWN_CHARS)
+    @admin.display(description="last answer", ordering="last_status_code")
+    def answer(self, delivery: Delivery) -> SafeString:
+        answer = f"{delivery.last_status_code or 'no answer'} {delivery.last_response}".strip()
+        return shortened(answer, ANSWER_SHOWN_CHARS)
 
     @admin.display(description="created at", ordering="created_at")
     def created(self, delivery: Delivery) -> str:
@@ -177,10 +183,25 @@ class FailedDeliveryAdmin(ReadOnlyModelAdmin):
 
 @admin.register(ProviderBreaker)
 class ProviderBreakerAdmin(ReadOnlyModelAdmin):
-    list_display = ("provider", "state", "consecutive_failures", "open_until", "probe_until",
-                    "updated_at")  # fmt: skip
+    list_display = ("provider", "state", "failures", "open_till", "probe_till", "updated")
     list_filter = ("state",)
     actions = ["reset"]
+
+    @admin.display(description="failures in a row", ordering="consecutive_failures")
+    def failures(self, obj: ProviderBreaker) -> int:
+        return obj.consecutive_failures
+
+    @admin.display(description="open until", ordering="open_until")
+    def open_till(self, obj: ProviderBreaker) -> str:
+        return short_time(obj.open_until)
+
+    @admin.display(description="probe until", ordering="probe_until")
+    def probe_till(self, obj: ProviderBreaker) -> str:
+        return short_time(obj.probe_until)
+
+    @admin.display(description="updated at", ordering="updated_at")
+    def updated(self, obj: ProviderBreaker) -> str:
+        return short_time(obj.updated_at)
 
     @admin.action(
         description="Close the selected breakers (resume calls now)", permissions=["operate"]
