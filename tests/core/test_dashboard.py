@@ -185,3 +185,10 @@ def test_column_chart_fills_days_without_data():
     assert chart.peak == 4
     assert chart.total == 4
     assert chart.columns[2].height == chart.base - 16
+
+
+def test_an_app_page_has_the_app_list_and_no_dashboard(operator_client):
+    html = operator_client.get("/admin/royalties/").content.decode()
+    assert 'id="dashboard"' not in html
+    assert "What is where" not in html
+    assert "Royalties administration" in html
