@@ -10,9 +10,9 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 BAR_WIDTH = 560  # the whole horizontal chart
-BAR_LABEL_WIDTH = 130  # names on the left
+BAR_LABEL_WIDTH = 140  # names on the left
 BAR_VALUE_WIDTH = 80  # amounts on the right
-BAR_ROW = 24
+BAR_ROW = 26
 BAR_TOP = 10  # labels shown one by one; the rest are summed into one bar
 COLUMN_WIDTH = 560
 COLUMN_HEIGHT = 150

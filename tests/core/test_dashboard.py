@@ -174,7 +174,7 @@ def test_bar_chart_keeps_the_top_labels_and_sums_the_rest():
     names = [bar.name for bar in chart.bars]
     assert names == [f"label {n:02}" for n in range(14, 4, -1)] + ["4 other labels", "unattributed"]
     assert len(names) == BAR_TOP + 2
-    assert chart.bars[0].width == 350.0  # the largest fills the span
+    assert chart.bars[0].width == 340.0  # the largest fills the span
     assert chart.bars[-2].value == "10.00"  # 1 + 2 + 3 + 4
     assert [bar.muted for bar in chart.bars[-3:]] == [False, True, True]
 
