@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Request, WebError
+    from playwright.sync_api import Browser, ConsoleMessage, Error, Page, Request
 
 CHROMIUM_PATH = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -77,18 +77,20 @@ class PageWatch:
     console_errors: list[str] = field(default_factory=list)
     foreign_requests: list[str] = field(default_factory=list)
 
-    def attach(self, context: "BrowserContext") -> None:
-        context.on("console", self._on_console)
-        context.on("weberror", self._on_web_error)
-        context.on("request", self._on_request)
+    def attach(self, page: "Page") -> None:
+        """Watch ``page`` and every popup it opens (the admin's related-object windows)."""
+        page.on("console", self._on_console)
+        page.on("pageerror", self._on_page_error)
+        page.on("request", self._on_request)
+        page.on("popup", self.attach)
 
     def _on_console(self, message: "ConsoleMessage") -> None:
         if message.type == "error":
             where = message.location.get("url", "")
             self.console_errors.append(f"{message.text} ({where})")
 
-    def _on_web_error(self, web_error: "WebError") -> None:
-        self.console_errors.append(f"uncaught: {web_error.error}")
+    def _on_page_error(self, error: "Error") -> None:
+        self.console_errors.append(f"uncaught: {error.message}")
 
     def _on_request(self, request: "Request") -> None:
         if not url_is_local(request.url, origin=self.origin):

@@ -67,3 +67,11 @@ def test_watch_records_a_request_to_another_host(admin_page, browser_watch):
     admin_page.wait_for_timeout(100)
     assert browser_watch.foreign_requests == ["GET http://cdn.invalid/logo.png"]
     browser_watch.clear()
+
+
+def test_the_journey_of_the_architecture_doc(admin_page, browser_watch):
+    # docs/architecture.md shows this test as the example of a journey.
+    admin_page.goto("/admin/webhooks/faileddelivery/")
+    admin_page.click("text=msg_demo_failed_delivery")
+    assert admin_page.title().startswith("msg_demo_failed_delivery")
+    assert_page_clean(browser_watch)
