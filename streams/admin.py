@@ -33,7 +33,7 @@ from streams.services import session_end_many, viewer_set_limit
 
 VIEWER_RECENT_SESSIONS = 20
 # Ids run to 255 characters; the start of three of them fits a session row on a laptop.
-ID_SHOWN_CHARS = 12
+ID_SHOWN_CHARS = 10
 
 # Text and colour of each state: an operator tells a stopped session from an active one at a
 # glance, and by the words alone when colour is not seen.
