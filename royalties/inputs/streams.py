@@ -17,7 +17,7 @@ unchanged: anything else goes to ``row_check``.
 """
 
 import datetime
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import BinaryIO
 
 import numpy
@@ -147,7 +147,9 @@ def row_check(
 
 
 def _table(rows: list[AcceptedRow]) -> pyarrow.Table:
-    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in SCHEMA]
+    columns: list[Sequence[object]] = (
+        list(zip(*rows, strict=True)) if rows else [[] for _ in SCHEMA]
+    )
     return pyarrow.Table.from_arrays(
         [pyarrow.array(values, type=f.type) for values, f in zip(columns, SCHEMA, strict=True)],
         schema=SCHEMA,
