@@ -55,6 +55,7 @@ def test_the_largest_values_fill_the_total_and_the_rest_are_left_out(claim):
     assert sum(Batch.objects.values_list("size", flat=True)) == 1106
     assert revenue_differences() == []
     summary = user_revenue_summary_get(user_id="big")
+    assert summary is not None
     assert (summary.revenue, summary.pending_events) == (2**63 - 29, 0)
 
 

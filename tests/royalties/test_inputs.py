@@ -123,7 +123,9 @@ def _dirty_log(seed: int) -> bytes:
         if odd in ('"q\nr"', '"x""y"'):
             row[1] = odd
         line = ";".join(row)
-        lines.append({"": "", "short": ";".join(row[:4]), "\r": line + "\r"}.get(odd, line))
+        if odd is not None:
+            line = {"": "", "short": ";".join(row[:4]), "\r": line + "\r"}.get(odd, line)
+        lines.append(line)
     return ("\r\n".join(lines[:1500]) + "\n" + "\n".join(lines[1500:])).encode()
 
 
