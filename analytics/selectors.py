@@ -55,10 +55,7 @@ def event_pending_queryset() -> QuerySet[Event]:
 
 
 def event_pending_count() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT COUNT(*) FROM {sql.EVENTS} WHERE id > {sql.WATERMARK_SQL}")
-        count: int = cursor.fetchone()[0]
-        return count
+    return sql.event_pending_count()
 
 
 @dataclass(frozen=True)
