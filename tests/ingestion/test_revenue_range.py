@@ -10,7 +10,8 @@ from django.core.management import call_command
 
 from ingestion.models import Batch, Event, UserRevenue
 from ingestion.selectors import event_pending_count, revenue_differences, user_revenue_summary_get
-from ingestion.services import REVENUE_MAX, REVENUE_MIN, events_process_pending
+from ingestion.services import events_process_pending
+from ingestion.sql import REVENUE_MAX, REVENUE_MIN
 from tests.ingestion.factories import EventFactory
 
 pytestmark = pytest.mark.django_db
