@@ -6,7 +6,7 @@ do not clear, and blocks Arrow cannot read, are checked row by row by ``_row_che
 listed twice keeps the first line; the later one is rejected.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import BinaryIO, NamedTuple
 
@@ -148,7 +148,9 @@ def _columnar_accept(raw: pyarrow.Table, first_line: int, checks: _Checks) -> py
     return pyarrow.Table.from_arrays([*columns, pyarrow.array(lines)], schema=SCHEMA)
 
 
-def _exact_accept(block: Block, following, header: Header, checks: _Checks) -> pyarrow.Table:
+def _exact_accept(
+    block: Block, following: Iterator[Block], header: Header, checks: _Checks
+) -> pyarrow.Table:
     order = [header.columns[name] for name in COLUMNS]
     rows = []
     for line, record in block_records(

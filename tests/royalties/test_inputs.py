@@ -15,14 +15,14 @@ import royalties.inputs.csvfile as csvfile
 import royalties.inputs.streams as streams_module
 import royalties.inputs.subscribers as subscribers_module
 from royalties.consolidation import totals as totals_module
-from royalties.inputs import Rejections, streams_read, subscribers_read
+from royalties.inputs import RejectedRow, Rejections, streams_read, subscribers_read
 from royalties.models import Entry, Run, Subscriber
 from tests.royalties.factories import STREAMS_HEADER, USERS_HEADER, consolidate, tracks_file, write
 
 SHARES = {"app_store": Decimal("0.7000"), "web": Decimal("0.9000")}
 
 
-def _read_streams(data: bytes) -> tuple[list[tuple], list[dict], int]:
+def _read_streams(data: bytes) -> tuple[list[tuple], list[RejectedRow], int]:
     rejections = Rejections("streams", 100_000)
     tables = list(streams_read(io.BytesIO(data), rejections=rejections))
     rows = pyarrow.concat_tables(tables).sort_by("line").to_pylist() if tables else []

@@ -69,7 +69,7 @@ def test_the_outage_window_fails_everything_until_it_ends(api_client, driven):
 
 def test_latency_is_added(api_client, monkeypatch):
     slept: list[float] = []
-    monkeypatch.setattr(providers.time, "sleep", slept.append)
+    monkeypatch.setattr("webhooks.providers.time.sleep", slept.append)
     MockProvider.objects.create(name="gas", failure_rate=0, latency_ms=250)
     assert api_client.get("/providers/gas").status_code == 200
     assert slept == [0.25]
