@@ -245,11 +245,12 @@ class RevokeView(OwnerView):
     )
     def post(self, request: Request) -> Response:
         data = _validated(RevokeInputSerializer, request.data)
+        owner = _owner(request)
         if "apiKey" in data:
-            key = api_key_revoke(owner=_owner(request), raw_key=data["apiKey"])
+            key = api_key_revoke(owner=owner, raw_key=data["apiKey"])
             return Response({"appId": str(key.app_id) if key else None, "revoked": key is not None})
-        app = app_get_owned(owner=_owner(request), app_id=data["app_id"])
-        key = api_key_revoke(owner=_owner(request), app_id=app.pk)
+        app = app_get_owned(owner=owner, app_id=data["app_id"])
+        key = api_key_revoke(owner=owner, app_id=app.pk)
         return Response({"appId": str(app.pk), "revoked": key is not None})
 
 
