@@ -188,7 +188,7 @@ def events_process_pending(
     *,
     limit: int | None = None,
     max_events: int | None = None,
-    on_batch: Callable[[ProcessedBatch], None] | None = None,
+    on_batch: Callable[[ProcessedBatch], object] | None = None,
 ) -> int:
     """Process batches until nothing is pending (or ``max_events`` are done). Returns a count."""
     total = 0

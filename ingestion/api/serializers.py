@@ -53,7 +53,9 @@ class UserEventsOutputSerializer(serializers.Serializer):
 
 class RejectedItemSerializer(serializers.Serializer):
     index = serializers.IntegerField()
-    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+    # DRF's metaclass moves declared fields off the class, so this name shadows nothing at
+    # run time; the stubs see a class attribute overriding Serializer.errors.
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))  # type: ignore[assignment]
 
 
 class EventBatchOutputSerializer(serializers.Serializer):

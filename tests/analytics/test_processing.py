@@ -116,9 +116,9 @@ def test_rebuild_reports_and_repairs_a_damaged_rollup(db, owner):
     _collect_all(_events(200), [app.pk])
     events_process_pending()
     events_collect(app_id=app.pk, events=_events(5, seed=3))  # pending: not part of the check
-    damaged = DailyCount.objects.order_by("id").first()
+    damaged = DailyCount.objects.order_by("id")[0]
     DailyCount.objects.filter(pk=damaged.pk).update(count=damaged.count + 5)
-    DailyUser.objects.order_by("id").first().delete()
+    DailyUser.objects.order_by("id")[0].delete()
     differences = rollup_differences()
     assert {d.table for d in differences} == {"analytics_dailycount", "analytics_dailyuser"}
     assert len(differences) == 3  # the wrong count both ways, the missing user row
@@ -133,7 +133,7 @@ def test_two_processors_at_once_give_the_serial_totals():
     SQLite: the IMMEDIATE write lock taken at BEGIN)."""
     from tests.analytics.factories import OwnerFactory
 
-    owner = OwnerFactory()
+    owner = OwnerFactory.create()
     apps = [registered_app(owner, name=n)[0].pk for n in ("a", "b", "c")]
     collected = _collect_all(_events(5000, seed=11), apps)
     barrier = threading.Barrier(2)
@@ -261,7 +261,7 @@ def test_a_summary_outside_any_transaction_reads_one_snapshot_half_processed():
     from analytics.selectors import event_summary_get
     from tests.analytics.factories import OwnerFactory
 
-    owner = OwnerFactory()
+    owner = OwnerFactory.create()
     app, _ = registered_app(owner)
     collected = _collect_all(_events(400, seed=2), [app.pk])
     events_process_pending(max_events=150)

@@ -31,7 +31,9 @@ ROUTES = [(route, cb) for route, cb in api_routes() if not route.startswith("acc
 
 
 class FieldErrorsSerializer(serializers.Serializer):
-    errors = serializers.DictField(
+    # DRF's metaclass moves declared fields off the class, so this name shadows nothing at
+    # run time; the stubs see a class attribute overriding Serializer.errors.
+    errors = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(child=serializers.CharField(), min_length=1), allow_empty=False
     )
 

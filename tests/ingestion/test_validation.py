@@ -28,9 +28,13 @@ def _declared_refusals(data: Any) -> set[str]:
         if isinstance(field, serializers.ChoiceField):
             ok = isinstance(value, str) and value in field.choices
         elif isinstance(field, serializers.CharField):
+            assert field.min_length is not None, name
+            assert field.max_length is not None, name
             ok = isinstance(value, str) and field.min_length <= len(value) <= field.max_length
         else:
             assert isinstance(field, serializers.IntegerField)
+            assert field.min_value is not None, name
+            assert field.max_value is not None, name
             ok = type(value) is int and field.min_value <= value <= field.max_value
         if not ok:
             refused.add(name)

@@ -66,8 +66,8 @@ def test_the_outage_window_fails_everything_until_it_ends(api_client, driven):
 
 
 def test_latency_is_added(api_client, monkeypatch):
-    slept = []
-    monkeypatch.setattr(providers.time, "sleep", slept.append)
+    slept: list[float] = []
+    monkeypatch.setattr("webhooks.providers.time.sleep", slept.append)
     MockProviderFactory(latency_ms=250)
     assert api_client.get("/providers/gas").status_code == 200
     assert slept == [0.25]

@@ -29,6 +29,7 @@ def _waiting_on_the_breaker(outside, driven):
     request = collection_make(providers=("gas",))
     work_run_due()
     fetch = request.fetches.get()
+    assert fetch.next_attempt_at is not None
     assert (fetch.attempts, fetch.next_attempt_at.year) == (0, 2027)
     return request, "collecting"
 

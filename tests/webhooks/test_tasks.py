@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from tests.webhooks.factories import MockProviderFactory, collection_make
+from webhooks.models import Attempt
 from webhooks.schedules import SCHEDULES
 from webhooks.tasks import work_sweep_task
 from webhooks.work import work_drain
@@ -33,12 +34,15 @@ def test_the_drain_waits_for_a_retry_due_in_a_moment_and_ends_when_nothing_is_le
     request.refresh_from_db()
     assert request.status == "delivered"
     assert handled == 4  # one fetch, three delivery attempts
-    waits = [
-        (a.next_attempt_at - a.finished_at).total_seconds()
-        for a in request.attempts.filter(outcome="retry")
-    ]
+    waits = [_wait_seconds(a) for a in request.attempts.filter(outcome="retry")]
     # Picked up within a poll of each due time, not on a schedule tick.
     assert elapsed < sum(waits) + 1.0
+
+
+def _wait_seconds(attempt: Attempt) -> float:
+    """How long a retried attempt waited for its next try."""
+    assert attempt.next_attempt_at is not None
+    return (attempt.next_attempt_at - attempt.finished_at).total_seconds()
 
 
 def test_the_drain_leaves_work_due_beyond_the_horizon_to_the_schedule(outside, short):

@@ -146,6 +146,7 @@ def test_delivery_window_ends_in_failed_with_the_last_response(outside, driven, 
         "down",
     )
     last = Attempt.objects.filter(kind="delivery").last()
+    assert last is not None
     assert last.outcome == "failed"
     assert "delivery window ended" in last.error
     assert (driven() - delivery.created_at).total_seconds() <= 3600
