@@ -85,6 +85,12 @@ _UPSERT_SQL = """
 
 def _database_increment(key: str, window: int, window_seconds: int) -> int:
     expires_at = datetime.fromtimestamp(window + window_seconds * 2, tz=UTC)
+    if connection.vendor == "postgresql":
+        # One statement is one transaction in autocommit: one round trip, no BEGIN/COMMIT.
+        with connection.cursor() as cursor:
+            cursor.execute(_UPSERT_SQL, [key, window, expires_at])
+            (count,) = cursor.fetchone()
+        return int(count)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(_UPSERT_SQL, [key, window, expires_at])
         (count,) = cursor.fetchone()
