@@ -171,6 +171,13 @@ def main(argv: list[str] | None = None) -> int:
         "collect_batch_1000": lambda: call(
             _environ("POST", "/api/analytics/collect", body=collect_batch, headers=key)
         ),
+        "post_webhook": lambda: call(
+            _environ(
+                "POST",
+                "/webhook",
+                body=b'{"provider": ["gas", "internet"], "callbackUrl": "http://127.0.0.1:9/h"}',
+            )
+        ),
         "compat_report": lambda: call(_environ("GET", "/report")),
         "compat_user": lambda: call(_environ("GET", "/users/user1")),
     }
