@@ -208,19 +208,7 @@ def api_key_authenticate(*, raw: str) -> KeyIdentity | None:
     prefix = key_prefix(raw)
     if prefix is None:
         return None
-    row = (
-        ApiKey.objects.filter(prefix=prefix)
-        .values_list(
-            "pk",
-            "app_id",
-            "app__owner_id",
-            "hashed_key",
-            "revoked_at",
-            "expires_at",
-            "last_used_at",
-        )
-        .first()
-    )
+    row = sql.api_key_row(prefix)
     if row is None:
         key_matches(raw, "0" * 64)  # same work whether or not the prefix exists
         return None

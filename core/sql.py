@@ -1,6 +1,6 @@
 """The platform's own SQL, one named function per statement, each with its why.
 
-Both statements run unchanged on PostgreSQL and SQLite.
+Both statements run unchanged on PostgreSQL and SQLite (the increment's transaction differs).
 """
 
 from datetime import datetime
@@ -18,11 +18,21 @@ _COUNTER_INCREMENT = """
 
 
 def ratelimit_counter_increment(*, key: str, window_start: int, expires_at: datetime) -> int:
-    """Count one request for ``key`` in the window starting at ``window_start``; the new count."""
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_COUNTER_INCREMENT, [key, window_start, expires_at])
-        (count,) = cursor.fetchone()
-    return int(count)
+    """Count one request for ``key`` in the window starting at ``window_start``; the new count.
+
+    PostgreSQL: the statement alone in autocommit (one statement is one transaction: one round
+    trip, no BEGIN/COMMIT), on an UNLOGGED table (decision 0060). SQLite: in a transaction.
+    """
+    params: list[str | int | datetime] = [key, window_start, expires_at]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_COUNTER_INCREMENT, params)
+            row = cursor.fetchone()
+    else:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(_COUNTER_INCREMENT, params)
+            row = cursor.fetchone()
+    return int(row[0])
 
 
 def database_ping() -> None:

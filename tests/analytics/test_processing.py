@@ -270,3 +270,22 @@ def test_a_summary_outside_any_transaction_reads_one_snapshot_half_processed():
     clicks = [event for _, event, _ in collected if event.event == "click"]
     assert summary.count == len(clicks)
     assert summary.unique_users == len({event.user_key for event in clicks})
+
+
+@pytest.mark.django_db
+def test_an_app_with_events_cannot_be_deleted_and_its_rows_stay_whole():
+    """The events' and per-day users' app has no database constraint (decision 0055): Django's
+    PROTECT still refuses to delete an app that has events, and nothing is removed."""
+    from django.db.models import ProtectedError
+
+    from analytics.models import App
+
+    app, _key = registered_app()
+    events_collect(app_id=app.pk, events=_events(6, seed=5))
+    events_process_pending()
+    users = DailyUser.objects.filter(app=app).count()
+    assert users > 0
+    with pytest.raises(ProtectedError):
+        App.objects.get(pk=app.pk).delete()
+    assert Event.objects.filter(app=app).count() == 6
+    assert DailyUser.objects.filter(app=app).count() == users
