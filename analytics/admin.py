@@ -5,6 +5,8 @@ request on. The overview page draws events per day per app as an SVG made on the
 script, nothing loaded from another host).
 """
 
+from typing import TypedDict
+
 from django.contrib import admin, messages
 from django.db.models import (
     BooleanField,
@@ -19,12 +21,19 @@ from django.db.models import (
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import path
+from django_stubs_ext import WithAnnotations
 
 from analytics.chart import chart_build
 from analytics.models import ApiKey, App, Batch, DailyCount, DailyUser, Event, Owner, UserStat
 from analytics.selectors import events_per_day_per_app, watermark_expression
 from analytics.services import api_key_revoke_by_operator
 from core.admin import ReadOnlyModelAdmin
+
+
+class Processed(TypedDict):
+    """The annotation of the event list: at or below the watermark."""
+
+    processed: bool
 
 
 @admin.register(Owner)
@@ -158,7 +167,7 @@ class EventAdmin(ReadOnlyModelAdmin):
         return super().get_queryset(request).annotate(processed=processed)
 
     @admin.display(boolean=True, ordering="id", description="processed")
-    def processed(self, obj: Event) -> bool:
+    def processed(self, obj: "WithAnnotations[Event, Processed]") -> bool:
         return obj.processed
 
 

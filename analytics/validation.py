@@ -39,7 +39,7 @@ class CleanEvent:
     device: str  # "" when absent
     ip_address: str
     user_id: str | None
-    metadata: dict | None
+    metadata: dict[str, Any] | None
     timestamp: datetime
 
     @property
@@ -55,12 +55,12 @@ class CleanEvent:
         return _detail(self.metadata, "os")
 
 
-def _detail(metadata: dict | None, name: str) -> str:
+def _detail(metadata: dict[str, Any] | None, name: str) -> str:
     value = (metadata or {}).get(name)
     return value[:MAX_DETAIL_CHARS] if isinstance(value, str) else ""
 
 
-def _url(data: dict, name: str, errors: dict) -> str:
+def _url(data: dict[str, Any], name: str, errors: dict[str, list[str]]) -> str:
     value = data.get(name)
     if value is None:
         return ""
@@ -76,7 +76,7 @@ def _url(data: dict, name: str, errors: dict) -> str:
     return value if name not in errors else ""
 
 
-def _timestamp(value: Any, now: datetime, errors: dict) -> datetime:
+def _timestamp(value: Any, now: datetime, errors: dict[str, list[str]]) -> datetime:
     if value is None:
         return now
     if not isinstance(value, str):
@@ -93,7 +93,7 @@ def _timestamp(value: Any, now: datetime, errors: dict) -> datetime:
     return parsed
 
 
-def _ip(value: Any, client_ip: str, errors: dict) -> str:
+def _ip(value: Any, client_ip: str, errors: dict[str, list[str]]) -> str:
     if value is None:
         return client_ip
     if isinstance(value, str):
@@ -116,7 +116,7 @@ def _metadata_error(value: Any) -> str | None:
     return None
 
 
-def _shape_errors(data: dict) -> dict[str, list[str]]:
+def _shape_errors(data: dict[str, Any]) -> dict[str, list[str]]:
     """Unknown fields, NUL characters, and the event, device, userId and metadata fields."""
     errors: dict[str, list[str]] = {}
     unknown = sorted(str(key) for key in data if key not in FIELDS)

@@ -15,11 +15,29 @@ import os
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from wsgiref.types import StartResponse
 
 from bench.harness import SERVER_ENV, Harness
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def _start_response(status: list[str]) -> StartResponse:
+    """A WSGI ``start_response`` that keeps the status line in ``status``."""
+
+    def start_response(
+        status_line: str, headers: list[tuple[str, str]], exc_info: object = None, /
+    ) -> Callable[[bytes], object]:
+        status.append(status_line)
+        return _write_unused
+
+    return start_response
+
+
+def _write_unused(data: bytes) -> None:
+    raise RuntimeError("Django answers through the iterable, never write()")
 
 
 def _environ(method: str, path: str, *, body: bytes = b"", headers: dict | None = None) -> dict:
@@ -97,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def call(environ: dict) -> int:
         status: list[str] = []
-        chunks = app(environ, lambda s, h, *a: status.append(s))
+        chunks = app(environ, _start_response(status))
         b"".join(chunks)
         if hasattr(chunks, "close"):
             chunks.close()
@@ -107,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         body = b'{"user_id": "bench-profile-viewer"}'
         environ = _environ("POST", "/api/streams/sessions", body=body, headers=auth)
         status: list[str] = []
-        chunks = app(environ, lambda s, h, *a: status.append(s))
+        chunks = app(environ, _start_response(status))
         payload = b"".join(chunks)
         chunks.close()
         assert status[0].startswith("201"), (status, payload)

@@ -1,13 +1,22 @@
 """Admin pages of the ingestion domain: revenue per user, the event log, batches."""
 
+from typing import TypedDict
+
 from django.contrib import admin, messages
 from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 from django.http import HttpRequest
+from django_stubs_ext import WithAnnotations
 
 from core.admin import ReadOnlyModelAdmin
 from ingestion.models import Batch, Event, UserRevenue
 from ingestion.selectors import watermark_expression
 from ingestion.services import revenue_rebuild
+
+
+class Processed(TypedDict):
+    """The annotation of the event list: at or below the watermark."""
+
+    processed: bool
 
 
 def _reprocess(modeladmin: admin.ModelAdmin, request: HttpRequest, user_ids: list[str]) -> None:
@@ -69,7 +78,7 @@ class EventAdmin(ReadOnlyModelAdmin):
         return super().get_queryset(request).annotate(processed=processed)
 
     @admin.display(boolean=True, ordering="id", description="processed")
-    def processed(self, obj: Event) -> bool:
+    def processed(self, obj: "WithAnnotations[Event, Processed]") -> bool:
         return obj.processed
 
     @admin.action(description="Re-process the users of the selected events from the log")

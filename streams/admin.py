@@ -1,19 +1,29 @@
 """Admin pages of the streams domain: viewers (live count, limit, refusals) and sessions."""
 
+from typing import TypedDict
+
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.db.models.functions import Now
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
+from django_stubs_ext import WithAnnotations
 
 from streams.models import StreamSession, Viewer
 from streams.selectors import (
+    ViewerCounts,
     session_active_q,
     session_is_active_expression,
     viewer_list_with_active_count,
 )
 from streams.services import session_end_many, viewer_set_limit
+
+
+class ActiveNow(TypedDict):
+    """The annotation of the session list."""
+
+    active_now: bool
 
 
 class ViewerLimitFilter(admin.SimpleListFilter):
@@ -71,7 +81,7 @@ class ViewerAdmin(admin.ModelAdmin):
         return [*self.readonly_fields, "user_id"] if obj else self.readonly_fields
 
     @admin.display(description="live sessions", ordering="active_count")
-    def live_sessions(self, obj: Viewer) -> str:
+    def live_sessions(self, obj: "WithAnnotations[Viewer, ViewerCounts]") -> str:
         url = reverse("admin:streams_streamsession_changelist")
         return format_html(
             '<a href="{}?viewer__user_id={}&amp;state=active">{}</a>',
@@ -81,7 +91,7 @@ class ViewerAdmin(admin.ModelAdmin):
         )
 
     @admin.display(description="limit", ordering="effective_limit")
-    def limit_in_force(self, obj: Viewer) -> int:
+    def limit_in_force(self, obj: "WithAnnotations[Viewer, ViewerCounts]") -> int:
         return obj.effective_limit
 
     @admin.display(description="own limit", ordering="max_streams")
@@ -164,7 +174,7 @@ class StreamSessionAdmin(admin.ModelAdmin):
         return obj.viewer.user_id
 
     @admin.display(description="active", boolean=True, ordering="active_now")
-    def is_active(self, obj: StreamSession) -> bool:
+    def is_active(self, obj: "WithAnnotations[StreamSession, ActiveNow]") -> bool:
         return obj.active_now
 
     @admin.action(description="Force end the selected sessions", permissions=["change"])

@@ -3,6 +3,7 @@
 import csv
 import io
 
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -285,6 +286,8 @@ class CompatRevenueView(_CompatView):
     )
     def get(self, request: Request) -> Response:
         run = selectors.run_latest_succeeded(totals_only=True)
+        if run.revenue is None:  # run_execute stores it with the status succeeded
+            raise RuntimeError(f"{run} succeeded with no revenue")
         return Response({"revenue": float(run.revenue)})
 
 
@@ -328,5 +331,7 @@ class CompatConsolidatedView(_CompatView):
         run = selectors.run_latest_succeeded(totals_only=True)
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(selectors.entry_list(run=run), request, view=self)
+        if page is None:  # only without a page size, which the settings always give
+            raise ImproperlyConfigured("The compat lists need REST_FRAMEWORK['PAGE_SIZE'].")
         rows = selectors.entries_consolidated(run=run, entries=page)
         return paginator.get_paginated_response(CompatEntryOutputSerializer(rows, many=True).data)

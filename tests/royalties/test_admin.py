@@ -75,7 +75,7 @@ def test_rerun_action_queues_a_new_run_with_the_same_inputs(
 
 
 def test_rerun_of_a_running_run_is_refused(admin_client):
-    busy = RunFactory(status=Run.Status.RUNNING)
+    busy = RunFactory.create(status=Run.Status.RUNNING)
     response = admin_client.post(
         reverse("admin:royalties_run_changelist"),
         {"action": "rerun", "_selected_action": [busy.pk]},
@@ -100,7 +100,7 @@ def test_a_succeeded_run_cannot_be_deleted_and_the_admin_says_why(admin_client, 
 
 
 def test_bulk_delete_with_a_succeeded_run_deletes_nothing(admin_client, run):
-    failed = RunFactory(status=Run.Status.FAILED, rows={})
+    failed = RunFactory.create(status=Run.Status.FAILED, rows={})
     response = admin_client.post(
         reverse("admin:royalties_run_changelist"),
         {"action": "delete_selected", "_selected_action": [run.pk, failed.pk], "post": "yes"},

@@ -6,7 +6,7 @@ whole list answer 500.
 """
 
 from decimal import Decimal
-from http.server import ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.urls import reverse
@@ -30,7 +30,7 @@ def _running() -> Run:
 
 
 def _unused_url() -> str:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), None)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
     port = server.server_port
     server.server_close()
     return f"http://127.0.0.1:{port}/tracks"

@@ -42,7 +42,7 @@ def test_viewer_list_shows_live_count_limit_and_refusals(admin_client):
 
 
 def test_viewer_change_page_and_add(admin_client):
-    viewer = ViewerFactory(user_id="alice")
+    viewer = ViewerFactory.create(user_id="alice")
     assert admin_client.get(f"/admin/streams/viewer/{viewer.pk}/change/").status_code == 200
     response = admin_client.post(
         "/admin/streams/viewer/add/", {"user_id": "carol", "max_streams": "4"}
