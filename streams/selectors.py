@@ -1,6 +1,7 @@
 """Reads of the streams domain. "Active" is always judged by the database's clock."""
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TypedDict
 
 from django.conf import settings
@@ -12,6 +13,7 @@ from django.db.models import (
     IntegerField,
     Q,
     QuerySet,
+    Sum,
     Value,
 )
 from django.db.models.functions import Coalesce, Now
@@ -119,3 +121,24 @@ def viewer_list_over_limit(*, limit: int | None = None) -> list[tuple[str, int, 
     else:
         rows = rows.filter(active_count__gt=limit)
     return list(rows.values_list("user_id", "active_count", "effective_limit"))
+
+
+def session_active_count() -> int:
+    """Streams playing now, over all viewers."""
+    return StreamSession.objects.filter(session_active_q()).count()
+
+
+@dataclass(frozen=True)
+class Refusals:
+    total: int  # refused starts ever counted
+    viewers_since: int  # viewers whose latest refusal is at or after ``since``
+
+
+def refusals_get(*, since: datetime) -> Refusals:
+    """Refused starts, from the counters on the viewer rows (no row is written per refusal:
+    docs/decisions/0031-refusals.md), so "recent" counts viewers, not refusals."""
+    row = Viewer.objects.aggregate(
+        total=Coalesce(Sum("refusal_count"), 0),
+        recent=Count("pk", filter=Q(last_refused_at__gte=since)),
+    )
+    return Refusals(total=row["total"], viewers_since=row["recent"])
