@@ -10,9 +10,13 @@ from royalties.api.serializers import RunInputSerializer
 
 class RunUploadForm(forms.Form):
     # Not required here: RunInputSerializer decides, so both doors give the same messages.
-    streams = forms.FileField(required=False, help_text="Streaming log (CSV).")
-    users = forms.FileField(required=False, help_text="Subscribers (CSV).")
-    tracks = forms.FileField(required=False, help_text="Track metadata (JSON) ...")
+    streams = forms.FileField(
+        required=False, allow_empty_file=True, help_text="Streaming log (CSV)."
+    )
+    users = forms.FileField(required=False, allow_empty_file=True, help_text="Subscribers (CSV).")
+    tracks = forms.FileField(
+        required=False, allow_empty_file=True, help_text="Track metadata (JSON) ..."
+    )
     tracks_url = forms.CharField(
         required=False,
         label="or tracks URL",
