@@ -8,6 +8,11 @@ from django.http import HttpRequest
 
 from core.models import RateLimitCounter
 
+# The one admin site's names (templates/admin/base_site.html shows them).
+admin.site.site_header = "Streaming back office"
+admin.site.site_title = "Streaming back office"
+admin.site.index_title = "Dashboard"
+
 
 class ReadOnlyModelAdmin(admin.ModelAdmin[Any]):
     """Rows written only by the services: shown and filtered, never added, edited or deleted by
