@@ -19,7 +19,9 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from core.errors import ApplicationError
@@ -58,22 +60,22 @@ class RunChangeList(ChangeList):
 class RunAdmin(admin.ModelAdmin[Run]):
     list_display = [
         "id",
-        "created_at",
+        "created",
         "status",
         "inputs",
         "revenue_f",
         "digest",
         "top_label",
-        "rejected",
-        "warning_count",
+        "rejected_warnings",
         "unattributed",
     ]
-    list_display_links = ["id", "created_at"]
+    list_display_links = ["id", "created"]
     list_filter = ["status", "created_at"]
     search_fields = ["error", "streams_path", "users_path", "tracks_path", "tracks_url"]
     actions = ["rerun", "export_csv"]
     fields = ["status"]  # the page is run/change_form.html's report, not fields
     change_form_template = "admin/royalties/run/change_form.html"
+    change_list_template = "admin/royalties/run/change_list.html"
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return RunChangeList
@@ -97,35 +99,35 @@ class RunAdmin(admin.ModelAdmin[Run]):
 
     # --- the list ---------------------------------------------------------------------------
 
+    @admin.display(description="created", ordering="created_at")
+    def created(self, run: Run) -> str:
+        return f"{timezone.localtime(run.created_at):%Y-%m-%d %H:%M:%S}"
+
     @admin.display(description="inputs")
     def inputs(self, run: Run) -> str:
-        return " · ".join(input_names(run))
+        return format_html_join(mark_safe("<br>"), "{}", ((name,) for name in input_names(run)))
 
-    @admin.display(description="revenue (€)", ordering="revenue")
+    @admin.display(description="revenue €", ordering="revenue")
     def revenue_f(self, run: Run) -> str:
         return money(run.revenue)
 
-    @admin.display(description="payout digest")
+    @admin.display(description="digest")
     def digest(self, run: Run) -> str:
         payout = getattr(run, "payout", None)
         return format_html("<code>{}</code>", payout.digest) if payout else "-"
 
-    @admin.display(description="top label (€)")
+    @admin.display(description="top label €")
     def top_label(self, run: Run) -> str:
         payout = getattr(run, "payout", None)
         if payout is None:
             return "-"
         return f"{payout.top_label}: {money(payout.top_amount)} (of {count(payout.labels)})"
 
-    @admin.display(description="rejected rows")
-    def rejected(self, run: Run) -> str:
-        return count((run.rows or {}).get("rejected"))
+    @admin.display(description="rejected rows / warnings")
+    def rejected_warnings(self, run: Run) -> str:
+        return f"{count((run.rows or {}).get('rejected'))} / {count(len(run.warnings))}"
 
-    @admin.display(description="warnings")
-    def warning_count(self, run: Run) -> str:
-        return count(len(run.warnings))
-
-    @admin.display(description="unattributed (€)", ordering="unattributed_amount")
+    @admin.display(description="unattributed €", ordering="unattributed_amount")
     def unattributed(self, run: Run) -> str:
         return money(run.unattributed_amount)
 

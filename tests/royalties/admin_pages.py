@@ -8,12 +8,16 @@ from django.urls import reverse
 
 
 def table(page: str, table_id: str) -> list[list[str]]:
-    """The rows of ``<table id=table_id>`` as lists of cell texts (tags stripped)."""
+    """The rows of ``<table id=table_id>`` as lists of cell texts (tags stripped, a line break
+    as a newline)."""
     match = re.search(rf'<table id="{table_id}">(.*?)</table>', page, re.S)
     assert match, f"no table {table_id}"
     rows = re.findall(r"<tr[^>]*>(.*?)</tr>", match.group(1), re.S)
     return [
-        [html.unescape(re.sub(r"<[^>]+>", "", cell)).strip() for cell in cells]
+        [
+            html.unescape(re.sub(r"<[^>]+>", "", cell.replace("<br>", "\n"))).strip()
+            for cell in cells
+        ]
         for row in rows
         if (cells := re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, re.S))
     ]

@@ -182,43 +182,40 @@ def test_the_run_list_tells_runs_with_equal_totals_apart(admin_client):
     rows = {int(row[1]): row[3:] for row in table(response.content.decode(), "result_list")[1:]}
     assert rows[published.pk] == [
         "Succeeded",
-        "streaming.csv · users.csv · tracks-as-published.json",
+        "streaming.csv\nusers.csv\ntracks-as-published.json",
         "178.94",
         _digest("label 1\t65.96\nlabel 2\t32.90\nlabel 3\t73.31\n(unattributed)\t6.77\n"),
         "label 3: 73.31 (of 3)",
-        "0",
-        "2",
+        "0 / 2",
         "6.77",
     ]
     assert rows[clean.pk] == [
         "Succeeded",
-        "streaming.csv · users.csv · tracks.json",
+        "streaming.csv\nusers.csv\ntracks.json",
         "178.94",
         _digest("label 1\t72.73\nlabel 2\t32.90\nlabel 3\t73.31\n(unattributed)\t0.00\n"),
         "label 3: 73.31 (of 3)",
-        "0",
-        "0",
+        "0 / 0",
         "0.00",
     ]
     assert rows[failed.pk] == [
         "Failed",
-        "streaming.csv · users.csv · tracks.json",
-        *["-"] * 4,
-        "0",
+        "streaming.csv\nusers.csv\ntracks.json",
+        *["-"] * 3,
+        "- / 0",
         "-",
     ]
     header = table(response.content.decode(), "result_list")[0]
     assert header[1:] == [
         "ID",
-        "Created at",
+        "Created",
         "Status",
         "Inputs",
-        "Revenue (€)",
-        "Payout digest",
-        "Top label (€)",
-        "Rejected rows",
-        "Warnings",
-        "Unattributed (€)",
+        "Revenue €",
+        "Digest",
+        "Top label €",
+        "Rejected rows / warnings",
+        "Unattributed €",
     ]
 
 
