@@ -54,9 +54,7 @@ def event_pending_queryset() -> QuerySet[Event]:
 
 
 def event_pending_count() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT COUNT(*) FROM {sql.EVENTS} WHERE id > {sql.WATERMARK_SQL}")
-        return cursor.fetchone()[0]
+    return sql.event_pending_count()
 
 
 @dataclass(frozen=True)

@@ -244,10 +244,6 @@ def events_collect(*, app_id, events: Sequence[CleanEvent]) -> int:
 # --- Processing -----------------------------------------------------------------------------
 
 
-def _processing_checkpoint(*, stage: str, after: int, upto: int) -> None:
-    """Called inside the processing transaction after each step (a seam for failure tests)."""
-
-
 @dataclass(frozen=True)
 class ProcessedBatch:
     batch_id: int
@@ -272,7 +268,6 @@ def events_process_batch(*, limit: int | None = None) -> ProcessedBatch | None:
         if upto <= after:
             return None
         size = sql.rollups_fold(cursor, after=after, upto=upto)
-        _processing_checkpoint(stage="folded", after=after, upto=upto)
         # Recorded even when the range holds no event (ids skipped by rollbacks), so the
         # watermark moves past it.
         batch = Batch.objects.create(

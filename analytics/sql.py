@@ -218,6 +218,12 @@ def rollups_fold(cursor, *, after: int, upto: int) -> int:
     return int(size)
 
 
+def event_pending_count() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM {EVENTS} WHERE id > {WATERMARK_SQL}")
+        return int(cursor.fetchone()[0])
+
+
 def rollups_clear(cursor) -> None:
     for table in (COUNTS, USERS, STATS):
         cursor.execute(f"DELETE FROM {table}")

@@ -8,10 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.cache import cache
-from django.db import connection
+from django.db import DatabaseError, connection
 from django_q.conf import Conf
 
-from analytics import services
 from analytics.models import Batch, DailyCount, DailyUser, Event, UserStat
 from analytics.selectors import event_pending_count, rollup_differences
 from analytics.services import (
@@ -23,6 +22,7 @@ from analytics.services import (
 from analytics.validation import event_validate
 from core import batching
 from tests.analytics.factories import registered_app
+from tests.dbfaults import inserts_refused
 
 BASE = datetime(2024, 2, 20, tzinfo=UTC)
 
@@ -95,21 +95,18 @@ def test_processing_folds_every_event_once_into_the_three_rollups(db, owner):
     assert rollup_differences() == []
 
 
-def test_a_failure_inside_processing_folds_nothing_and_a_retry_folds_everything(
-    db, owner, monkeypatch
-):
+def test_a_failure_inside_processing_folds_nothing_and_a_retry_folds_everything(db, owner):
     app, _ = registered_app(owner)
     collected = _collect_all(_events(120), [app.pk])
 
-    def fail(**kwargs):
-        raise RuntimeError("worker died")
-
-    monkeypatch.setattr(services, "_processing_checkpoint", fail)
-    with pytest.raises(RuntimeError):
+    # The batch record is the last write of the processing transaction, after the fold.
+    with (
+        inserts_refused(table=Batch._meta.db_table, after_rows=0, message="worker died"),
+        pytest.raises(DatabaseError, match="worker died"),
+    ):
         events_process_pending()
     assert (DailyCount.objects.count(), Batch.objects.count()) == (0, 0)
     assert event_pending_count() == 120
-    monkeypatch.undo()
     assert events_process_pending() == 120
     assert _stored() == _expected(collected)
 

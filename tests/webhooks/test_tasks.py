@@ -6,8 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from tests.webhooks.factories import collection_make
-from webhooks.models import MockProvider
+from tests.webhooks.factories import MockProviderFactory, collection_make
 from webhooks.schedules import SCHEDULES
 from webhooks.tasks import work_sweep_task
 from webhooks.work import work_drain
@@ -26,7 +25,7 @@ def short(settings):
 
 def test_the_drain_waits_for_a_retry_due_in_a_moment_and_ends_when_nothing_is_left(outside, short):
     outside.receiver.script = [500, 500]
-    MockProvider.objects.create(name="gas", failure_rate=0, latency_ms=0)
+    MockProviderFactory()
     request = collection_make(providers=("gas",))
     started = time.monotonic()
     handled = work_drain()
@@ -44,7 +43,7 @@ def test_the_drain_waits_for_a_retry_due_in_a_moment_and_ends_when_nothing_is_le
 
 def test_the_drain_leaves_work_due_beyond_the_horizon_to_the_schedule(outside, short):
     short.WEBHOOKS_SWEEP_HORIZON_SECONDS = 10
-    MockProvider.objects.create(name="gas", failure_rate=0, latency_ms=0)
+    MockProviderFactory()
     request = collection_make(providers=("gas",))
     request.fetches.update(next_attempt_at=timezone.now() + timedelta(seconds=11))
     started = time.monotonic()
@@ -57,7 +56,7 @@ def test_the_drain_leaves_work_due_beyond_the_horizon_to_the_schedule(outside, s
 
 
 def test_the_sweep_runs_a_pass_and_starts_a_drain_when_work_is_due_soon(outside, enqueued, driven):
-    MockProvider.objects.create(name="gas", failure_rate=1, latency_ms=0)
+    MockProviderFactory(failure_rate=1)
     collection_make(providers=("gas",))
     assert work_sweep_task() == 1  # the fetch, failed: its retry is due within seconds
     assert enqueued == [("core.batching.batcher_run_task", "webhooks.work.WORK_BATCHER")]
