@@ -1,8 +1,5 @@
 """Views of the royalties API: operator endpoints under /api/royalties/ and the compat paths."""
 
-import csv
-import io
-
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpResponse
 from django.urls import reverse
@@ -24,7 +21,6 @@ from royalties.api.serializers import (
     CompatEntryOutputSerializer,
     CompatRevenueOutputSerializer,
     CompatUserOutputSerializer,
-    LabelOutputSerializer,
     ReportOutputSerializer,
     RunInputSerializer,
     RunOutputSerializer,
@@ -196,34 +192,9 @@ class ReportCsvView(APIView):
     )
     def get(self, request: Request) -> HttpResponse:
         run = _requested_run(request)
-        body = _report_body(run)
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow(["label", "tracks", "streams", "seconds", "share", "amount"])
-        for label in LabelOutputSerializer(body["labels"], many=True).data:
-            writer.writerow(
-                [
-                    label["label"],
-                    label["tracks"],
-                    label["streams"],
-                    label["seconds"],
-                    label["share"],
-                    label["amount"],
-                ]
-            )
-        unattributed = body["unattributed"]
-        writer.writerow(
-            [
-                "(unattributed)",
-                "",
-                unattributed["streams"],
-                unattributed["seconds"],
-                "",
-                f"{unattributed['amount']:.2f}",
-            ]
+        response = HttpResponse(
+            selectors.report_csv(run=run), content_type="text/csv; charset=utf-8"
         )
-        writer.writerow(["(total)", "", "", run.total_seconds, "", f"{run.revenue:.2f}"])
-        response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="royalties-run-{run.pk}.csv"'
         return response
 
