@@ -5,6 +5,8 @@ request on. The overview page draws events per day per app as an SVG made on the
 script, nothing loaded from another host).
 """
 
+from typing import TypedDict
+
 from django.contrib import admin, messages
 from django.db.models import (
     BooleanField,
@@ -20,6 +22,7 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.safestring import SafeString
+from django_stubs_ext import WithAnnotations
 
 from analytics.chart import chart_build
 from analytics.models import ApiKey, App, Batch, DailyCount, DailyUser, Event, Owner, UserStat
@@ -53,6 +56,12 @@ def user(obj) -> SafeString:
 @admin.display(description="at", ordering="timestamp")
 def event_time(obj) -> str:
     return short_time(obj.timestamp)
+
+
+class Processed(TypedDict):
+    """The annotation of the event list: at or below the watermark."""
+
+    processed: bool
 
 
 @admin.register(Owner)
@@ -226,7 +235,7 @@ class EventAdmin(ReadOnlyModelAdmin):
         return super().get_queryset(request).annotate(processed=processed)
 
     @admin.display(boolean=True, ordering="id", description="processed")
-    def processed(self, obj: Event) -> bool:
+    def processed(self, obj: "WithAnnotations[Event, Processed]") -> bool:
         return obj.processed
 
 

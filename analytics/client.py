@@ -121,7 +121,7 @@ def events_send(
     concurrency: int,
     batch_size: int,
     summary: Summary,
-    on_progress: Callable[[int], None],
+    on_progress: Callable[[int], object],
 ) -> Summary:
     """Send every line, ``batch_size`` per request, at most ``concurrency`` requests at once."""
     with ThreadPoolExecutor(max_workers=concurrency) as pool:

@@ -33,7 +33,7 @@ def demo_load(*, stdout: TextIO) -> None:
     events = []
     for number, line in enumerate(FIXTURE.read_text().splitlines(), start=1):
         event, errors = event_validate(json.loads(line), client_ip="127.0.0.1")
-        if errors:
+        if event is None:
             raise ValueError(f"{FIXTURE}:{number}: {errors}")
         events.append(event)
     events_collect(app_id=app.pk, events=events)

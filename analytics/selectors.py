@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 
+from django.contrib.auth.models import User
 from django.db import connection
 from django.db.models import Count, F, Max, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
@@ -20,7 +21,7 @@ from core.errors import NotFoundError
 UNKNOWN_DEVICE = "unknown"
 
 
-def app_get_owned(*, owner, app_id, for_update: bool = False) -> App:
+def app_get_owned(*, owner: User, app_id: uuid.UUID | str, for_update: bool = False) -> App:
     """The owner's app, or NotFoundError (another owner's app is not found either)."""
     try:
         app_uuid = uuid.UUID(str(app_id))
@@ -54,9 +55,7 @@ def event_pending_queryset() -> QuerySet[Event]:
 
 
 def event_pending_count() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT COUNT(*) FROM {sql.EVENTS} WHERE id > {sql.WATERMARK_SQL}")
-        return cursor.fetchone()[0]
+    return sql.event_pending_count()
 
 
 @dataclass(frozen=True)
@@ -68,7 +67,12 @@ class EventSummary:
 
 
 def event_summary_get(
-    *, owner, event: str, start: date | None, end: date | None, app_id=None
+    *,
+    owner: User,
+    event: str,
+    start: date | None,
+    end: date | None,
+    app_id: uuid.UUID | None = None,
 ) -> EventSummary:
     """Counts of one event over the owner's apps (or one of them), dates inclusive (UTC)."""
     if app_id is not None:
@@ -94,7 +98,7 @@ class UserStats:
     ip_address: str
 
 
-def user_stats_get(*, owner, user_id: str, app_id=None) -> UserStats:
+def user_stats_get(*, owner: User, user_id: str, app_id: uuid.UUID | None = None) -> UserStats:
     if app_id is not None:
         app_id = app_get_owned(owner=owner, app_id=app_id).pk
     row = sql.user_stats_row(owner_id=owner.pk, app_id=app_id, user_id=user_id)
@@ -146,5 +150,5 @@ def events_per_day_per_app(*, days: int = 30) -> list[DayCount]:
     ]
 
 
-def app_list_for_owner(*, owner) -> QuerySet[App]:
+def app_list_for_owner(*, owner: User) -> QuerySet[App]:
     return App.objects.filter(owner=owner).annotate(key_count=Count("keys"))

@@ -10,12 +10,14 @@ import hashlib
 import hmac
 import logging
 import secrets
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth.models import User
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, connection, transaction
@@ -82,7 +84,7 @@ def owner_token_get(*, username: str, password: str) -> Token:
     return owner_token_issue(user=user)
 
 
-def owner_token_issue(*, user) -> Token:
+def owner_token_issue(*, user: User) -> Token:
     """The owner's API token (made at the first ask; the same one after that).
 
     For an owner already signed in: by password (``owner_token_get``) or with Google (a
@@ -133,13 +135,13 @@ def _key_issue(*, app: App) -> IssuedKey:
     return IssuedKey(key=key, raw=raw)
 
 
-def app_register(*, owner, name: str, domain: str) -> tuple[App, IssuedKey]:
+def app_register(*, owner: User, name: str, domain: str) -> tuple[App, IssuedKey]:
     with transaction.atomic():
         app = App.objects.create(owner=owner, name=name, domain=domain, created_at=timezone.now())
         return app, _key_issue(app=app)
 
 
-def api_key_regenerate(*, owner, app_id) -> IssuedKey:
+def api_key_regenerate(*, owner: User, app_id: uuid.UUID | str) -> IssuedKey:
     """Revoke the app's live key (if any) and issue a new one, atomically."""
     with transaction.atomic():
         app = app_get_owned(owner=owner, app_id=app_id, for_update=True)
@@ -147,17 +149,22 @@ def api_key_regenerate(*, owner, app_id) -> IssuedKey:
         return _key_issue(app=app)
 
 
-def api_key_revoke(*, owner, app_id=None, raw_key: str | None = None) -> ApiKey | None:
+def api_key_revoke(
+    *, owner: User, app_id: uuid.UUID | str | None = None, raw_key: str | None = None
+) -> ApiKey | None:
     """Revoke the app's live key, or the key given. Refused from the next request on.
 
     Returns the revoked key, or None when the app had no live key (revoking twice is fine).
     """
     with transaction.atomic():
+        key: ApiKey | None
         if raw_key is not None:
             key = _owned_key_by_raw(owner=owner, raw=raw_key)
-        else:
+        elif app_id is not None:
             app = app_get_owned(owner=owner, app_id=app_id, for_update=True)
             key = ApiKey.objects.filter(app=app, revoked_at__isnull=True).first()
+        else:
+            raise ValueError("api_key_revoke needs app_id or raw_key")
         if key is None or key.revoked_at is not None:
             return None
         key.revoked_at = timezone.now()
@@ -171,7 +178,7 @@ def api_key_revoke_by_operator(*, key_ids: Sequence[int]) -> int:
     )
 
 
-def _owned_key_by_raw(*, owner, raw: str) -> ApiKey:
+def _owned_key_by_raw(*, owner: User, raw: str) -> ApiKey:
     prefix = key_prefix(raw)
     key = (
         ApiKey.objects.select_for_update().filter(prefix=prefix, app__owner=owner).first()
@@ -188,7 +195,7 @@ class KeyIdentity:
     """The authenticated party of collect: one live key of one app."""
 
     key_id: int
-    app_id: object
+    app_id: uuid.UUID
     owner_id: int
 
 
@@ -201,19 +208,7 @@ def api_key_authenticate(*, raw: str) -> KeyIdentity | None:
     prefix = key_prefix(raw)
     if prefix is None:
         return None
-    row = (
-        ApiKey.objects.filter(prefix=prefix)
-        .values_list(
-            "pk",
-            "app_id",
-            "app__owner_id",
-            "hashed_key",
-            "revoked_at",
-            "expires_at",
-            "last_used_at",
-        )
-        .first()
-    )
+    row = sql.api_key_row(prefix)
     if row is None:
         key_matches(raw, "0" * 64)  # same work whether or not the prefix exists
         return None
@@ -231,7 +226,7 @@ def api_key_authenticate(*, raw: str) -> KeyIdentity | None:
 # --- Collect --------------------------------------------------------------------------------
 
 
-def events_collect(*, app_id, events: Sequence[CleanEvent]) -> int:
+def events_collect(*, app_id: uuid.UUID, events: Sequence[CleanEvent]) -> int:
     """Store events of one app durably (committed when this returns); returns how many."""
     if not events:
         return 0
@@ -242,10 +237,6 @@ def events_collect(*, app_id, events: Sequence[CleanEvent]) -> int:
 
 
 # --- Processing -----------------------------------------------------------------------------
-
-
-def _processing_checkpoint(*, stage: str, after: int, upto: int) -> None:
-    """Called inside the processing transaction after each step (a seam for failure tests)."""
 
 
 @dataclass(frozen=True)
@@ -272,7 +263,6 @@ def events_process_batch(*, limit: int | None = None) -> ProcessedBatch | None:
         if upto <= after:
             return None
         size = sql.rollups_fold(cursor, after=after, upto=upto)
-        _processing_checkpoint(stage="folded", after=after, upto=upto)
         # Recorded even when the range holds no event (ids skipped by rollbacks), so the
         # watermark moves past it.
         batch = Batch.objects.create(
@@ -285,7 +275,7 @@ def events_process_pending(
     *,
     limit: int | None = None,
     max_events: int | None = None,
-    on_batch: Callable[[ProcessedBatch], None] | None = None,
+    on_batch: Callable[[ProcessedBatch], object] | None = None,
 ) -> int:
     """Process batches until nothing is pending (or ``max_events`` are done). Returns a count."""
     total = 0

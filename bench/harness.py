@@ -17,8 +17,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any, LiteralString
 from urllib.parse import urlsplit
 
 import psycopg
@@ -163,6 +164,16 @@ class Harness:
 
     def connect(self) -> psycopg.Connection:
         return psycopg.connect(self.database_url, autocommit=True)
+
+    @staticmethod
+    def one(
+        conn: psycopg.Connection, sql: LiteralString, params: Sequence[object] = ()
+    ) -> tuple[Any, ...]:
+        """The row a query must return (RuntimeError naming the query when there is none)."""
+        row = conn.execute(sql, params).fetchone()
+        if row is None:
+            raise RuntimeError(f"no row from: {sql}")
+        return row
 
     # --- servers ----------------------------------------------------------------------------
 
@@ -349,6 +360,6 @@ class Harness:
         if process.returncode != 0:
             raise RuntimeError(
                 f"{' '.join(command)} exited {process.returncode}: "
-                f"{process.stderr.read().decode()[-3000:]}"
+                f"{process.stderr.read().decode()[-3000:] if process.stderr else ''}"
             )
         return round(usage.ru_maxrss / 1024, 1), round(elapsed, 3)

@@ -3,10 +3,11 @@
 ``python -m bench.profile [--requests N] [--html DIR]`` drives the WSGI application directly
 (no HTTP server, no network) in one thread against the bench database, for /liveEvent, a
 stream heartbeat, a start -> stop pair, a 1,000-event batch, the compat ``GET /report`` and
-``GET /users/{id}``, and the empty DRF view behind the platform's middleware. It prints the
-mean wall time of one request of each kind and, per kind, pyinstrument's call tree (what
-docs/performance.md's cost budget is read from). The numbers include PostgreSQL's time
-(loopback), not HTTP parsing.
+``GET /users/{id}``, analytics collect (one event and 1,000), and the empty DRF view behind the
+platform's middleware. It prints the mean wall time of one request of each kind, the CPU time
+of this process within it (the Python side: steadier than wall time on a busy machine), and,
+per kind, pyinstrument's call tree (what docs/performance.md's cost budget is read from). The
+numbers include PostgreSQL's time (loopback), not HTTP parsing.
 """
 
 import argparse
@@ -15,11 +16,29 @@ import os
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from wsgiref.types import StartResponse
 
 from bench.harness import SERVER_ENV, Harness
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def _start_response(status: list[str]) -> StartResponse:
+    """A WSGI ``start_response`` that keeps the status line in ``status``."""
+
+    def start_response(
+        status_line: str, headers: list[tuple[str, str]], exc_info: object = None, /
+    ) -> Callable[[bytes], object]:
+        status.append(status_line)
+        return _write_unused
+
+    return start_response
+
+
+def _write_unused(data: bytes) -> None:
+    raise RuntimeError("Django answers through the iterable, never write()")
 
 
 def _environ(method: str, path: str, *, body: bytes = b"", headers: dict | None = None) -> dict:
@@ -51,11 +70,16 @@ def _measure(kinds: dict, *, only: list[str], requests: int, tree: bool) -> None
             continue
         for _ in range(50):  # warm caches, connections, imports
             fn()
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         for _ in range(requests):
             fn()
         per_request = (time.perf_counter() - started) / requests * 1000
-        print(f"{name}: {per_request:.3f} ms per request (status {fn()})", flush=True)
+        cpu = (time.process_time() - cpu_started) / requests * 1000
+        print(
+            f"{name}: {per_request:.3f} ms per request, {cpu:.3f} ms of it on this process's "
+            f"CPU (status {fn()})",
+            flush=True,
+        )
         if tree:
             profiler = Profiler(interval=0.0002)
             profiler.start()
@@ -97,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def call(environ: dict) -> int:
         status: list[str] = []
-        chunks = app(environ, lambda s, h, *a: status.append(s))
+        chunks = app(environ, _start_response(status))
         b"".join(chunks)
         if hasattr(chunks, "close"):
             chunks.close()
@@ -107,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         body = b'{"user_id": "bench-profile-viewer"}'
         environ = _environ("POST", "/api/streams/sessions", body=body, headers=auth)
         status: list[str] = []
-        chunks = app(environ, lambda s, h, *a: status.append(s))
+        chunks = app(environ, _start_response(status))
         payload = b"".join(chunks)
         chunks.close()
         assert status[0].startswith("201"), (status, payload)
@@ -125,6 +149,16 @@ def main(argv: list[str] | None = None) -> int:
         )
         + b"]"
     )
+    from analytics.services import app_register
+
+    owner, _ = get_user_model().objects.get_or_create(username="bench-profile-owner")
+    _app, issued = app_register(owner=owner, name="profile", domain="https://bench.example")
+    key = {"x-api-key": issued.raw}
+    collect_body = (
+        b'{"event": "click", "userId": "user7", "device": "mobile", "url": '
+        b'"https://example.com/p", "metadata": {"browser": "Chrome", "os": "Android"}}'
+    )
+    collect_batch = b"[" + b",".join([collect_body] * 1000) + b"]"
     kinds = {
         "empty_drf_view": lambda: call(_environ("GET", "/bench/empty")),
         "live_event": lambda: call(
@@ -147,6 +181,19 @@ def main(argv: list[str] | None = None) -> int:
         "batch_1000": lambda: call(
             _environ(
                 "POST", "/api/ingestion/events", body=batch_body, headers={"Authorization": secret}
+            )
+        ),
+        "collect": lambda: call(
+            _environ("POST", "/api/analytics/collect", body=collect_body, headers=key)
+        ),
+        "collect_batch_1000": lambda: call(
+            _environ("POST", "/api/analytics/collect", body=collect_batch, headers=key)
+        ),
+        "post_webhook": lambda: call(
+            _environ(
+                "POST",
+                "/webhook",
+                body=b'{"provider": ["gas", "internet"], "callbackUrl": "http://127.0.0.1:9/h"}',
             )
         ),
         "compat_report": lambda: call(_environ("GET", "/report")),

@@ -4,15 +4,13 @@ Each domain may provide ``<app>/demo.py`` with ``demo_load(*, stdout) -> None``;
 idempotent (running ``manage.py start`` twice changes nothing the second time).
 """
 
-from importlib import import_module
-from importlib.util import find_spec
 from typing import TextIO
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 
-from core.schedules import PLATFORM_APPS
+from core.schedules import app_modules
 
 
 def demo_operator_ensure(*, stdout: TextIO) -> None:
@@ -34,8 +32,6 @@ def demo_operator_ensure(*, stdout: TextIO) -> None:
 
 def demo_load(*, stdout: TextIO) -> None:
     demo_operator_ensure(stdout=stdout)
-    for label in PLATFORM_APPS:
-        module_name = f"{label}.demo"
-        if label == "core" or find_spec(module_name) is None:
-            continue
-        import_module(module_name).demo_load(stdout=stdout)
+    for label, module in app_modules("demo").items():
+        if label != "core":
+            module.demo_load(stdout=stdout)

@@ -8,8 +8,9 @@ let the ``limit + 1``-th request through:
 - with ``REDIS_URL``: ``INCR`` plus ``EXPIRE`` in one pipeline (Django's cache ``incr`` is a
   read-then-write on some backends, so the Redis client is used directly);
 - without it: one ``INSERT ... ON CONFLICT DO UPDATE SET count = count + 1 RETURNING count`` on
-  ``core.RateLimitCounter`` (PostgreSQL and SQLite both run it atomically; Django's database
-  cache ``incr`` is not atomic). The ``core.prune_rate_limits`` schedule deletes old windows.
+  ``core.RateLimitCounter`` (``core.sql``: PostgreSQL and SQLite both run it atomically;
+  Django's database cache ``incr`` is not atomic). The ``core.prune_rate_limits`` schedule
+  deletes old windows.
 
 A fixed window lets a client send up to twice the limit across a window boundary; for limits
 meant to stop floods (not to bill), that is the accepted price of one write per request
@@ -24,7 +25,8 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db import connection, transaction
+
+from core import sql
 
 if TYPE_CHECKING:
     import redis
@@ -73,22 +75,9 @@ def _redis_increment(key: str, window: int, window_seconds: int) -> int:
     return int(count)
 
 
-# The same statement runs on PostgreSQL and SQLite (>= 3.35 for RETURNING): the conflict on the
-# unique (key, window_start) turns the insert into an increment, atomically.
-_UPSERT_SQL = """
-    INSERT INTO core_ratelimitcounter (key, window_start, count, expires_at)
-    VALUES (%s, %s, 1, %s)
-    ON CONFLICT (key, window_start) DO UPDATE SET count = core_ratelimitcounter.count + 1
-    RETURNING count
-"""
-
-
 def _database_increment(key: str, window: int, window_seconds: int) -> int:
     expires_at = datetime.fromtimestamp(window + window_seconds * 2, tz=UTC)
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_UPSERT_SQL, [key, window, expires_at])
-        (count,) = cursor.fetchone()
-    return int(count)
+    return sql.ratelimit_counter_increment(key=key, window_start=window, expires_at=expires_at)
 
 
 def ratelimit_prune(*, now: datetime | None = None) -> int:

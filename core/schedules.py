@@ -1,20 +1,21 @@
 """Schedules declared in code, one ``schedules.py`` per app, synced idempotently to django-q2.
 
-Each app lists ``SCHEDULES = [ScheduleSpec(...)]``. ``schedules_sync`` creates or updates one
-``django_q.Schedule`` row per name (``"<app>.<purpose>"``) and deletes rows of ours that are no
-longer declared, so a restart, a second migrate or a renamed schedule never leaves duplicates.
+Each app lists ``SCHEDULES = [ScheduleSpec(...)]`` in its ``schedules`` module, found among the
+installed apps as Django finds ``admin`` modules (``autodiscover_modules``). ``schedules_sync``
+creates or updates one ``django_q.Schedule`` row per name (``"<app>.<purpose>"``) and deletes
+rows of ours (named after an app that declares schedules) that are no longer declared, so a
+restart, a second migrate or a renamed schedule never leaves duplicates.
 """
 
 import math
+import sys
 from dataclasses import dataclass
-from importlib import import_module
-from importlib.util import find_spec
+from types import ModuleType
 
 from django.apps import apps
 from django.db import transaction
 from django.utils import timezone
-
-PLATFORM_APPS = ("core", "royalties", "ingestion", "streams", "webhooks", "analytics")
+from django.utils.module_loading import autodiscover_modules
 
 
 @dataclass(frozen=True)
@@ -29,15 +30,22 @@ class ScheduleSpec:
         return max(1, math.ceil(self.every_seconds / 60))
 
 
+def app_modules(name: str) -> dict[str, ModuleType]:
+    """The ``<app>.<name>`` module of every installed app that has one, by app label, in
+    ``INSTALLED_APPS`` order (imported by Django's ``autodiscover_modules``)."""
+    autodiscover_modules(name)
+    found = {}
+    for config in apps.get_app_configs():
+        module = sys.modules.get(f"{config.name}.{name}")
+        if module is not None:
+            found[config.label] = module
+    return found
+
+
 def schedules_declared() -> list[ScheduleSpec]:
     declared: list[ScheduleSpec] = []
-    for label in PLATFORM_APPS:
-        if not apps.is_installed(label):
-            continue
-        module_name = f"{label}.schedules"
-        if find_spec(module_name) is None:
-            continue
-        declared.extend(import_module(module_name).SCHEDULES)
+    for module in app_modules("schedules").values():
+        declared.extend(getattr(module, "SCHEDULES", []))
     names = [spec.name for spec in declared]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
@@ -51,7 +59,7 @@ def schedules_sync(*, using: str = "default") -> dict[str, int]:
 
     declared = schedules_declared()
     counts = {"created": 0, "updated": 0, "deleted": 0}
-    prefixes = tuple(f"{label}." for label in PLATFORM_APPS)
+    prefixes = tuple(f"{label}." for label in app_modules("schedules"))
     with transaction.atomic(using=using):
         for spec in declared:
             wanted = {

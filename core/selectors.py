@@ -5,8 +5,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
+
+from core import sql
 
 logger = logging.getLogger(__name__)
 
@@ -26,9 +27,7 @@ class Health:
 def health_get() -> Health:
     database_ok, database_error = True, None
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
+        sql.database_ping()
     except Exception as exc:  # the point is to report any failure, not to raise it
         database_ok, database_error = False, type(exc).__name__
         logger.warning("health: database check failed: %s", exc)

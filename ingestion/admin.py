@@ -4,15 +4,24 @@ All three are written only by the services: shown and filtered here, never edite
 action re-computes users' totals from the log through the service.
 """
 
+from typing import TypedDict
+
 from django.contrib import admin, messages
 from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 from django.http import HttpRequest
 from django.utils.safestring import SafeString
+from django_stubs_ext import WithAnnotations
 
 from core.admin import ReadOnlyModelAdmin, counted, short_time, shortened
 from ingestion.models import Batch, Event, UserRevenue
 from ingestion.selectors import watermark_expression
 from ingestion.services import revenue_rebuild
+
+
+class Processed(TypedDict):
+    """The annotation of the event list: at or below the watermark."""
+
+    processed: bool
 
 
 def _reprocess(modeladmin: admin.ModelAdmin, request: HttpRequest, user_ids: list[str]) -> None:
@@ -81,7 +90,7 @@ class EventAdmin(ReadOnlyModelAdmin):
         return super().get_queryset(request).annotate(processed=processed)
 
     @admin.display(boolean=True, ordering="id", description="processed")
-    def processed(self, obj: Event) -> bool:
+    def processed(self, obj: "WithAnnotations[Event, Processed]") -> bool:
         return obj.processed
 
     @admin.display(description="user id", ordering="user_id")

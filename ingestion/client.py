@@ -209,7 +209,7 @@ def events_send(
     concurrency: int,
     batch_size: int | None,
     summary: Summary,
-    on_progress: Callable[[int], None],
+    on_progress: Callable[[int], object],
 ) -> Summary:
     """Send every line with at most ``concurrency`` requests in flight; fill ``summary``."""
     with ThreadPoolExecutor(max_workers=concurrency) as pool:

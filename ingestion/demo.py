@@ -23,7 +23,7 @@ def demo_load(*, stdout: TextIO) -> None:
             continue
         data = json.loads(line)
         event, errors = event_validate({**data, "userId": f"demo-{data['userId']}"})
-        if errors:
+        if event is None:
             raise ValueError(f"{FIXTURE}:{number}: {errors}")
         accepted = event_accept(
             credential=DEMO_CREDENTIAL, event=event, idempotency_key=f"demo:events.jsonl:{number}"

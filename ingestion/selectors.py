@@ -2,23 +2,19 @@
 
 "Processed" means "id at or below the watermark", the highest ``last_id`` of any batch
 (see ingestion.models). Every read that mixes the log and the totals computes the watermark in
-the same statement, so it sees one consistent snapshot even while a processor commits.
+the same statement, so it sees one consistent snapshot even while a processor commits (the
+statements are in ``ingestion.sql``).
 """
 
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
-from django.db import connection
 from django.db.models import Max, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
-from ingestion.models import Batch, Event, UserRevenue
-
-EVENTS = Event._meta.db_table
-BATCHES = Batch._meta.db_table
-REVENUE = UserRevenue._meta.db_table
-WATERMARK_SQL = f"(SELECT COALESCE(MAX(last_id), 0) FROM {BATCHES})"
+from ingestion import sql
+from ingestion.models import Batch, Event
 
 
 def watermark_expression() -> Coalesce:
@@ -39,9 +35,7 @@ def event_processed_queryset() -> QuerySet[Event]:
 
 
 def event_pending_count() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT COUNT(*) FROM {EVENTS} WHERE id > {WATERMARK_SQL}")
-        return int(cursor.fetchone()[0])
+    return sql.event_pending_count()
 
 
 @dataclass(frozen=True)
@@ -53,14 +47,7 @@ class UserRevenueSummary:
 
 def user_revenue_summary_get(*, user_id: str) -> UserRevenueSummary | None:
     """The processed total and pending count of a user; None when the user has no events."""
-    with connection.cursor() as cursor:
-        # One round trip: the total by primary key, the pending count on (user_id, id).
-        cursor.execute(
-            f"SELECT (SELECT revenue FROM {REVENUE} WHERE user_id = %s),"
-            f" (SELECT COUNT(*) FROM {EVENTS} WHERE user_id = %s AND id > {WATERMARK_SQL})",
-            [user_id, user_id],
-        )
-        revenue, pending = cursor.fetchone()
+    revenue, pending = sql.user_revenue_row(user_id=user_id)
     if revenue is None and not pending:
         return None
     return UserRevenueSummary(user_id=user_id, revenue=revenue or 0, pending_events=pending)
@@ -76,25 +63,10 @@ class RevenueDifference:
 def revenue_differences(*, user_ids: list[str] | None = None) -> list[RevenueDifference]:
     """Users whose stored total differs from the sum of their processed events in the log
     (those left out as out of range excepted)."""
-    where_events, where_totals, params = "", "", []
-    if user_ids is not None:
-        if not user_ids:
-            return []
-        marks = ", ".join(["%s"] * len(user_ids))
-        where_events = f" AND user_id IN ({marks})"
-        where_totals = f" WHERE user_id IN ({marks})"
-        params = [*user_ids, *user_ids]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT user_id, SUM(stored), SUM(from_log) FROM ("
-            f" SELECT user_id, 0 AS stored, amount AS from_log FROM {EVENTS}"
-            f"  WHERE id <= {WATERMARK_SQL} AND NOT out_of_range{where_events}"
-            f" UNION ALL SELECT user_id, revenue, 0 FROM {REVENUE}{where_totals}"
-            f") AS t GROUP BY user_id HAVING SUM(stored) <> SUM(from_log) ORDER BY user_id",
-            params,
-        )
-        rows = cursor.fetchall()
-    return [RevenueDifference(user_id=u, stored=int(s), from_log=int(f)) for u, s, f in rows]
+    if user_ids is not None and not user_ids:
+        return []
+    rows = sql.revenue_difference_rows(user_ids=user_ids)
+    return [RevenueDifference(user_id=u, stored=s, from_log=f) for u, s, f in rows]
 
 
 def events_processed_per_day(*, since: date) -> list[tuple[date, int]]:

@@ -1,5 +1,8 @@
 """Reads of the royalties domain: runs, the report of a succeeded run, users and entries."""
 
+import csv
+import hashlib
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -7,10 +10,10 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, F, QuerySet, Sum
 
 from core.errors import ConflictError, NotFoundError
-from royalties.models import Entry, Label, Run, Subscriber, Track
+from royalties.models import Entry, Label, Run, Subscriber, Track, run_id_range
 
 
 def run_list() -> QuerySet[Run]:
@@ -57,6 +60,101 @@ class Report:
 
 def report_get(*, run: Run) -> Report:
     return Report(run=run, labels=list(Label.objects.filter(run=run).order_by("name")))
+
+
+def report_csv(*, run: Run) -> str:
+    """The payout table of a succeeded run as CSV for accounting: one line per label, then
+    ``(unattributed)`` and ``(total)``; amounts to the cent, shares to 8 places."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["label", "tracks", "streams", "seconds", "share", "amount"])
+    for label in report_get(run=run).labels:
+        share, amount = f"{label.share:.8f}", f"{label.amount:.2f}"
+        writer.writerow([label.name, label.tracks, label.streams, label.seconds, share, amount])
+    unattributed = [run.unattributed_streams, run.unattributed_seconds]
+    writer.writerow(["(unattributed)", "", *unattributed, "", f"{run.unattributed_amount:.2f}"])
+    writer.writerow(["(total)", "", "", run.total_seconds, "", f"{run.revenue:.2f}"])
+    return out.getvalue()
+
+
+@dataclass(frozen=True)
+class PayoutDigest:
+    """A run's payout table in a few characters: its labels, the top one (largest amount, then
+    name), and the first 8 hex digits of the sha256 of every line (labels by name, then the
+    unattributed line): equal digests, equal payouts."""
+
+    labels: int
+    top_label: str
+    top_amount: Decimal
+    digest: str
+
+
+def payout_digests(*, runs: Sequence[Run]) -> dict[int, PayoutDigest]:
+    """The payout digest of each succeeded run among ``runs`` (one query for all of them)."""
+    by_run: dict[int, list[tuple[str, Decimal]]] = {}
+    labels = Label.objects.filter(run__in=[run.pk for run in runs]).order_by("run_id", "name")
+    for run_id, name, amount in labels.values_list("run_id", "name", "amount"):
+        by_run.setdefault(run_id, []).append((name, amount))
+    digests = {}
+    for run in runs:
+        lines = by_run.get(run.pk)
+        if not lines:
+            continue
+        top_label, top_amount = min(lines, key=lambda line: (-line[1], line[0]))
+        text = "".join(f"{name}\t{amount:.2f}\n" for name, amount in lines)
+        text += f"(unattributed)\t{run.unattributed_amount or 0:.2f}\n"
+        digest = hashlib.sha256(text.encode()).hexdigest()[:8]
+        digests[run.pk] = PayoutDigest(len(lines), top_label, top_amount, digest)
+    return digests
+
+
+@dataclass(frozen=True)
+class RunResults:
+    """What a run stored: its payout table and how many rows of each kind it has."""
+
+    labels: Sequence[Label]
+    tracks: int
+    subscribers: int
+    entries: int
+
+
+def run_results(*, run: Run) -> RunResults:
+    """A run's payout table and row counts (three queries whatever the run's size; nothing
+    for a run that has not succeeded: a failed run stored nothing)."""
+    if run.status != Run.Status.SUCCEEDED:
+        return RunResults(labels=[], tracks=0, subscribers=0, entries=0)
+    return RunResults(
+        labels=report_get(run=run).labels,
+        tracks=Track.objects.filter(run=run).count(),
+        subscribers=Subscriber.objects.filter(run=run).count(),
+        entries=int((run.rows or {}).get("loaded") or 0),
+    )
+
+
+def runs_with_results(*, limit: int = 50) -> list[tuple[int, datetime | None]]:
+    """(id, finish time) of the latest succeeded runs, latest first (the reports' order)."""
+    runs = Run.objects.filter(status=Run.Status.SUCCEEDED).order_by("-finished_at", "-id")
+    return list(runs.values_list("pk", "finished_at")[:limit])
+
+
+@dataclass(frozen=True)
+class Listener:
+    user_id: str
+    streams: int
+    seconds: int
+
+
+def track_listeners(*, run_id: int, track_id: str) -> list[Listener]:
+    """Streams and seconds per user of one track in one run, most seconds first (the run's
+    entries are its primary-key range: ``run_id`` has no index)."""
+    first, end = run_id_range(run_id)
+    rows = (
+        Entry.objects.filter(id__gte=first, id__lt=end, track_id=track_id)
+        .values("user_id")
+        .annotate(n=Count("*"), total=Sum("seconds"))
+        .order_by(F("total").desc(), "user_id")
+    )
+    return [Listener(r["user_id"], r["n"], r["total"]) for r in rows]
 
 
 @lru_cache(maxsize=16)

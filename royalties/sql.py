@@ -5,6 +5,7 @@ The consolidation's steps call these by name; the business steps read without SQ
 
 from collections.abc import Iterable, Sequence
 from itertools import chain
+from typing import Any
 
 import pyarrow
 from django.db import connection
@@ -57,7 +58,7 @@ def _arrow_copy(*, table: str, tables: Iterable[pyarrow.Table]) -> int:
     return count
 
 
-def _python_rows(part: pyarrow.Table) -> list[tuple]:
+def _python_rows(part: pyarrow.Table) -> list[tuple[Any, ...]]:
     columns = []
     for column in part.columns:
         if pyarrow.types.is_date(column.type):

@@ -1,6 +1,8 @@
 """Admin pages of the streams domain: viewers (live count, limit in force, refusals, their latest
 sessions) and sessions (a state badge that tells active from stopped, a confirmed force-end)."""
 
+from typing import TypedDict
+
 from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -11,6 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django_stubs_ext import WithAnnotations
 
 from core.admin import (
     ReadOnlyModelAdmin,
@@ -24,6 +27,7 @@ from streams.models import EndReason, StreamSession, Viewer
 from streams.selectors import (
     SESSION_STATE_ACTIVE,
     SESSION_STATE_LAPSED,
+    ViewerCounts,
     session_active_q,
     session_list_recent,
     session_state_expression,
@@ -50,9 +54,9 @@ SESSION_FIELDS = ["id", "status", "viewer", "device_id", "content_id", "started_
                   "last_heartbeat", "expires_at", "ended_at", "end_reason"]  # fmt: skip
 
 
-def session_badge(session: StreamSession) -> SafeString:
+def session_badge(session: "WithAnnotations[StreamSession, SessionState]") -> SafeString:
     """The badge of the ``state`` the queryset annotated (session_state_expression)."""
-    return session_state_badge(session.state)  # type: ignore[attr-defined]
+    return session_state_badge(session.state)
 
 
 def session_state_badge(state: str) -> SafeString:
@@ -64,6 +68,12 @@ def session_state_badge(state: str) -> SafeString:
         colour,
         label,
     )
+
+
+class SessionState(TypedDict):
+    """The annotation of the session list (session_state_expression)."""
+
+    state: str
 
 
 class ViewerLimitFilter(admin.SimpleListFilter):
@@ -147,7 +157,7 @@ class ViewerAdmin(admin.ModelAdmin):
         return shortened(obj.user_id)
 
     @admin.display(description="live sessions", ordering="active_count")
-    def live_sessions(self, obj: Viewer) -> str:
+    def live_sessions(self, obj: "WithAnnotations[Viewer, ViewerCounts]") -> str:
         url = reverse("admin:streams_streamsession_changelist")
         return format_html(
             '<a href="{}?viewer__user_id={}&amp;state=active">{}</a>',

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypedDict
 
 from django.conf import settings
 from django.db.models import (
@@ -19,6 +20,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce, Now
+from django_stubs_ext import WithAnnotations
 
 from core.errors import NotFoundError
 from streams.models import StreamSession, Viewer
@@ -113,7 +115,14 @@ def viewer_can_start(*, user_id: str) -> bool:
     return bool(active_count < limit)
 
 
-def viewer_list_with_active_count() -> QuerySet[Viewer]:
+class ViewerCounts(TypedDict):
+    """The annotations of ``viewer_list_with_active_count``."""
+
+    active_count: int
+    effective_limit: int
+
+
+def viewer_list_with_active_count() -> "QuerySet[WithAnnotations[Viewer, ViewerCounts]]":
     return Viewer.objects.annotate(
         active_count=Count("sessions", filter=session_active_q("sessions__")),
         effective_limit=Coalesce(

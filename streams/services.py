@@ -9,7 +9,7 @@ serialises them all. See docs/decisions/0030-lease-timing.md and 0031-refusals.m
 """
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,7 +30,7 @@ MAX_STREAMS_LIMIT = 100
 class StreamLimitReachedError(ConflictError):
     code = "stream_limit_reached"
 
-    def __init__(self, *, limit: int, active: list[StreamSession]) -> None:
+    def __init__(self, *, limit: int, active: Sequence[StreamSession]) -> None:
         super().__init__(
             f"The viewer already has {len(active)} active stream(s); the limit is {limit}.",
             extra={"limit": limit, "active": [session_summary(s) for s in active]},
@@ -166,7 +166,7 @@ def _session_ended() -> ConflictError:
 def _retried_session(
     *,
     viewer: Viewer,
-    active: list[StreamSession],
+    active: Sequence[StreamSession],
     session_id: uuid.UUID | None,
     device_id: str | None,
 ) -> StreamSession | None:
@@ -191,7 +191,7 @@ def _retried_session(
 def _session_insert(
     *,
     viewer: Viewer,
-    open_sessions: list[StreamSession],
+    open_sessions: Sequence[StreamSession],
     device_id: str | None,
     content_id: str | None,
     session_id: uuid.UUID | None,

@@ -5,10 +5,11 @@ Each function runs one statement in autocommit; the services decide what its ans
 
 import uuid
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import orjson
 from django.db import connection
+from django_stubs_ext import WithAnnotations
 
 from streams.models import StreamSession, Viewer
 
@@ -51,7 +52,15 @@ RETURNING {_SESSION_COLUMNS},
 _START_POSTGRES = "SELECT streams_session_start(%s, %s, %s, %s, %s, %s, %s)"
 
 
-def session_heartbeat_extend(*, session_id: uuid.UUID, lease_seconds: int) -> list[StreamSession]:
+class HeartbeatColumns(TypedDict):
+    """What the heartbeat statements return beside the session's own columns."""
+
+    viewer_user_id: str
+
+
+def session_heartbeat_extend(
+    *, session_id: uuid.UUID, lease_seconds: int
+) -> "list[WithAnnotations[StreamSession, HeartbeatColumns]]":
     """Extend the lease of a live session; [] when it is unknown, ended or expired. Each
     session carries ``viewer_user_id``."""
     if connection.vendor == "postgresql":
@@ -62,7 +71,9 @@ def session_heartbeat_extend(*, session_id: uuid.UUID, lease_seconds: int) -> li
             _HEARTBEAT_SQLITE,
             {"id": session_id.hex, "lease": f"+{lease_seconds} seconds"},
         )
-    return list(StreamSession.objects.raw(sql, params))
+    sessions = list(StreamSession.objects.raw(sql, params))
+    # The statements return viewer_user_id, which the raw query sets on each session.
+    return cast("list[WithAnnotations[StreamSession, HeartbeatColumns]]", sessions)
 
 
 def session_start_call(
@@ -78,7 +89,9 @@ def session_start_call(
     """PostgreSQL only: a start in one statement; the function's JSON answer, parsed."""
     params = [user_id, device_id, content_id, session_id, new_id]
     with connection.cursor() as cursor:
-        cursor.execute(_START_POSTGRES, [*params, timedelta(seconds=lease_seconds), default_limit])
+        lease = timedelta(seconds=lease_seconds)
+        # django-stubs' parameter types omit timedelta, which psycopg adapts to an interval.
+        cursor.execute(_START_POSTGRES, [*params, lease, default_limit])  # type: ignore[list-item]
         (text,) = cursor.fetchone()
     # Django's connections leave JSON to be parsed by the caller.
     answer: dict[str, Any] = orjson.loads(text)

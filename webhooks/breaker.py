@@ -35,8 +35,12 @@ def breaker_admit(*, provider: str, wanted: int, now: datetime) -> Admission:
     breaker = ProviderBreaker.objects.get(provider=provider)
     if breaker.state == BreakerState.CLOSED:
         return Admission(allowed=wanted, probe=False, retry_at=None)
-    if breaker.state == BreakerState.OPEN and breaker.open_until > now:
-        return Admission(allowed=0, probe=False, retry_at=breaker.open_until)
+    if breaker.state == BreakerState.OPEN:
+        open_until = breaker.open_until
+        if open_until is None:  # the check constraint webhooks_breaker_state_fields forbids it
+            raise RuntimeError(f"breaker {provider!r} is open with no open_until")
+        if open_until > now:
+            return Admission(allowed=0, probe=False, retry_at=open_until)
     lease = timedelta(seconds=settings.WEBHOOKS_LEASE_SECONDS)
     taken = (
         ProviderBreaker.objects.filter(provider=provider)

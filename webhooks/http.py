@@ -6,6 +6,7 @@ SSRF guard (``webhooks.netguard``) on the address actually connected to.
 """
 
 import json
+import socket
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -47,8 +48,8 @@ class HttpOutcome:
         return self.status_code is not None and 200 <= self.status_code < 300 and not self.error
 
 
-class _GuardedMixin:
-    def _new_conn(self):
+class _GuardedMixin(HTTPConnection):
+    def _new_conn(self) -> socket.socket:
         # Connect to the checked address; self.host (SNI, Host header) stays the name.
         self._dns_host = connect_address(self.host, self.port)
         try:
@@ -74,7 +75,7 @@ class GuardedHTTPSConnectionPool(HTTPSConnectionPool):
 
 
 class GuardedAdapter(HTTPAdapter):
-    def init_poolmanager(self, *args, **kwargs) -> None:
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = {
             "http": GuardedHTTPConnectionPool,

@@ -89,11 +89,12 @@ class QueueState:
 def queue_state_get() -> QueueState:
     now = clock.now()
 
-    def split(model) -> dict[str, int]:
-        return model.objects.filter(state="pending").aggregate(
+    def split(model: type[ProviderFetch] | type[Delivery]) -> dict[str, int]:
+        counts: dict[str, int] = model.objects.filter(state="pending").aggregate(
             due=Count("pk", filter=Q(next_attempt_at__lte=now)),
             retrying=Count("pk", filter=Q(next_attempt_at__gt=now, attempts__gt=0)),
         )
+        return counts
 
     fetches, deliveries = split(ProviderFetch), split(Delivery)
     statuses = dict(

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from core.errors import ConflictError, NotFoundError
-from webhooks import clock
+from webhooks import clock, sql
 from webhooks.breaker import breaker_reset
 from webhooks.models import (
     CollectionRequest,
@@ -34,20 +34,21 @@ def collection_create(*, providers: list[str], callback_url: str) -> CollectionR
     ``callback_url`` has passed the SSRF guard (the input serializer checks it)."""
     host, _ = url_host_port(callback_url)
     now = clock.now()
+    request = CollectionRequest(
+        providers=providers,
+        callback_url=callback_url,
+        callback_host=host.lower(),
+        deadline_at=now + timedelta(seconds=settings.WEBHOOKS_COLLECT_DEADLINE),
+        created_at=now,
+    )
+    if sql.request_with_fetches_insert(request):  # PostgreSQL: one statement, one commit
+        WORK_BATCHER.notify()
+        return request
     with transaction.atomic():
-        request = CollectionRequest.objects.create(
-            providers=providers,
-            callback_url=callback_url,
-            callback_host=host.lower(),
-            deadline_at=now + timedelta(seconds=settings.WEBHOOKS_COLLECT_DEADLINE),
-            created_at=now,
-        )
-        ProviderFetch.objects.bulk_create(
-            [
-                ProviderFetch(request=request, provider=name, next_attempt_at=now)
-                for name in providers
-            ]
-        )
+        request.save(force_insert=True)
+        fetches = [ProviderFetch(request=request, provider=name, next_attempt_at=now)
+                   for name in providers]  # fmt: skip
+        ProviderFetch.objects.bulk_create(fetches)
         WORK_BATCHER.notify()
     return request
 

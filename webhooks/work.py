@@ -174,7 +174,9 @@ def collection_collect_end(*, request: CollectionRequest, now: datetime) -> None
     WORK_BATCHER.notify()
 
 
-def _delivery_next(*, delivery: Delivery, http: HttpOutcome, now: datetime):
+def _delivery_next(
+    *, delivery: Delivery, http: HttpOutcome, now: datetime
+) -> tuple[AttemptOutcome, str, datetime | None]:
     """(outcome, error, next attempt time) of a delivery attempt."""
     if http.ok:
         return AttemptOutcome.SUCCEEDED, "", None
@@ -275,7 +277,7 @@ def _pooled(job: "FetchJob | DeliveryJob") -> None:
     _job_run(job)
 
 
-def _run_all(jobs: list) -> None:
+def _run_all(jobs: list[FetchJob | DeliveryJob]) -> None:
     """Run every job, at most WEBHOOKS_CONCURRENCY at once. Each pool thread records its own
     outcomes, so the database round trips of recording overlap as the HTTP calls do."""
     global _pool
@@ -294,7 +296,8 @@ def work_run_due() -> int:
     now = clock.now()
     limit = settings.WEBHOOKS_CLAIM_BATCH
     expired = collection_expire_due(now=now)
-    jobs: list = fetch_claim_due(now=now, limit=limit)
+    jobs: list[FetchJob | DeliveryJob] = []
+    jobs += fetch_claim_due(now=now, limit=limit)
     jobs += delivery_claim_due(now=now, limit=limit)
     _run_all(jobs)
     return expired + len(jobs)

@@ -92,7 +92,9 @@ class CollectOutputSerializer(serializers.Serializer):
 
 class CollectRejectedItemSerializer(serializers.Serializer):
     index = serializers.IntegerField()
-    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+    # DRF's metaclass moves declared fields off the class, so this name shadows nothing at
+    # run time; the stubs see a class attribute overriding Serializer.errors.
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))  # type: ignore[assignment]
 
 
 class CollectBatchOutputSerializer(serializers.Serializer):

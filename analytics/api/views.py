@@ -1,9 +1,12 @@
 """HTTP endpoints of the analytics domain: owners' auth and keys, collect, summaries."""
 
+import uuid
+
 from django.conf import settings
+from django.contrib.auth.models import User
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotAuthenticated, ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -38,6 +41,7 @@ from analytics.selectors import (
     user_stats_get,
 )
 from analytics.services import (
+    KeyIdentity,
     api_key_regenerate,
     api_key_revoke,
     app_register,
@@ -46,7 +50,7 @@ from analytics.services import (
     owner_token_get,
     owner_token_issue,
 )
-from analytics.validation import event_validate
+from analytics.validation import CleanEvent, event_validate
 from core.api.serializers import ErrorOutputSerializer
 from core.api.views import OpenView
 
@@ -56,6 +60,22 @@ INVALID = OpenApiResponse(AnalyticsFieldErrorsOutputSerializer, "Invalid input (
 APP_ID_PARAMETER = OpenApiParameter(
     "app_id", str, OpenApiParameter.QUERY, required=False, description="One of your apps."
 )
+
+
+def _owner(request: Request) -> User:
+    """The signed-in owner (the permission classes let no one else this far)."""
+    user = request.user
+    if not isinstance(user, User):
+        raise NotAuthenticated()
+    return user
+
+
+def _key_identity(request: Request) -> KeyIdentity:
+    """The app key that authenticated a collect request (``ApiKeyAuthentication``)."""
+    identity = request.auth
+    if not isinstance(identity, KeyIdentity):
+        raise NotAuthenticated()
+    return identity
 
 
 def _validated(serializer_class, data):
@@ -130,7 +150,7 @@ class TokenView(OpenView):
         responses={200: SignupOutputSerializer, 401: UNAUTHORIZED},
     )
     def get(self, request: Request) -> Response:
-        token = owner_token_issue(user=request.user)
+        token = owner_token_issue(user=_owner(request))
         return Response({"username": token.user.username, "token": token.key})
 
     @extend_schema(
@@ -157,7 +177,7 @@ class RegisterView(OwnerView):
     )
     def post(self, request: Request) -> Response:
         data = _validated(AppRegisterInputSerializer, request.data)
-        app, issued = app_register(owner=request.user, **data)
+        app, issued = app_register(owner=_owner(request), **data)
         return Response(
             {
                 "appId": str(app.pk),
@@ -180,7 +200,7 @@ class ApiKeyView(OwnerView):
     )
     def get(self, request: Request) -> Response:
         data = _validated(AppIdInputSerializer, request.query_params)
-        app = app_get_owned(owner=request.user, app_id=data["app_id"])
+        app = app_get_owned(owner=_owner(request), app_id=data["app_id"])
         key = api_key_live_get(app=app)
         if key is None:
             return Response({"code": "not_found", "detail": "This app has no key."}, 404)
@@ -211,7 +231,7 @@ class RegenerateView(OwnerView):
     )
     def post(self, request: Request) -> Response:
         data = _validated(AppIdInputSerializer, request.data)
-        issued = api_key_regenerate(owner=request.user, app_id=data["app_id"])
+        issued = api_key_regenerate(owner=_owner(request), app_id=data["app_id"])
         return Response({"appId": str(issued.key.app_id), "apiKey": issued.raw})
 
 
@@ -225,11 +245,12 @@ class RevokeView(OwnerView):
     )
     def post(self, request: Request) -> Response:
         data = _validated(RevokeInputSerializer, request.data)
+        owner = _owner(request)
         if "apiKey" in data:
-            key = api_key_revoke(owner=request.user, raw_key=data["apiKey"])
+            key = api_key_revoke(owner=owner, raw_key=data["apiKey"])
             return Response({"appId": str(key.app_id) if key else None, "revoked": key is not None})
-        app = app_get_owned(owner=request.user, app_id=data["app_id"])
-        key = api_key_revoke(owner=request.user, app_id=app.pk)
+        app = app_get_owned(owner=owner, app_id=data["app_id"])
+        key = api_key_revoke(owner=owner, app_id=app.pk)
         return Response({"appId": str(app.pk), "revoked": key is not None})
 
 
@@ -269,24 +290,25 @@ class CollectView(APIView):
     def post(self, request: Request) -> Response:
         data = request.data
         client_ip = _client_ip(request)
-        app_id = request.auth.app_id
+        app_id = _key_identity(request).app_id
         if isinstance(data, list):
             return self._batch(data, app_id=app_id, client_ip=client_ip)
         event, errors = event_validate(data, client_ip=client_ip)
-        if errors:
+        if event is None:
             raise ValidationError(errors)
         return Response({"accepted": events_collect(app_id=app_id, events=[event])}, status=202)
 
-    def _batch(self, items: list, *, app_id, client_ip: str) -> Response:
+    def _batch(self, items: list, *, app_id: uuid.UUID, client_ip: str) -> Response:
         limit = settings.ANALYTICS_MAX_BATCH
         if len(items) > limit:
             raise ValidationError(
                 {"non_field_errors": [f"At most {limit} events per batch, got {len(items)}."]}
             )
-        good, rejected = [], []
+        good: list[CleanEvent] = []
+        rejected: list[dict[str, object]] = []
         for index, item in enumerate(items):
             event, errors = event_validate(item, client_ip=client_ip)
-            if errors:
+            if event is None:
                 rejected.append({"index": index, "errors": errors})
             else:
                 good.append(event)
@@ -322,7 +344,7 @@ class EventSummaryView(OwnerView):
     def get(self, request: Request) -> Response:
         data = _validated(EventSummaryInputSerializer, request.query_params)
         summary = event_summary_get(
-            owner=request.user,
+            owner=_owner(request),
             event=data["event"],
             start=data.get("startDate"),
             end=data.get("endDate"),
@@ -357,7 +379,7 @@ class UserStatsView(OwnerView):
     def get(self, request: Request) -> Response:
         data = _validated(UserStatsInputSerializer, request.query_params)
         stats = user_stats_get(
-            owner=request.user, user_id=data["userId"], app_id=data.get("app_id")
+            owner=_owner(request), user_id=data["userId"], app_id=data.get("app_id")
         )
         return Response(
             {

@@ -61,7 +61,8 @@ def _reset(h: Harness) -> None:
 
 def _stored(h: Harness) -> int:
     with h.connect() as conn:
-        return conn.execute("SELECT COUNT(*) FROM analytics_event").fetchone()[0]
+        count: int = h.one(conn, "SELECT COUNT(*) FROM analytics_event")[0]
+        return count
 
 
 def app_create(h: Harness) -> dict:

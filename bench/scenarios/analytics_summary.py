@@ -53,18 +53,19 @@ def _python(h: Harness, code: str) -> str:
 
 def _exact(h: Harness, *, start: str, end: str) -> dict:
     with h.connect() as conn:
-        count, users = conn.execute(
+        count, users = h.one(
+            conn,
             "SELECT COUNT(*), COUNT(DISTINCT user_key) FROM analytics_event "
             "WHERE event = 'event3' AND day BETWEEN %s AND %s",
             [start, end],
-        ).fetchone()
+        )
     return {"count": count, "uniqueUsers": users}
 
 
 def _data_set_present(h: Harness) -> bool:
     with h.connect() as conn:
-        events = conn.execute("SELECT COUNT(*) FROM analytics_event").fetchone()[0]
-        watermark = conn.execute("SELECT MAX(last_id) FROM analytics_batch").fetchone()[0]
+        events = h.one(conn, "SELECT COUNT(*) FROM analytics_event")[0]
+        watermark = h.one(conn, "SELECT MAX(last_id) FROM analytics_batch")[0]
     return events == EVENTS + PENDING and watermark == EVENTS
 
 
@@ -103,7 +104,7 @@ def run(h: Harness) -> dict:
     else:
         load_seconds, process_seconds = _data_set_build(h)
     with h.connect() as conn:
-        rows = conn.execute("SELECT COUNT(*) FROM analytics_dailyuser").fetchone()[0]
+        rows = h.one(conn, "SELECT COUNT(*) FROM analytics_dailyuser")[0]
     token = _python(h, _TOKEN)
     headers = {"Authorization": f"Token {token}"}
     figures: dict = {

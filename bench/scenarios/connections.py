@@ -34,10 +34,11 @@ WARMUP = 30
 def _server_connections(h: Harness) -> int:
     name = urlsplit(h.database_url).path.lstrip("/")
     with h.connect() as conn:
-        (count,) = conn.execute(
+        (count,) = h.one(
+            conn,
             "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
             [name],
-        ).fetchone()
+        )
     return count
 
 
@@ -107,6 +108,8 @@ def _drive(h: Harness, base: str, token: str) -> dict:
         response = calls[n % len(calls)]()
         statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
     after = _server_connections(h)
+    if before is None:
+        raise RuntimeError(f"WARMUP ({WARMUP}) must be below REQUESTS ({REQUESTS})")
     return {
         "requests": REQUESTS,
         "statuses": {str(k): v for k, v in sorted(statuses.items())},

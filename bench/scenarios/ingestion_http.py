@@ -69,7 +69,8 @@ def _reset(h: Harness) -> None:
 
 def _stored_events(h: Harness) -> int:
     with h.connect() as conn:
-        return conn.execute("SELECT COUNT(*) FROM ingestion_event").fetchone()[0]
+        count: int = h.one(conn, "SELECT COUNT(*) FROM ingestion_event")[0]
+        return count
 
 
 def run(h: Harness) -> dict:

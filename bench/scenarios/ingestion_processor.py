@@ -71,7 +71,8 @@ def run(h: Harness) -> dict:
         )
         timed = json.loads(result.stdout.strip().splitlines()[-1])
         with h.connect() as conn:
-            stored = dict(conn.execute("SELECT user_id, revenue FROM users_revenue").fetchall())
+            rows = conn.execute("SELECT user_id, revenue FROM users_revenue").fetchall()
+            stored: dict[str, int] = dict(rows)
         h.manage("rebuild_revenue", "--verify")
         figures[f"claim_{claim}"] = {
             "events_per_s": round(timed["events"] / timed["seconds"]),

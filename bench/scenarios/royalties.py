@@ -65,10 +65,11 @@ def _consolidate(h: Harness, data: Path) -> dict:
     ]  # fmt: skip
     peak_mb, wall_s = h.peak_rss_mb(command)
     with h.connect() as conn:
-        run_id, status, seconds, rows, timings = conn.execute(
+        run_id, status, seconds, rows, timings = h.one(
+            conn,
             "SELECT id, status, EXTRACT(EPOCH FROM finished_at - started_at), rows, timings "
-            "FROM royalties_run ORDER BY id DESC LIMIT 1"
-        ).fetchone()
+            "FROM royalties_run ORDER BY id DESC LIMIT 1",
+        )
     if status != "succeeded":
         raise RuntimeError(f"royalties run {run_id} {status}")
     return {
@@ -112,11 +113,12 @@ def run(h: Harness) -> dict:
     with h.server() as base:
         report = h.wrk(base + "/report")
         with h.connect() as conn:
-            (user_id,) = conn.execute(
+            (user_id,) = h.one(
+                conn,
                 "SELECT user_id FROM royalties_subscriber WHERE run_id = %s AND seconds > 0 "
                 "ORDER BY user_id LIMIT 1",
                 [at_3m["run"]],
-            ).fetchone()
+            )
         user = h.wrk(base + f"/users/{user_id}")
     _clear_runs(h)
 

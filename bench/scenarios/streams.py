@@ -138,7 +138,7 @@ class InvariantMonitor:
         with self.h.connect() as conn:
             while not self._stop.is_set():
                 over = conn.execute(OVER_LIMIT_SQL, {"default": LIMIT}).fetchall()
-                (max_active,) = conn.execute(MAX_ACTIVE_SQL).fetchone()
+                (max_active,) = self.h.one(conn, MAX_ACTIVE_SQL)
                 self.polls += 1
                 self.max_active = max(self.max_active, max_active)
                 if over:
@@ -204,8 +204,8 @@ def _run_case(h: Harness, base: str, token: str, *, hot: str) -> dict:
                 base + "/api/streams/sessions", script=script, connections=CONNECTIONS, warmup_s=0
             )
             elapsed = time.monotonic() - started
-        counts = dict(line.split() for line in counts_path.read_text().splitlines())
-    counts = {key: int(value) for key, value in counts.items()}
+        lines = counts_path.read_text().splitlines()
+    counts = {key: int(value) for key, value in (line.split() for line in lines)}
     figures.update(
         {
             "responses": counts,

@@ -101,10 +101,8 @@ def _scheduled_waits(h: Harness) -> dict:
             FROM webhooks_collectionrequest r
             """
         ).fetchall()
-        calls = conn.execute(
-            "SELECT COUNT(*) FROM webhooks_attempt WHERE kind = 'fetch'"
-        ).fetchone()[0]
-        statuses = dict(
+        calls = h.one(conn, "SELECT COUNT(*) FROM webhooks_attempt WHERE kind = 'fetch'")[0]
+        statuses: dict[str, int] = dict(
             conn.execute(
                 "SELECT status, COUNT(*) FROM webhooks_collectionrequest GROUP BY status"
             ).fetchall()

@@ -6,7 +6,9 @@ line goes through the platform's JSON parser (``core.api.parsers.json_loads``): 
 deeper than 1024 levels, ``NaN`` or a NUL character makes that line a rejected item.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import IO, Any
 
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser
@@ -20,8 +22,8 @@ class InvalidLine:
     error: str
 
 
-def ndjson_items(text: str) -> list:
-    items: list = []
+def ndjson_items(text: str) -> list[Any]:
+    items: list[Any] = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -35,7 +37,14 @@ def ndjson_items(text: str) -> list:
 class NDJSONParser(BaseParser):
     media_type = "application/x-ndjson"
 
-    def parse(self, stream, media_type=None, parser_context=None) -> list:
+    # DRF lets a parser return any value (its own JSONParser returns lists too); the stubs
+    # narrow the return to a mapping.
+    def parse(  # type: ignore[override]
+        self,
+        stream: IO[bytes] | None,
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
+    ) -> list[Any]:
         try:
             text = stream.read().decode("utf-8") if stream is not None else ""
         except UnicodeDecodeError as exc:

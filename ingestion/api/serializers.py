@@ -1,19 +1,39 @@
 """Request and response shapes of the ingestion API, for the OpenAPI schema.
 
 Validation itself is ``ingestion.validation.event_validate`` (hot path, hand-written); these
-serializers only describe the shapes.
+serializers describe the shapes. ``EventInputSerializer`` validates through ``event_validate``,
+so the two cannot disagree; its declared fields are what the schema shows, and
+tests/ingestion/test_validation.py checks them against the validator over generated inputs.
 """
 
+from typing import Any
+
 from rest_framework import serializers
+from rest_framework.fields import empty
+
+from ingestion.validation import MAX_KEY_CHARS, MAX_USER_ID_CHARS, MAX_VALUE, NAMES, event_validate
 
 
 class EventInputSerializer(serializers.Serializer):
-    userId = serializers.CharField(min_length=1, max_length=255)
-    name = serializers.ChoiceField(choices=["add_revenue", "subtract_revenue"])
-    value = serializers.IntegerField(min_value=0, max_value=2**53 - 1)
+    userId = serializers.CharField(min_length=1, max_length=MAX_USER_ID_CHARS)
+    name = serializers.ChoiceField(choices=sorted(NAMES))
+    value = serializers.IntegerField(min_value=0, max_value=MAX_VALUE)
     eventId = serializers.CharField(
-        required=False, min_length=1, max_length=255, help_text="Idempotency key of the event."
+        required=False,
+        allow_null=True,
+        min_length=1,
+        max_length=MAX_KEY_CHARS,
+        help_text="Idempotency key of the event (null: none).",
     )
+
+    def run_validation(self, data: Any = empty) -> dict[str, Any]:
+        event, errors = event_validate(None if data is empty else data)
+        if event is None:
+            raise serializers.ValidationError(errors)
+        clean = {"userId": event.user_id, "name": event.name, "value": event.value}
+        if event.event_id is not None:
+            clean["eventId"] = event.event_id
+        return clean
 
 
 class EventAcceptedOutputSerializer(serializers.Serializer):
@@ -33,7 +53,9 @@ class UserEventsOutputSerializer(serializers.Serializer):
 
 class RejectedItemSerializer(serializers.Serializer):
     index = serializers.IntegerField()
-    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+    # DRF's metaclass moves declared fields off the class, so this name shadows nothing at
+    # run time; the stubs see a class attribute overriding Serializer.errors.
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))  # type: ignore[assignment]
 
 
 class EventBatchOutputSerializer(serializers.Serializer):

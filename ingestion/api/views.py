@@ -3,7 +3,7 @@
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotAuthenticated, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -23,7 +23,7 @@ from ingestion.api.serializers import (
 )
 from ingestion.selectors import user_revenue_summary_get
 from ingestion.services import event_accept, events_accept_many
-from ingestion.validation import event_validate, idempotency_key_validate
+from ingestion.validation import CleanEvent, event_validate, idempotency_key_validate
 
 IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
     "Idempotency-Key",
@@ -45,6 +45,14 @@ class IngestionView(APIView):
     authentication_classes = [IngestionSecretAuthentication]
     permission_classes = [HasIngestionSecret]
     parser_classes = [JSONParser]
+
+
+def _credential(request: Request) -> str:
+    """The secret that authenticated the request (``IngestionSecretAuthentication``)."""
+    credential = request.auth
+    if not isinstance(credential, str):
+        raise NotAuthenticated()
+    return credential
 
 
 def _idempotency_header(request: Request) -> str | None:
@@ -73,9 +81,9 @@ class LiveEventView(IngestionView):
     def post(self, request: Request) -> Response:
         event, errors = event_validate(request.data)
         key = _idempotency_header(request)
-        if errors:
+        if event is None:
             raise ValidationError(errors)
-        accepted = event_accept(credential=request.auth, event=event, idempotency_key=key)
+        accepted = event_accept(credential=_credential(request), event=event, idempotency_key=key)
         if accepted.duplicate:
             return Response({"id": str(accepted.id), "status": "accepted", "duplicate": True})
         return Response({"id": str(accepted.id), "status": "accepted"}, status=201)
@@ -144,18 +152,19 @@ class EventBatchView(IngestionView):
                 {"non_field_errors": [f"At most {limit} events per batch, got {len(items)}."]}
             )
         header_key = _idempotency_header(request)
-        good, rejected = [], []
+        good: list[tuple[CleanEvent, str | None]] = []
+        rejected: list[dict[str, object]] = []
         for index, item in enumerate(items):
             if isinstance(item, InvalidLine):
                 message = f"Line {item.line_number} is not valid JSON: {item.error}"
                 rejected.append({"index": index, "errors": {"non_field_errors": [message]}})
                 continue
             event, errors = event_validate(item)
-            if errors:
+            if event is None:
                 rejected.append({"index": index, "errors": errors})
                 continue
             good.append((event, f"{header_key}:{index}" if header_key else None))
-        result = events_accept_many(credential=request.auth, events=good)
+        result = events_accept_many(credential=_credential(request), events=good)
         return Response(
             {"accepted": result.accepted, "duplicates": result.duplicates, "rejected": rejected}
         )

@@ -52,7 +52,9 @@ class RunOutputSerializer(serializers.ModelSerializer):
     url = serializers.SerializerMethodField()
     inputs = serializers.SerializerMethodField()
     rows = serializers.SerializerMethodField()
-    errors = RejectedRowSerializer(many=True)
+    # DRF's metaclass moves declared fields off the class, so this name shadows nothing at
+    # run time; the stubs see a class attribute overriding Serializer.errors.
+    errors = RejectedRowSerializer(many=True)  # type: ignore[assignment]
     warnings = serializers.ListField(child=serializers.CharField())
     checksums = serializers.DictField(child=serializers.CharField())
     timings = serializers.DictField(child=serializers.FloatField())
@@ -128,7 +130,9 @@ class RunSubmittedOutputSerializer(serializers.Serializer):
 
 
 class LabelOutputSerializer(serializers.Serializer):
-    label = serializers.CharField(source="name")
+    # DRF's metaclass moves declared fields off the class, so this name shadows nothing at
+    # run time; the stubs see a class attribute overriding Field.label.
+    label = serializers.CharField(source="name")  # type: ignore[assignment]
     tracks = serializers.IntegerField()
     streams = serializers.IntegerField()
     seconds = serializers.IntegerField()

@@ -1,8 +1,6 @@
 """Views of the royalties API: operator endpoints under /api/royalties/ and the compat paths."""
 
-import csv
-import io
-
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -23,7 +21,6 @@ from royalties.api.serializers import (
     CompatEntryOutputSerializer,
     CompatRevenueOutputSerializer,
     CompatUserOutputSerializer,
-    LabelOutputSerializer,
     ReportOutputSerializer,
     RunInputSerializer,
     RunOutputSerializer,
@@ -195,34 +192,9 @@ class ReportCsvView(APIView):
     )
     def get(self, request: Request) -> HttpResponse:
         run = _requested_run(request)
-        body = _report_body(run)
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow(["label", "tracks", "streams", "seconds", "share", "amount"])
-        for label in LabelOutputSerializer(body["labels"], many=True).data:
-            writer.writerow(
-                [
-                    label["label"],
-                    label["tracks"],
-                    label["streams"],
-                    label["seconds"],
-                    label["share"],
-                    label["amount"],
-                ]
-            )
-        unattributed = body["unattributed"]
-        writer.writerow(
-            [
-                "(unattributed)",
-                "",
-                unattributed["streams"],
-                unattributed["seconds"],
-                "",
-                f"{unattributed['amount']:.2f}",
-            ]
+        response = HttpResponse(
+            selectors.report_csv(run=run), content_type="text/csv; charset=utf-8"
         )
-        writer.writerow(["(total)", "", "", run.total_seconds, "", f"{run.revenue:.2f}"])
-        response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="royalties-run-{run.pk}.csv"'
         return response
 
@@ -285,6 +257,8 @@ class CompatRevenueView(_CompatView):
     )
     def get(self, request: Request) -> Response:
         run = selectors.run_latest_succeeded(totals_only=True)
+        if run.revenue is None:  # run_execute stores it with the status succeeded
+            raise RuntimeError(f"{run} succeeded with no revenue")
         return Response({"revenue": float(run.revenue)})
 
 
@@ -328,5 +302,7 @@ class CompatConsolidatedView(_CompatView):
         run = selectors.run_latest_succeeded(totals_only=True)
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(selectors.entry_list(run=run), request, view=self)
+        if page is None:  # only without a page size, which the settings always give
+            raise ImproperlyConfigured("The compat lists need REST_FRAMEWORK['PAGE_SIZE'].")
         rows = selectors.entries_consolidated(run=run, entries=page)
         return paginator.get_paginated_response(CompatEntryOutputSerializer(rows, many=True).data)

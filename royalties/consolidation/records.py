@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 import pyarrow
 
-from royalties.inputs import Metadata, Rejections
+from royalties.inputs import Metadata, RejectedRow, Rejections
 
 
 class Totals(NamedTuple):
@@ -77,10 +77,10 @@ class Payout:
 class Outcome:
     """What a succeeded run stores on itself."""
 
-    checksums: dict
-    rows: dict
+    checksums: dict[str, str]
+    rows: dict[str, int]
     warnings: list[str]
-    errors: list[dict]
+    errors: list[RejectedRow]
     revenue: Decimal
     total_seconds: int
     unattributed_seconds: int
@@ -91,6 +91,13 @@ class Outcome:
 class RunFailedError(Exception):
     """The run fails with what it found so far (rows, errors, checksums)."""
 
-    def __init__(self, message: str, *, rows: dict, errors: list[dict], checksums: dict) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        rows: dict[str, int],
+        errors: list[RejectedRow],
+        checksums: dict[str, str],
+    ) -> None:
         super().__init__(message)
         self.message, self.rows, self.errors, self.checksums = message, rows, errors, checksums

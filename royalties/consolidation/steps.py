@@ -5,9 +5,10 @@ rejections weighed → subscribers stored → tracks stored → revenue split �
 Each step is a function over typed records; the SQL each needs is in ``royalties.sql``.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy
 import pyarrow
@@ -28,6 +29,7 @@ from royalties.consolidation.records import (
 )
 from royalties.consolidation.totals import StreamTotals
 from royalties.inputs import (
+    RejectedRow,
     Rejections,
     file_sha256,
     metadata_fetch,
@@ -85,7 +87,7 @@ def streams_load(
     first_id, _ = run_id_range(run.pk)
     rejections = Rejections("streams", settings.ROYALTIES_MAX_ERRORS_LISTED)
 
-    def entries(handle):
+    def entries(handle: BinaryIO) -> Iterator[pyarrow.Table]:
         for table in streams_read(handle, rejections=rejections, progress=progress):
             totals.add(table)
             ids = pc.add(table["line"], first_id)
@@ -99,7 +101,7 @@ def streams_load(
 
 def rejections_weigh(
     loaded: Loaded, listing: Listing, inputs: Inputs, max_fraction: Decimal | None = None
-) -> list[dict]:
+) -> list[RejectedRow]:
     """The listed errors of both CSV files; the run fails if either has more rejected rows
     than ``max_fraction`` (default ``ROYALTIES_MAX_REJECTED_FRACTION``) allows."""
     errors = loaded.rejections.listed + listing.rejections.listed

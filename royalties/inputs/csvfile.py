@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypedDict
 
 import pyarrow
 import pyarrow.csv as pacsv
@@ -34,6 +34,14 @@ class InputError(ApplicationError):
     code = "invalid_input"
 
 
+class RejectedRow(TypedDict):
+    """A rejected row as a run lists it (``Run.errors``)."""
+
+    file: str
+    line: int
+    error: str
+
+
 @dataclass
 class Rejections:
     """Rejected rows of one input: the count, and the first ``limit`` of them with line numbers."""
@@ -41,7 +49,7 @@ class Rejections:
     source: str
     limit: int
     count: int = 0
-    listed: list[dict] = field(default_factory=list)
+    listed: list[RejectedRow] = field(default_factory=list)
 
     def add(self, line: int, message: str) -> None:
         self.count += 1

@@ -26,7 +26,7 @@ class Metadata:
     warnings: list[str]
 
 
-def _keys_of(first: dict, *, source: str) -> tuple[str, str, list[str]]:
+def _keys_of(first: dict[str, object], *, source: str) -> tuple[str, str, list[str]]:
     """The keys of the name and the label, and the warnings the shape calls for."""
     keys = list(first)
     if {"track_id", "track_name", "label"} <= set(keys):

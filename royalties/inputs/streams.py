@@ -17,7 +17,7 @@ unchanged: anything else goes to ``row_check``.
 """
 
 import datetime
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import BinaryIO
 
 import numpy
@@ -52,7 +52,7 @@ SCHEMA = pyarrow.schema(
 )
 
 
-def clear_id(column, max_length: int):
+def clear_id(column: pyarrow.Array, max_length: int) -> pyarrow.Array:
     """Rows whose text ``row_check`` keeps as it is: printable ASCII (no tab, no newline), no
     space at either end (nothing to strip), 1 to ``max_length`` characters."""
     length = pc.binary_length(column)
@@ -65,7 +65,11 @@ def clear_id(column, max_length: int):
     )
 
 
-def distinct_mapped(column, function, type_: pyarrow.DataType) -> pyarrow.Array:
+def distinct_mapped(
+    column: pyarrow.Array | pyarrow.ChunkedArray,
+    function: Callable[[str], object],
+    type_: pyarrow.DataType,
+) -> pyarrow.Array:
     """``function`` applied once per distinct value of ``column``, spread back to every row."""
     if isinstance(column, pyarrow.ChunkedArray):
         column = column.combine_chunks()
@@ -147,7 +151,9 @@ def row_check(
 
 
 def _table(rows: list[AcceptedRow]) -> pyarrow.Table:
-    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in SCHEMA]
+    columns: list[Sequence[object]] = (
+        list(zip(*rows, strict=True)) if rows else [[] for _ in SCHEMA]
+    )
     return pyarrow.Table.from_arrays(
         [pyarrow.array(values, type=f.type) for values, f in zip(columns, SCHEMA, strict=True)],
         schema=SCHEMA,

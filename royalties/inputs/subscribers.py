@@ -6,6 +6,7 @@ do not clear, and blocks Arrow cannot read, are checked row by row by ``_row_che
 listed twice keeps the first line; the later one is rejected.
 """
 
+from collections.abc import Iterator, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import BinaryIO, NamedTuple
 
@@ -58,7 +59,10 @@ def fee_parse(raw: str) -> Decimal | None:
         fee = Decimal(raw.replace(",", "."))
     except InvalidOperation:
         return None
-    if not fee.is_finite() or fee < 0 or fee.as_tuple().exponent < -4 or fee >= Decimal("1e8"):
+    if not fee.is_finite() or fee < 0 or fee >= Decimal("1e8"):
+        return None
+    exponent = fee.as_tuple().exponent  # an int for a finite amount ("n", "N", "F" otherwise)
+    if not isinstance(exponent, int) or exponent < -4:
         return None
     return fee
 
@@ -110,7 +114,9 @@ def _row_check(line: int, values: list[str], checks: _Checks) -> SubscriberRow |
 
 
 def _table(rows: list[SubscriberRow]) -> pyarrow.Table:
-    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in SCHEMA]
+    columns: list[Sequence[object]] = (
+        list(zip(*rows, strict=True)) if rows else [[] for _ in SCHEMA]
+    )
     return pyarrow.Table.from_arrays(
         [pyarrow.array(values, type=f.type) for values, f in zip(columns, SCHEMA, strict=True)],
         schema=SCHEMA,
@@ -142,7 +148,9 @@ def _columnar_accept(raw: pyarrow.Table, first_line: int, checks: _Checks) -> py
     return pyarrow.Table.from_arrays([*columns, pyarrow.array(lines)], schema=SCHEMA)
 
 
-def _exact_accept(block: Block, following, header: Header, checks: _Checks) -> pyarrow.Table:
+def _exact_accept(
+    block: Block, following: Iterator[Block], header: Header, checks: _Checks
+) -> pyarrow.Table:
     order = [header.columns[name] for name in COLUMNS]
     rows = []
     for line, record in block_records(

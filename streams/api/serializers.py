@@ -86,4 +86,6 @@ class ViewerOutputSerializer(serializers.Serializer):
 
 class CompatCanAddStreamSerializer(serializers.Serializer):
     can_add_stream = serializers.BooleanField(allow_null=True)
-    errors = serializers.CharField(allow_null=True)
+    # DRF's metaclass moves declared fields off the class, so this name shadows nothing at
+    # run time; the stubs see a class attribute overriding Serializer.errors.
+    errors = serializers.CharField(allow_null=True)  # type: ignore[assignment]

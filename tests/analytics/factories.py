@@ -2,13 +2,14 @@
 
 import factory
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from analytics.models import App
 from analytics.services import app_register
 
 
-class OwnerFactory(factory.django.DjangoModelFactory):
+class OwnerFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
         model = get_user_model()
         skip_postgeneration_save = True
@@ -18,7 +19,7 @@ class OwnerFactory(factory.django.DjangoModelFactory):
     password = factory.PostGenerationMethodCall("set_password", "owner-pw-for-tests")
 
 
-class AppFactory(factory.django.DjangoModelFactory):
+class AppFactory(factory.django.DjangoModelFactory[App]):
     """An app without a key (use ``registered_app`` for one with a live key)."""
 
     class Meta:

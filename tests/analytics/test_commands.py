@@ -25,7 +25,9 @@ def test_create_app_prints_a_working_key_once(db):
     app = App.objects.get()
     raw = out.split("apiKey: ")[1].strip()
     assert f"appId: {app.pk}" in out
-    assert api_key_authenticate(raw=raw).app_id == app.pk
+    identity = api_key_authenticate(raw=raw)
+    assert identity is not None
+    assert identity.app_id == app.pk
     assert raw not in ApiKey.objects.get().hashed_key
     assert "shown only now" in err
 
@@ -94,6 +96,7 @@ def test_rebuild_rollups_verify_reports_and_repair_fixes(db):
     from analytics.validation import event_validate
 
     event, _ = event_validate({"event": "click", "userId": "u1"}, client_ip="10.0.0.1")
+    assert event is not None
     events_collect(app_id=app.pk, events=[event, event])
     events_process_pending()
     out, _ = _call("rebuild_rollups", "--verify")

@@ -110,7 +110,7 @@ def _collect_alternating(servers: list[str], raw: str, count: int) -> tuple[list
 
 @pytest.mark.django_db(transaction=True)
 def test_rate_limit_and_revocation_hold_across_two_server_processes(servers):
-    owner = OwnerFactory()
+    owner = OwnerFactory.create()
     _, raw = registered_app(owner)
     token = Token.objects.create(user=owner).key
     first, second = servers

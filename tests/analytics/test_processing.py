@@ -8,10 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.cache import cache
-from django.db import connection
+from django.db import DatabaseError, connection
 from django_q.conf import Conf
 
-from analytics import services
 from analytics.models import Batch, DailyCount, DailyUser, Event, UserStat
 from analytics.selectors import event_pending_count, rollup_differences
 from analytics.services import (
@@ -23,6 +22,7 @@ from analytics.services import (
 from analytics.validation import event_validate
 from core import batching
 from tests.analytics.factories import registered_app
+from tests.dbfaults import inserts_refused
 
 BASE = datetime(2024, 2, 20, tzinfo=UTC)
 
@@ -95,21 +95,18 @@ def test_processing_folds_every_event_once_into_the_three_rollups(db, owner):
     assert rollup_differences() == []
 
 
-def test_a_failure_inside_processing_folds_nothing_and_a_retry_folds_everything(
-    db, owner, monkeypatch
-):
+def test_a_failure_inside_processing_folds_nothing_and_a_retry_folds_everything(db, owner):
     app, _ = registered_app(owner)
     collected = _collect_all(_events(120), [app.pk])
 
-    def fail(**kwargs):
-        raise RuntimeError("worker died")
-
-    monkeypatch.setattr(services, "_processing_checkpoint", fail)
-    with pytest.raises(RuntimeError):
+    # The batch record is the last write of the processing transaction, after the fold.
+    with (
+        inserts_refused(table=Batch._meta.db_table, after_rows=0, message="worker died"),
+        pytest.raises(DatabaseError, match="worker died"),
+    ):
         events_process_pending()
     assert (DailyCount.objects.count(), Batch.objects.count()) == (0, 0)
     assert event_pending_count() == 120
-    monkeypatch.undo()
     assert events_process_pending() == 120
     assert _stored() == _expected(collected)
 
@@ -119,9 +116,9 @@ def test_rebuild_reports_and_repairs_a_damaged_rollup(db, owner):
     _collect_all(_events(200), [app.pk])
     events_process_pending()
     events_collect(app_id=app.pk, events=_events(5, seed=3))  # pending: not part of the check
-    damaged = DailyCount.objects.order_by("id").first()
+    damaged = DailyCount.objects.order_by("id")[0]
     DailyCount.objects.filter(pk=damaged.pk).update(count=damaged.count + 5)
-    DailyUser.objects.order_by("id").first().delete()
+    DailyUser.objects.order_by("id")[0].delete()
     differences = rollup_differences()
     assert {d.table for d in differences} == {"analytics_dailycount", "analytics_dailyuser"}
     assert len(differences) == 3  # the wrong count both ways, the missing user row
@@ -136,7 +133,7 @@ def test_two_processors_at_once_give_the_serial_totals():
     SQLite: the IMMEDIATE write lock taken at BEGIN)."""
     from tests.analytics.factories import OwnerFactory
 
-    owner = OwnerFactory()
+    owner = OwnerFactory.create()
     apps = [registered_app(owner, name=n)[0].pk for n in ("a", "b", "c")]
     collected = _collect_all(_events(5000, seed=11), apps)
     barrier = threading.Barrier(2)
@@ -264,7 +261,7 @@ def test_a_summary_outside_any_transaction_reads_one_snapshot_half_processed():
     from analytics.selectors import event_summary_get
     from tests.analytics.factories import OwnerFactory
 
-    owner = OwnerFactory()
+    owner = OwnerFactory.create()
     app, _ = registered_app(owner)
     collected = _collect_all(_events(400, seed=2), [app.pk])
     events_process_pending(max_events=150)
@@ -273,3 +270,22 @@ def test_a_summary_outside_any_transaction_reads_one_snapshot_half_processed():
     clicks = [event for _, event, _ in collected if event.event == "click"]
     assert summary.count == len(clicks)
     assert summary.unique_users == len({event.user_key for event in clicks})
+
+
+@pytest.mark.django_db
+def test_an_app_with_events_cannot_be_deleted_and_its_rows_stay_whole():
+    """The events' and per-day users' app has no database constraint (decision 0055): Django's
+    PROTECT still refuses to delete an app that has events, and nothing is removed."""
+    from django.db.models import ProtectedError
+
+    from analytics.models import App
+
+    app, _key = registered_app()
+    events_collect(app_id=app.pk, events=_events(6, seed=5))
+    events_process_pending()
+    users = DailyUser.objects.filter(app=app).count()
+    assert users > 0
+    with pytest.raises(ProtectedError):
+        App.objects.get(pk=app.pk).delete()
+    assert Event.objects.filter(app=app).count() == 6
+    assert DailyUser.objects.filter(app=app).count() == users

@@ -17,6 +17,7 @@ import pytest
 import responses
 from allauth.socialaccount.models import SocialAccount
 from django.contrib.auth import get_user_model
+from django.http import HttpResponse
 from rest_framework.authtoken.models import Token
 
 from analytics.models import App
@@ -87,7 +88,7 @@ def _start(client) -> dict[str, str]:
     return query
 
 
-def sign_in(client, *, via: str = "id_token", **identity) -> object:
+def sign_in(client, *, via: str = "id_token", **identity) -> HttpResponse:
     """The whole round trip; returns the callback's response. ``via``: how Google tells who
     signed in: an ``id_token`` in the token answer, or the userinfo endpoint."""
     query = _start(client)
@@ -104,7 +105,9 @@ def sign_in(client, *, via: str = "id_token", **identity) -> object:
             )
         google_http.post(TOKEN_URL, json=token_answer)
         response = client.get(CALLBACK, {"code": "the-code", "state": query["state"]})
-        sent = parse_qs(google_http.calls[0].request.body)
+        body = google_http.calls[0].request.body
+    assert isinstance(body, str), body
+    sent = parse_qs(body)
     assert sent["client_id"] == [CLIENT_ID]
     assert sent["client_secret"] == [CLIENT_SECRET]
     assert sent["code"] == ["the-code"]

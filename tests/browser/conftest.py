@@ -96,12 +96,17 @@ def _test_database(django_db_keepdb: bool) -> Iterator[None]:
     """pytest-django creates the test database only when some collected test asks for ``db``;
     a run of the browser tests alone asks for none, so create it here then (the live server
     must never touch the development database)."""
-    test_name = connection.creation._get_test_db_name()
+    test_name = connection.creation._get_test_db_name()  # type: ignore[attr-defined]
     if connection.settings_dict["NAME"] == test_name:
         yield
         return
+    # Django takes any collection of aliases here (its stubs say a mapping).
     config = setup_databases(
-        verbosity=0, interactive=False, keepdb=django_db_keepdb, aliases={DEFAULT_DB_ALIAS}
+        verbosity=0,
+        interactive=False,
+        keepdb=django_db_keepdb,
+        aliases={DEFAULT_DB_ALIAS},  # type: ignore[arg-type]
+        serialized_aliases=set(),
     )
     try:
         yield

@@ -18,8 +18,9 @@ def png_size(data: bytes) -> tuple[int, int]:
 
 @pytest.mark.django_db
 def test_refuses_without_a_superuser(tmp_path):
-    if browser_unavailable_reason() is not None:
-        pytest.skip(browser_unavailable_reason())
+    reason = browser_unavailable_reason()
+    if reason is not None:
+        pytest.skip(reason)
     with pytest.raises(CommandError, match="no active superuser 'nobody'"):
         call_command("admin_screenshots", "--username", "nobody", "--output", str(tmp_path))
     assert list(tmp_path.iterdir()) == []
@@ -27,8 +28,9 @@ def test_refuses_without_a_superuser(tmp_path):
 
 @pytest.mark.django_db(transaction=True)
 def test_writes_one_png_per_page_from_its_own_server(tmp_path, monkeypatch, test_database_url):
-    if browser_unavailable_reason() is not None:
-        pytest.skip(browser_unavailable_reason())
+    reason = browser_unavailable_reason()
+    if reason is not None:
+        pytest.skip(reason)
     demo_operator_ensure(stdout=io.StringIO())
     monkeypatch.setenv("DATABASE_URL", test_database_url)  # the server it starts reads it
     out = io.StringIO()

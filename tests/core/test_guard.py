@@ -16,60 +16,29 @@ JSON 400 every route gives.
 
 import json
 import re
-import uuid
 
 import pytest
 from django.conf import settings
-from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
-from core.views import NOT_FOUND_URL_NAME
+from tests.routes import api_routes, url_for, view_methods
 
 pytestmark = pytest.mark.django_db
 
-# HTML pages for people (the admin, the docs UIs): not API answers.
-HTML_PREFIXES = ("admin/", "api/docs/", "api/redoc/")
 BODY_METHODS = ("post", "put", "patch", "delete")
 LIMIT_BYTES = 2048
 UPLOAD_LIMIT_BYTES = 4096
 MULTIPART_FRAME = (b"--guard\r\n", b"\r\n--guard--\r\n")
-ARGUMENT = {"int": "987654", "uuid": str(uuid.UUID(int=12345)), "str": "guard", "slug": "guard"}
 NUL_ARGUMENT = {"str": "a%00b", "slug": "a%00b", "path": "a%00b"}
-
-
-def _routes(resolver: URLResolver, prefix: str = "") -> list[tuple[str, object]]:
-    found = []
-    for entry in resolver.url_patterns:
-        route = prefix + str(entry.pattern)
-        if isinstance(entry, URLResolver):
-            found.extend(_routes(entry, route))
-        elif isinstance(entry, URLPattern) and entry.name != NOT_FOUND_URL_NAME:
-            found.append((route, entry.callback))
-    return found
-
-
-def _api_routes() -> list[tuple[str, object]]:
-    routes = [(r, cb) for r, cb in _routes(get_resolver()) if not r.startswith(HTML_PREFIXES)]
-    # Only plain `path()` routes (`<converter:name>`): a regex route would need its own example.
-    assert all("^" not in route for route, _ in routes), routes
-    return routes
-
-
-def _url(route: str, arguments: dict[str, str]) -> str:
-    def substitute(match: re.Match) -> str:
-        converter = match.group(1) or "str"
-        return arguments.get(converter, ARGUMENT.get(converter, "guard"))
-
-    return "/" + re.sub(r"<(?:(\w+):)?\w+>", substitute, route)
+_url = url_for
 
 
 def _methods(callback) -> list[str]:
-    view = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
-    methods = [m for m in BODY_METHODS if view is not None and hasattr(view, m)]
+    methods = [m for m in view_methods(callback) if m in BODY_METHODS]
     return methods or ["post"]
 
 
-ROUTES = _api_routes()
+ROUTES = api_routes()
 
 BODIES = {
     "empty": ("application/json", b""),

@@ -57,6 +57,16 @@ def test_the_database_store_writes_one_row_per_key_and_window(store):
     assert rows == ([] if store == "redis" else [(WINDOW_START, 3), (WINDOW_START + 60, 1)])
 
 
+@pytest.mark.postgres_only
+def test_the_postgresql_counters_are_unlogged_so_an_increment_waits_for_no_flush(db):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relpersistence FROM pg_class WHERE relname = %s",
+            [RateLimitCounter._meta.db_table],
+        )
+        assert cursor.fetchone() == ("u",)
+
+
 def test_prune_deletes_ended_windows_only(db, settings):
     settings.REDIS_URL = ""
     ratelimit_hit(key="old", limit=5, window_seconds=60, now=WINDOW_START)

@@ -39,7 +39,7 @@ def test_start_serves_with_a_worker_and_ctrl_c_stops_everything(test_database_ur
                     break
             except requests.RequestException:
                 pass
-            assert process.poll() is None, process.stdout.read()
+            assert process.poll() is None, process.stdout.read() if process.stdout else ""
             time.sleep(0.5)
         assert body is not None
         assert body["status"] == "ok", body

@@ -63,6 +63,7 @@ def test_the_one_remote_url_in_the_redoc_bundle_is_refused_by_the_policy():
     from django.contrib.staticfiles import finders
 
     bundle = finders.find("drf_spectacular_sidecar/redoc/bundles/redoc.standalone.js")
+    assert isinstance(bundle, str), "the redoc bundle is not among the static files"
     text = Path(bundle).read_text(encoding="utf-8")
     # Attributes that make a browser fetch: src=... in the bundle's React elements.
     remote = set(re.findall(r'src:"(https?://[^"]+)"', text))

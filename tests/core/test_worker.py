@@ -39,7 +39,7 @@ def test_a_real_cluster_runs_queued_tasks(test_database_url, settings):
         deadline = time.monotonic() + 60
         while Success.objects.filter(id__in=task_ids).count() < 10:
             assert time.monotonic() < deadline, "the cluster ran no task within 60 s"
-            assert worker.poll() is None, worker.stderr.read()
+            assert worker.poll() is None, worker.stderr.read() if worker.stderr else ""
             time.sleep(0.2)
     finally:
         worker.terminate()

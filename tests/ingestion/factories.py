@@ -5,7 +5,7 @@ from ingestion.models import Event, EventName
 from ingestion.services import credential_id
 
 
-class EventFactory(factory.django.DjangoModelFactory):
+class EventFactory(factory.django.DjangoModelFactory[Event]):
     class Meta:
         model = Event
 

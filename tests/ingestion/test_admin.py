@@ -52,7 +52,7 @@ def test_reprocess_action_recomputes_the_user_from_the_log(admin_client_):
     EventFactory(user_id="user1", value=6, amount=6)
     events_process_pending()
     UserRevenue.objects.filter(user_id="user1").update(revenue=1000)
-    event = Event.objects.first()
+    event = Event.objects.all()[0]
 
     response = admin_client_.post(
         "/admin/ingestion/event/",

@@ -3,9 +3,9 @@
 from datetime import timedelta
 
 import pytest
+from django.db import DatabaseError
 from django.utils import timezone
 
-from ingestion import services
 from ingestion.models import Batch, Event, UserRevenue
 from ingestion.selectors import event_pending_count, revenue_differences
 from ingestion.services import (
@@ -16,6 +16,7 @@ from ingestion.services import (
     revenue_rebuild,
 )
 from ingestion.validation import CleanEvent
+from tests.dbfaults import inserts_refused
 from tests.ingestion.factories import EventFactory
 
 pytestmark = pytest.mark.django_db
@@ -67,17 +68,14 @@ def test_second_run_counts_nothing_twice():
     assert Batch.objects.count() == 8  # 7 x 7 + 1
 
 
-def test_failure_after_the_aggregate_step_leaves_nothing_half_applied(monkeypatch):
+def test_failure_after_the_aggregate_step_leaves_nothing_half_applied():
     EventFactory.create_batch(300)
-    calls = {"n": 0}
 
-    def fail_on_second_batch(*, stage: str, after: int, upto: int) -> None:
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise RuntimeError("database went away")
-
-    monkeypatch.setattr(services, "_processing_checkpoint", fail_on_second_batch)
-    with pytest.raises(RuntimeError, match="database went away"):
+    # The second batch's record is the last write of its transaction, after the aggregate.
+    with (
+        inserts_refused(table=Batch._meta.db_table, after_rows=1, message="database went away"),
+        pytest.raises(DatabaseError, match="database went away"),
+    ):
         events_process_pending(limit=100)
 
     # The first batch committed whole; the second left no trace: no total, no mark, no batch.
@@ -89,7 +87,6 @@ def test_failure_after_the_aggregate_step_leaves_nothing_half_applied(monkeypatc
     assert event_pending_count() == 200
     assert list(Batch.objects.values_list("size", flat=True)) == [100]
 
-    monkeypatch.undo()
     assert events_process_pending(limit=100) == 200
     assert _totals() == _expected()
     assert revenue_differences() == []

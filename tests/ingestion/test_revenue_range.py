@@ -10,7 +10,8 @@ from django.core.management import call_command
 
 from ingestion.models import Batch, Event, UserRevenue
 from ingestion.selectors import event_pending_count, revenue_differences, user_revenue_summary_get
-from ingestion.services import REVENUE_MAX, REVENUE_MIN, events_process_pending
+from ingestion.services import events_process_pending
+from ingestion.sql import REVENUE_MAX, REVENUE_MIN
 from tests.ingestion.factories import EventFactory
 
 pytestmark = pytest.mark.django_db
@@ -55,6 +56,7 @@ def test_the_largest_values_fill_the_total_and_the_rest_are_left_out(claim):
     assert sum(Batch.objects.values_list("size", flat=True)) == 1106
     assert revenue_differences() == []
     summary = user_revenue_summary_get(user_id="big")
+    assert summary is not None
     assert (summary.revenue, summary.pending_events) == (2**63 - 29, 0)
 
 

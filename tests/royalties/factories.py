@@ -19,7 +19,7 @@ STREAMS_HEADER = "date;user_id;region;track id;seconds"
 USERS_HEADER = "user_id;product_type;fee;origin"
 
 
-class RunFactory(factory.django.DjangoModelFactory):
+class RunFactory(factory.django.DjangoModelFactory[Run]):
     class Meta:
         model = Run
 
@@ -37,7 +37,7 @@ class RunFactory(factory.django.DjangoModelFactory):
     unattributed_amount = Decimal("0.00")
 
 
-class LabelFactory(factory.django.DjangoModelFactory):
+class LabelFactory(factory.django.DjangoModelFactory[Label]):
     class Meta:
         model = Label
 
@@ -47,7 +47,7 @@ class LabelFactory(factory.django.DjangoModelFactory):
     amount = Decimal("0.00")
 
 
-class TrackFactory(factory.django.DjangoModelFactory):
+class TrackFactory(factory.django.DjangoModelFactory[Track]):
     class Meta:
         model = Track
 
@@ -58,7 +58,7 @@ class TrackFactory(factory.django.DjangoModelFactory):
     label = "label 1"
 
 
-class SubscriberFactory(factory.django.DjangoModelFactory):
+class SubscriberFactory(factory.django.DjangoModelFactory[Subscriber]):
     class Meta:
         model = Subscriber
 

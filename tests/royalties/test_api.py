@@ -207,7 +207,7 @@ def test_report_before_any_run_and_for_other_runs(operator_client):
     }
     old = consolidate(streams=STREAMS, users=USERS, tracks=TRACKS_AS_PUBLISHED)
     new = consolidate(streams=STREAMS, users=USERS, tracks=TRACKS)
-    failed = RunFactory(status=Run.Status.FAILED)
+    failed = RunFactory.create(status=Run.Status.FAILED)
 
     latest = operator_client.get("/api/royalties/report").json()
     assert (latest["run"], latest["labels"][0]["amount"]) == (new.pk, "72.73")

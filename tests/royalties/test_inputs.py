@@ -15,14 +15,14 @@ import royalties.inputs.csvfile as csvfile
 import royalties.inputs.streams as streams_module
 import royalties.inputs.subscribers as subscribers_module
 from royalties.consolidation import totals as totals_module
-from royalties.inputs import Rejections, streams_read, subscribers_read
+from royalties.inputs import RejectedRow, Rejections, streams_read, subscribers_read
 from royalties.models import Entry, Run, Subscriber
 from tests.royalties.factories import STREAMS_HEADER, USERS_HEADER, consolidate, tracks_file, write
 
 SHARES = {"app_store": Decimal("0.7000"), "web": Decimal("0.9000")}
 
 
-def _read_streams(data: bytes) -> tuple[list[tuple], list[dict], int]:
+def _read_streams(data: bytes) -> tuple[list[tuple], list[RejectedRow], int]:
     rejections = Rejections("streams", 100_000)
     tables = list(streams_read(io.BytesIO(data), rejections=rejections))
     rows = pyarrow.concat_tables(tables).sort_by("line").to_pylist() if tables else []
@@ -123,7 +123,9 @@ def _dirty_log(seed: int) -> bytes:
         if odd in ('"q\nr"', '"x""y"'):
             row[1] = odd
         line = ";".join(row)
-        lines.append({"": "", "short": ";".join(row[:4]), "\r": line + "\r"}.get(odd, line))
+        if odd is not None:
+            line = {"": "", "short": ";".join(row[:4]), "\r": line + "\r"}.get(odd, line)
+        lines.append(line)
     return ("\r\n".join(lines[:1500]) + "\n" + "\n".join(lines[1500:])).encode()
 
 

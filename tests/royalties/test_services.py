@@ -60,7 +60,7 @@ def test_fixtures_with_clean_metadata_give_the_exact_report():
         "tracks": sha256(TRACKS),
     }
     assert Entry.objects.filter(run=run).count() == 76
-    first = Entry.objects.filter(run=run).order_by("id").first()
+    first = Entry.objects.filter(run=run).order_by("id")[0]
     assert (first.line, str(first.date), first.user_id, first.region, first.seconds) == (
         2,
         "2019-03-01",

@@ -6,7 +6,7 @@ whole list answer 500.
 """
 
 from decimal import Decimal
-from http.server import ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.urls import reverse
@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from royalties.models import Run
 from royalties.services import run_create
+from tests.royalties.admin_pages import links_of, run_page, text_of
 from tests.royalties.factories import STREAMS, STREAMS_HEADER, TRACKS, USERS, consolidate, write
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +31,7 @@ def _running() -> Run:
 
 
 def _unused_url() -> str:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), None)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
     port = server.server_port
     server.server_close()
     return f"http://127.0.0.1:{port}/tracks"
@@ -100,6 +101,14 @@ def test_admin_reads_every_run_in_every_state(admin_client, runs):
     assert changelist.status_code == 200
     assert changelist.context["cl"].result_count == len(runs)
     for name, run in runs.items():
-        page = admin_client.get(reverse("admin:royalties_run_change", args=[run.pk]))
-        assert page.status_code == 200, name
-        assert run.status in page.content.decode(), name
+        page = run_page(admin_client, run.pk)
+        assert text_of(page, "run-state").startswith(f"Run {run.pk}: {run.status} "), name
+        assert ('id="run-error"' in page) is (run.status == Run.Status.FAILED), name
+        if run.status == Run.Status.FAILED:
+            assert text_of(page, "run-error") == run.error, name
+        assert ('id="payout"' in page) is (run.status == Run.Status.SUCCEEDED), name
+        assert ('id="run-rejected"' in page) is bool(run.errors), name
+        links = links_of(page, "run-links") if 'id="run-links"' in page else []
+        assert bool(links) is (run.status == Run.Status.SUCCEEDED), name
+        for url, title in links:
+            assert admin_client.get(url).context["cl"].result_count > 0, (name, title)

@@ -1,5 +1,7 @@
 """The sweep repairs runs whose worker task was lost; the task leaves taken runs alone."""
 
+from datetime import timedelta
+
 import pytest
 from django.utils import timezone
 from django_q.models import OrmQ
@@ -19,7 +21,7 @@ def _run(status: str, **times) -> Run:
 
 
 def _ago(seconds: int):
-    return timezone.now() - timezone.timedelta(seconds=seconds)
+    return timezone.now() - timedelta(seconds=seconds)
 
 
 def test_sweep_requeues_stale_queued_runs_and_fails_lost_running_ones(settings):

@@ -8,7 +8,7 @@ from django.db.models import F
 from streams.models import StreamSession, Viewer
 
 
-class ViewerFactory(factory.django.DjangoModelFactory):
+class ViewerFactory(factory.django.DjangoModelFactory[Viewer]):
     class Meta:
         model = Viewer
         django_get_or_create = ("user_id",)

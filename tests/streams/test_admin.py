@@ -95,6 +95,19 @@ def test_viewer_page_lists_the_latest_20_sessions_newest_first(admin_client):
     assert "/admin/streams/streamsession/?viewer__user_id=alice" in page
 
 
+def test_viewer_change_page_and_add(admin_client):
+    viewer = ViewerFactory.create(user_id="alice")
+    assert admin_client.get(f"/admin/streams/viewer/{viewer.pk}/change/").status_code == 200
+    response = admin_client.post(
+        "/admin/streams/viewer/add/", {"user_id": "carol", "max_streams": "4"}
+    )
+    assert response.status_code == 302
+    response = admin_client.post(f"/admin/streams/viewer/{viewer.pk}/change/", {"max_streams": "2"})
+    assert response.status_code == 302
+    viewer.refresh_from_db()
+    assert viewer.max_streams == 2
+
+
 def test_session_states_read_distinctly(admin_client):
     ViewerFactory(user_id="alice", max_streams=5)
     active = session_start(user_id="alice", device_id="tv").session

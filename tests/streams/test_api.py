@@ -66,7 +66,7 @@ def test_start_with_client_session_id(session_client):
 
 
 def test_start_refused_409_lists_active_and_writes_no_session(session_client):
-    viewer = ViewerFactory(user_id="alice", max_streams=2)
+    viewer = ViewerFactory.create(user_id="alice", max_streams=2)
     first = _start(session_client, user_id="alice", device_id="tv", content_id="a").json()
     second = _start(session_client, user_id="alice", device_id="phone").json()
     response = _start(session_client, user_id="alice", device_id="laptop", content_id="c")

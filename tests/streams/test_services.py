@@ -85,7 +85,7 @@ def test_lease_really_lapses_on_the_database_clock():
 
 
 def test_refusal_leaves_only_the_counter():
-    viewer = ViewerFactory(user_id="alice", max_streams=1)
+    viewer = ViewerFactory.create(user_id="alice", max_streams=1)
     session_start(user_id="alice", device_id="tv")
     before = list(StreamSession.objects.values_list("id", "expires_at", "ended_at"))
     with pytest.raises(StreamLimitReachedError) as refused:

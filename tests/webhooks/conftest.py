@@ -2,7 +2,7 @@
 clock) replaced; everything else, the database included, real."""
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -35,7 +35,7 @@ def seeded():
 
 
 @pytest.fixture(autouse=True)
-def enqueued(monkeypatch) -> list[tuple]:
+def enqueued(monkeypatch) -> Iterator[list[tuple]]:
     """Tasks enqueued on django-q2 (none runs: the tests drive the work themselves)."""
     calls: list[tuple] = []
     monkeypatch.setattr("core.batching.async_task", lambda *a, **k: calls.append(a))

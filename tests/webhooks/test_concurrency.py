@@ -33,7 +33,9 @@ def test_two_sweeps_never_deliver_a_request_twice(outside, settings):
     MockProvider.objects.create(name="gas", failure_rate=0.5, latency_ms=0)
     MockProvider.objects.create(name="internet", failure_rate=0.5, latency_ms=0)
     requests = [collection_make() for _ in range(60)]
-    stop, errors, handled = threading.Event(), [], []
+    stop = threading.Event()
+    errors: list[BaseException] = []
+    handled: list[int] = []
     threads = [threading.Thread(target=_sweep, args=(stop, errors, handled)) for _ in range(2)]
     for thread in threads:
         thread.start()

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.webhooks.factories import MockProviderFactory
 from webhooks import providers
-from webhooks.models import MockProvider
 
 pytestmark = pytest.mark.django_db
 
@@ -17,7 +17,7 @@ SHARED = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "webhooks
 
 @pytest.mark.parametrize("name", ["gas", "internet"])
 def test_the_exact_payload_when_it_does_not_fail(api_client, name):
-    MockProvider.objects.create(name=name, failure_rate=0, latency_ms=0)
+    MockProviderFactory(name=name)
     response = api_client.get(f"/providers/{name}")
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
@@ -33,7 +33,7 @@ def test_unknown_name_is_404_with_an_empty_body(api_client, settings):
 
 
 def test_failures_follow_the_rate_with_seeded_randomness(api_client):
-    MockProvider.objects.create(name="gas", failure_rate=0.5, latency_ms=0)
+    MockProviderFactory(failure_rate=0.5)
     providers.rng.seed(3)
     codes = [api_client.get("/providers/gas").status_code for _ in range(200)]
     providers.rng.seed(3)
@@ -44,7 +44,7 @@ def test_failures_follow_the_rate_with_seeded_randomness(api_client):
 
 
 def test_a_failure_is_500_text_plain_fail(api_client, settings):
-    MockProvider.objects.create(name="internet", failure_rate=1, latency_ms=0)
+    MockProviderFactory(name="internet", failure_rate=1)
     response = api_client.get("/providers/internet")
     assert (response.status_code, response["Content-Type"], response.content) == (
         500,
@@ -57,9 +57,7 @@ def test_a_failure_is_500_text_plain_fail(api_client, settings):
 
 
 def test_the_outage_window_fails_everything_until_it_ends(api_client, driven):
-    MockProvider.objects.create(
-        name="gas", failure_rate=0, latency_ms=0, outage_until=driven() + timedelta(seconds=60)
-    )
+    MockProviderFactory(outage_until=driven() + timedelta(seconds=60))
     assert api_client.get("/providers/gas").status_code == 500
     driven.advance(59)
     assert api_client.get("/providers/gas").status_code == 500
@@ -68,9 +66,9 @@ def test_the_outage_window_fails_everything_until_it_ends(api_client, driven):
 
 
 def test_latency_is_added(api_client, monkeypatch):
-    slept = []
-    monkeypatch.setattr(providers.time, "sleep", slept.append)
-    MockProvider.objects.create(name="gas", failure_rate=0, latency_ms=250)
+    slept: list[float] = []
+    monkeypatch.setattr("webhooks.providers.time.sleep", slept.append)
+    MockProviderFactory(latency_ms=250)
     assert api_client.get("/providers/gas").status_code == 200
     assert slept == [0.25]
 
@@ -84,6 +82,6 @@ def test_defaults_come_from_settings_until_an_operator_changes_them(api_client, 
 
 def test_off_in_production(api_client, settings):
     settings.PROVIDERS_MOCK_ENABLED = False
-    MockProvider.objects.create(name="gas", failure_rate=0, latency_ms=0)
+    MockProviderFactory()
     response = api_client.get("/providers/gas")
     assert (response.status_code, response.content) == (404, b"")

@@ -121,9 +121,10 @@ class _Recorder(BaseHTTPRequestHandler):
     def do_POST(self):
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
         type(self).seen.append((self.path, self.headers.get("Host")))
-        if type(self).redirect_to:
+        redirect_to = type(self).redirect_to
+        if redirect_to:
             self.send_response(302)
-            self.send_header("Location", type(self).redirect_to)
+            self.send_header("Location", redirect_to)
         else:
             self.send_response(200)
         self.send_header("Content-Length", "0")

@@ -2,8 +2,8 @@
 
 import pytest
 
-from tests.webhooks.factories import collection_make
-from webhooks.models import Delivery, MockProvider, ProviderBreaker
+from tests.webhooks.factories import MockProviderFactory, collection_make
+from webhooks.models import Delivery, ProviderBreaker
 from webhooks.work import work_run_due, work_settle
 
 pytestmark = pytest.mark.django_db
@@ -14,7 +14,7 @@ def _just_accepted(outside, driven):
 
 
 def _collecting_after_a_failure(outside, driven):
-    MockProvider.objects.create(name="gas", failure_rate=1, latency_ms=0)
+    MockProviderFactory(failure_rate=1)
     request = collection_make(providers=("gas",))
     work_run_due()
     assert request.fetches.get().attempts == 1
@@ -22,20 +22,21 @@ def _collecting_after_a_failure(outside, driven):
 
 
 def _waiting_on_the_breaker(outside, driven):
-    MockProvider.objects.create(name="gas", failure_rate=1, latency_ms=0)
+    MockProviderFactory(failure_rate=1)
     ProviderBreaker.objects.create(
         provider="gas", state="open", open_until=driven().replace(year=2027)
     )
     request = collection_make(providers=("gas",))
     work_run_due()
     fetch = request.fetches.get()
+    assert fetch.next_attempt_at is not None
     assert (fetch.attempts, fetch.next_attempt_at.year) == (0, 2027)
     return request, "collecting"
 
 
 def _delivering(outside, driven):
     outside.receiver.script = [500]
-    MockProvider.objects.create(name="gas", failure_rate=0, latency_ms=0)
+    MockProviderFactory()
     request = collection_make(providers=("gas",))
     work_run_due()
     work_run_due()

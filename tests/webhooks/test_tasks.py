@@ -6,8 +6,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from tests.webhooks.factories import collection_make
-from webhooks.models import MockProvider
+from tests.webhooks.factories import MockProviderFactory, collection_make
+from webhooks.models import Attempt
 from webhooks.schedules import SCHEDULES
 from webhooks.tasks import work_sweep_task
 from webhooks.work import work_drain
@@ -26,7 +26,7 @@ def short(settings):
 
 def test_the_drain_waits_for_a_retry_due_in_a_moment_and_ends_when_nothing_is_left(outside, short):
     outside.receiver.script = [500, 500]
-    MockProvider.objects.create(name="gas", failure_rate=0, latency_ms=0)
+    MockProviderFactory()
     request = collection_make(providers=("gas",))
     started = time.monotonic()
     handled = work_drain()
@@ -34,17 +34,20 @@ def test_the_drain_waits_for_a_retry_due_in_a_moment_and_ends_when_nothing_is_le
     request.refresh_from_db()
     assert request.status == "delivered"
     assert handled == 4  # one fetch, three delivery attempts
-    waits = [
-        (a.next_attempt_at - a.finished_at).total_seconds()
-        for a in request.attempts.filter(outcome="retry")
-    ]
+    waits = [_wait_seconds(a) for a in request.attempts.filter(outcome="retry")]
     # Picked up within a poll of each due time, not on a schedule tick.
     assert elapsed < sum(waits) + 1.0
 
 
+def _wait_seconds(attempt: Attempt) -> float:
+    """How long a retried attempt waited for its next try."""
+    assert attempt.next_attempt_at is not None
+    return (attempt.next_attempt_at - attempt.finished_at).total_seconds()
+
+
 def test_the_drain_leaves_work_due_beyond_the_horizon_to_the_schedule(outside, short):
     short.WEBHOOKS_SWEEP_HORIZON_SECONDS = 10
-    MockProvider.objects.create(name="gas", failure_rate=0, latency_ms=0)
+    MockProviderFactory()
     request = collection_make(providers=("gas",))
     request.fetches.update(next_attempt_at=timezone.now() + timedelta(seconds=11))
     started = time.monotonic()
@@ -57,7 +60,7 @@ def test_the_drain_leaves_work_due_beyond_the_horizon_to_the_schedule(outside, s
 
 
 def test_the_sweep_runs_a_pass_and_starts_a_drain_when_work_is_due_soon(outside, enqueued, driven):
-    MockProvider.objects.create(name="gas", failure_rate=1, latency_ms=0)
+    MockProviderFactory(failure_rate=1)
     collection_make(providers=("gas",))
     assert work_sweep_task() == 1  # the fetch, failed: its retry is due within seconds
     assert enqueued == [("core.batching.batcher_run_task", "webhooks.work.WORK_BATCHER")]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from standardwebhooks import Webhook
 
-from tests.webhooks.factories import collection_make
+from tests.webhooks.factories import MockProviderFactory, collection_make
 from webhooks.models import (
     Attempt,
     AttemptOutcome,
@@ -15,7 +15,6 @@ from webhooks.models import (
     Delivery,
     DeliveryState,
     FetchState,
-    MockProvider,
     ProviderBreaker,
 )
 from webhooks.work import work_run_due, work_settle
@@ -54,8 +53,8 @@ def test_half_the_provider_calls_failing_still_delivers_everything_once(outside,
 
 
 def test_fetched_data_is_kept_and_never_fetched_again(outside, driven):
-    MockProvider.objects.create(name="gas", failure_rate=0, latency_ms=0)
-    MockProvider.objects.create(name="internet", failure_rate=1, latency_ms=0)
+    MockProviderFactory()
+    MockProviderFactory(name="internet", failure_rate=1)
     request = collection_make()
     for _ in range(5):
         work_run_due()
@@ -68,7 +67,7 @@ def test_fetched_data_is_kept_and_never_fetched_again(outside, driven):
 
 def test_callback_failing_k_times_then_succeeding_keeps_one_webhook_id(outside, driven, settings):
     outside.receiver.script = [500, 502, (503, {}, "busy"), 404]
-    MockProvider.objects.create(name="gas", failure_rate=0, latency_ms=0)
+    MockProviderFactory()
     request = collection_make(providers=("gas",))
     work_settle()
     calls = outside.receiver.calls
@@ -98,7 +97,7 @@ def test_callback_failing_k_times_then_succeeding_keeps_one_webhook_id(outside, 
 
 def test_retry_after_is_honoured_on_429_and_503(outside, driven):
     outside.receiver.script = [(429, {"Retry-After": "120"}, ""), (503, {"Retry-After": "7"}, "")]
-    MockProvider.objects.create(name="gas", failure_rate=0, latency_ms=0)
+    MockProviderFactory()
     request = collection_make(providers=("gas",))
     work_run_due()  # fetch
     work_run_due()  # delivery 1: 429
@@ -120,7 +119,7 @@ def test_retry_after_is_honoured_on_429_and_503(outside, driven):
 
 def test_410_stops_at_once_and_fails_the_request(outside, driven):
     outside.receiver.script = [(410, {}, "gone for good")]
-    MockProvider.objects.create(name="gas", failure_rate=0, latency_ms=0)
+    MockProviderFactory()
     request = collection_make(providers=("gas",))
     work_settle()
     assert len(outside.receiver.calls) == 1
@@ -137,7 +136,7 @@ def test_410_stops_at_once_and_fails_the_request(outside, driven):
 def test_delivery_window_ends_in_failed_with_the_last_response(outside, driven, settings):
     settings.WEBHOOKS_DELIVERY_WINDOW = 3600
     outside.receiver.script = [(500, {}, "down")] * 1000
-    MockProvider.objects.create(name="gas", failure_rate=0, latency_ms=0)
+    MockProviderFactory()
     request = collection_make(providers=("gas",))
     work_settle()
     delivery = Delivery.objects.get(request=request)
@@ -147,13 +146,14 @@ def test_delivery_window_ends_in_failed_with_the_last_response(outside, driven, 
         "down",
     )
     last = Attempt.objects.filter(kind="delivery").last()
+    assert last is not None
     assert last.outcome == "failed"
     assert "delivery window ended" in last.error
     assert (driven() - delivery.created_at).total_seconds() <= 3600
 
 
 def test_provider_4xx_is_permanent_and_the_caller_gets_what_was_collected(outside, driven):
-    MockProvider.objects.create(name="gas", failure_rate=0, latency_ms=0)
+    MockProviderFactory()
     outside.mock.replace("GET", "http://providers.test/providers/internet", status=404)
     request = collection_make()
     work_settle()
@@ -168,8 +168,8 @@ def test_provider_4xx_is_permanent_and_the_caller_gets_what_was_collected(outsid
 
 def test_collect_deadline_fails_the_request_with_a_failed_callback(outside, driven, settings):
     settings.WEBHOOKS_COLLECT_DEADLINE = 1800
-    MockProvider.objects.create(name="gas", failure_rate=0, latency_ms=0)
-    MockProvider.objects.create(name="internet", failure_rate=1, latency_ms=0)
+    MockProviderFactory()
+    MockProviderFactory(name="internet", failure_rate=1)
     request = collection_make()
     work_settle()
     assert outside.receiver.bodies() == [
@@ -189,7 +189,7 @@ def test_an_outage_then_recovery_completes_everything_with_calls_bounded_by_the_
     settings.WEBHOOKS_MAX_BACKOFF = 60
     outage_seconds = 600
     outage_until = driven() + timedelta(seconds=outage_seconds)
-    MockProvider.objects.create(name="gas", failure_rate=0, latency_ms=0, outage_until=outage_until)
+    MockProviderFactory(outage_until=outage_until)
     # A request every 15 s during the outage, work running every second.
     requests = []
     while driven() < outage_until:

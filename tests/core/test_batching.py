@@ -1,0 +1,87 @@
+"""The threshold-or-timeout batcher (core.batching), driven through ingestion's batcher: the
+threshold fires one task per crossing, the task re-checks, and enqueueing never fails a write.
+
+Ingestion's own wiring (its endpoints, its schedule, processing through django-q2) is tested
+in tests/ingestion/test_batching.py.
+"""
+
+import pytest
+from django.core.cache import cache
+
+from core import batching
+from ingestion.models import Event
+from ingestion.selectors import event_pending_count
+from ingestion.services import EVENTS_BATCHER, credential_id, event_accept
+from ingestion.validation import CleanEvent
+from tests.ingestion.factories import EventFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def enqueued(monkeypatch) -> list:
+    """Replace the django-q2 enqueue boundary with a recorder."""
+    calls: list = []
+    monkeypatch.setattr(
+        batching, "async_task", lambda func, *args, **kw: calls.append((func, args))
+    )
+    return calls
+
+
+def _accept(n: int, start: int = 0) -> None:
+    for i in range(start, start + n):
+        event = CleanEvent(user_id=f"user{i % 2}", name="add_revenue", value=i, event_id=None)
+        event_accept(credential=credential_id(secret="secret"), event=event, idempotency_key=None)
+
+
+def test_threshold_fires_once_per_crossing(enqueued, settings):
+    settings.INGESTION_BATCH_SIZE = 5
+    trigger = ("core.batching.batcher_run_task", ("ingestion.services.EVENTS_BATCHER",))
+
+    _accept(4)
+    assert enqueued == []
+    _accept(1, start=4)
+    assert enqueued == [trigger]
+    _accept(7, start=5)  # still in flight: no second trigger
+    assert enqueued == [trigger]
+
+    assert batching.batcher_run_task("ingestion.services.EVENTS_BATCHER") == 12
+    assert enqueued == [trigger]  # nothing pending after the run: no re-trigger
+    assert event_pending_count() == 0
+
+    _accept(4, start=12)
+    assert enqueued == [trigger]
+    _accept(1, start=16)
+    assert enqueued == [trigger, trigger]
+
+
+def test_run_task_re_triggers_when_the_threshold_is_met_again(enqueued, settings, monkeypatch):
+    settings.INGESTION_BATCH_SIZE = 2
+
+    def process_and_receive_more() -> int:
+        EventFactory.create_batch(3)  # arrive while processing; not in this run
+        return 0
+
+    monkeypatch.setattr(batching.Batcher, "run", lambda self: process_and_receive_more())
+    batching.batcher_run_task(EVENTS_BATCHER.ref)
+    assert len(enqueued) == 1
+    assert cache.get(EVENTS_BATCHER.lock_key) == "1"
+
+
+def test_failed_enqueue_never_fails_the_write(monkeypatch, settings):
+    settings.INGESTION_BATCH_SIZE = 1
+
+    def broken(*args, **kwargs):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(batching, "async_task", broken)
+    _accept(1)
+    assert Event.objects.count() == 1
+    assert cache.get(EVENTS_BATCHER.lock_key) is None  # released for the next try

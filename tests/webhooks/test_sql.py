@@ -1,0 +1,74 @@
+"""webhooks.sql: the one-statement submit writes exactly what the ORM path writes."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.forms.models import model_to_dict
+
+from webhooks import services, sql
+from webhooks.models import CollectionRequest, ProviderFetch
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+CALLBACK = "https://client.example/hook"
+
+
+def _stored(request_id) -> tuple[dict, list[dict]]:
+    request = model_to_dict(CollectionRequest.objects.get(pk=request_id))
+    fetches = [
+        {k: v for k, v in model_to_dict(f).items() if k not in ("id", "request")}
+        for f in ProviderFetch.objects.filter(request_id=request_id).order_by("provider")
+    ]
+    return request, fetches
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db
+def test_the_one_statement_submit_stores_what_the_orm_stores(monkeypatch, settings):
+    settings.WEBHOOKS_CALLBACK_ALLOWED_NETWORKS = "0.0.0.0/0"
+    monkeypatch.setattr("webhooks.services.clock.now", lambda: NOW)
+    by_sql = services.collection_create(providers=["gas", "internet"], callback_url=CALLBACK)
+    monkeypatch.setattr(sql, "request_with_fetches_insert", lambda request: False)
+    by_orm = services.collection_create(providers=["gas", "internet"], callback_url=CALLBACK)
+
+    assert by_sql.pk != by_orm.pk
+    assert _stored(by_sql.pk) == _stored(by_orm.pk)
+    request, fetches = _stored(by_sql.pk)
+    assert request["providers"] == ["gas", "internet"]
+    assert request["status"] == "collecting"
+    assert request["callback_host"] == "client.example"
+    assert request["created_at"] == NOW
+    assert request["deadline_at"] > NOW
+    assert [(f["provider"], f["state"], f["attempts"], f["next_attempt_at"]) for f in fetches] == [
+        ("gas", "pending", 0, NOW),
+        ("internet", "pending", 0, NOW),
+    ]
+    # The returned object is a saved row, as the ORM path's is.
+    assert by_sql._state.adding is False
+    by_sql.refresh_from_db()
+    assert by_sql.deadline_at == NOW + timedelta(seconds=settings.WEBHOOKS_COLLECT_DEADLINE)
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_the_one_statement_submit_is_one_query_and_commits_both_rows(django_assert_num_queries):
+    request = CollectionRequest(
+        providers=["gas", "internet"],
+        callback_url=CALLBACK,
+        callback_host="client.example",
+        deadline_at=NOW + timedelta(minutes=5),
+        created_at=NOW,
+    )
+    with django_assert_num_queries(1):
+        assert sql.request_with_fetches_insert(request) is True
+    assert ProviderFetch.objects.filter(request_id=request.pk).count() == 2
+
+
+@pytest.mark.django_db
+def test_sqlite_takes_the_orm_path(settings):
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        pytest.skip("the SQLite path")
+    request = CollectionRequest(providers=["gas"], callback_url=CALLBACK)
+    assert sql.request_with_fetches_insert(request) is False
+    assert CollectionRequest.objects.count() == 0
