@@ -54,9 +54,10 @@ SESSION_FIELDS = ["id", "status", "viewer", "device_id", "content_id", "started_
                   "last_heartbeat", "expires_at", "ended_at", "end_reason"]  # fmt: skip
 
 
-def session_badge(session: "WithAnnotations[StreamSession, SessionState]") -> SafeString:
+def session_badge(session: StreamSession) -> SafeString:
     """The badge of the ``state`` the queryset annotated (session_state_expression)."""
-    return session_state_badge(session.state)
+    annotated: WithAnnotations[StreamSession, SessionState] = session  # type: ignore[assignment]
+    return session_state_badge(annotated.state)
 
 
 def session_state_badge(state: str) -> SafeString:
