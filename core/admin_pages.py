@@ -1,6 +1,8 @@
 """Every page of the admin, read from the admin site itself: the index, each app's page, and
 for each registered model its list, its add form (where the admin allows adding), the page of
-one existing object and each view its ``ModelAdmin`` adds in ``get_urls()``.
+one existing object and each view its ``ModelAdmin`` adds in ``get_urls()`` (but those it names
+in ``not_pages``: actions and downloads). A ModelAdmin whose add form has its own title says so
+in ``add_view_title``.
 
 The browser test of every admin page and ``manage.py admin_screenshots`` walk this list, so a
 model registered tomorrow is tested and photographed without editing either. A spec names a
@@ -89,8 +91,11 @@ def _model_specs(
         kinds.insert(1, Kind.ADD)
     specs = [AdminPageSpec(kind, app_label=app_label, model=model) for kind in kinds]
     standard = {f"{app_label}_{model._meta.model_name}_{suffix}" for suffix in STANDARD_SUFFIXES}
+    # Views that are not pages (a POST-only action, a download) are named by the ModelAdmin in
+    # ``not_pages``; their own tests cover them.
+    skip = standard | set(getattr(model_admin, "not_pages", ()))
     for pattern in model_admin.get_urls():
-        if isinstance(pattern, URLPattern) and pattern.name and pattern.name not in standard:
+        if isinstance(pattern, URLPattern) and pattern.name and pattern.name not in skip:
             arguments = len(pattern.pattern.converters)
             specs.append(
                 AdminPageSpec(Kind.CUSTOM, app_label, model, pattern.name, url_arguments=arguments)
@@ -144,7 +149,8 @@ def _model_page(
         verb = "change" if model_admin.has_change_permission(request) else "view"
         return AdminPage(spec.name, reverse(url), f"Select {opts.verbose_name} to {verb}{suffix}")
     if spec.kind is Kind.ADD:
-        return AdminPage(spec.name, reverse(url), f"Add {opts.verbose_name}{suffix}")
+        title = getattr(model_admin, "add_view_title", f"Add {opts.verbose_name}")
+        return AdminPage(spec.name, reverse(url), f"{title}{suffix}")
     obj = _first_object(model_admin, request)
     if obj is None:
         return None

@@ -15,8 +15,9 @@ def admin_of(model: type[Model]) -> admin.ModelAdmin:
     return admin.site._registry[model]
 
 
-def assert_read_only(client, obj: Model) -> None:
+def assert_read_only(client, obj: Model | None) -> None:
     """No add, change or delete, by the permissions and by every page that would do them."""
+    assert obj is not None, "no row to open: the test made none"
     model_admin = admin_of(type(obj))
     opts = model_admin.opts
     name = f"admin:{opts.app_label}_{opts.model_name}"

@@ -147,6 +147,9 @@ class RunAdmin(admin.ModelAdmin[Run]):
             context["can_rerun"] = obj.status in (Run.Status.SUCCEEDED, Run.Status.FAILED)
         return super().render_change_form(request, context, add, change, form_url, obj)
 
+    add_view_title = "New consolidation run"
+    not_pages = ("royalties_run_rerun", "royalties_run_csv")  # a POST action, a download
+
     def get_urls(self) -> list[Any]:
         wrap = self.admin_site.admin_view
         return [
@@ -172,7 +175,7 @@ class RunAdmin(admin.ModelAdmin[Run]):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
-            "title": "New consolidation run",
+            "title": self.add_view_title,
             "form": form,
         }
         return TemplateResponse(request, "admin/royalties/run/upload.html", context)

@@ -178,7 +178,9 @@ def made(db):
             i = counter["n"]
             counter["n"] += 1
             raw = {"event": f"e{i}", "userId": f"u{i}"}
-            events.append(event_validate(raw, client_ip="10.0.0.1")[0])
+            event = event_validate(raw, client_ip="10.0.0.1")[0]
+            assert event is not None
+            events.append(event)
         events_collect(app_id=app.pk, events=events)
         events_process_pending()
 

@@ -42,8 +42,8 @@ def _ended_sessions(viewer, count: int, *, start_index: int = 0) -> list[StreamS
 
 
 def test_viewer_list_shows_live_count_limit_and_refusals(admin_client):
-    ViewerFactory(user_id="alice", max_streams=1)
-    ViewerFactory(user_id="bob")
+    ViewerFactory.create(user_id="alice", max_streams=1)
+    ViewerFactory.create(user_id="bob")
     session_start(user_id="alice")
     for _ in range(2):
         with pytest.raises(StreamLimitReachedError):
@@ -69,8 +69,8 @@ def test_viewer_list_shows_live_count_limit_and_refusals(admin_client):
 
 def test_viewer_page_says_a_blank_limit_is_the_default(admin_client, settings):
     settings.STREAMS_DEFAULT_LIMIT = 4
-    default = ViewerFactory(user_id="alice")
-    own = ViewerFactory(user_id="bob", max_streams=2)
+    default = ViewerFactory.create(user_id="alice")
+    own = ViewerFactory.create(user_id="bob", max_streams=2)
     page = admin_client.get(f"/admin/streams/viewer/{default.pk}/change/").text
     assert "4: the platform default (STREAMS_DEFAULT_LIMIT = 4)" in page
     assert "Leave blank for the platform default (STREAMS_DEFAULT_LIMIT = 4)." in page
@@ -81,7 +81,7 @@ def test_viewer_page_says_a_blank_limit_is_the_default(admin_client, settings):
 
 
 def test_viewer_page_lists_the_latest_20_sessions_newest_first(admin_client):
-    viewer = ViewerFactory(user_id="alice")
+    viewer = ViewerFactory.create(user_id="alice")
     _ended_sessions(viewer, 22)
     live = session_start(user_id="alice", device_id="live").session
     page = admin_client.get(f"/admin/streams/viewer/{viewer.pk}/change/").text
@@ -109,7 +109,7 @@ def test_viewer_change_page_and_add(admin_client):
 
 
 def test_session_states_read_distinctly(admin_client):
-    ViewerFactory(user_id="alice", max_streams=5)
+    ViewerFactory.create(user_id="alice", max_streams=5)
     active = session_start(user_id="alice", device_id="tv").session
     stopped = session_start(user_id="alice", device_id="phone").session
     session_stop(session_id=stopped.id)
@@ -133,8 +133,8 @@ def test_session_states_read_distinctly(admin_client):
 
 
 def test_session_list_filters(admin_client):
-    ViewerFactory(user_id="alice")
-    ViewerFactory(user_id="bob")
+    ViewerFactory.create(user_id="alice")
+    ViewerFactory.create(user_id="bob")
     a_tv = session_start(user_id="alice", device_id="tv").session
     a_phone = session_start(user_id="alice", device_id="phone").session
     b_tv = session_start(user_id="bob", device_id="tv").session
@@ -153,8 +153,8 @@ def test_session_list_filters(admin_client):
 
 
 def test_force_end_asks_first_then_says_how_many_it_ended(admin_client):
-    ViewerFactory(user_id="alice")
-    ViewerFactory(user_id="bob")
+    ViewerFactory.create(user_id="alice")
+    ViewerFactory.create(user_id="bob")
     a_tv = session_start(user_id="alice", device_id="tv").session
     a_phone = session_start(user_id="alice", device_id="phone").session
     b_tv = session_start(user_id="bob", device_id="tv").session
@@ -178,7 +178,7 @@ def test_force_end_asks_first_then_says_how_many_it_ended(admin_client):
 
 
 def test_sessions_are_read_only(admin_client):
-    ViewerFactory(user_id="alice")
+    ViewerFactory.create(user_id="alice")
     session = session_start(user_id="alice").session
     assert_read_only(admin_client, session)
     assert StreamSession.objects.count() == 1
@@ -187,7 +187,7 @@ def test_sessions_are_read_only(admin_client):
 def test_changelists_cost_the_same_queries_for_1_and_20_rows(
     admin_client, django_assert_num_queries
 ):
-    viewer = ViewerFactory(user_id="alice")
+    viewer = ViewerFactory.create(user_id="alice")
     made = {"n": 0}
 
     def make_sessions(count: int) -> None:
@@ -198,7 +198,7 @@ def test_changelists_cost_the_same_queries_for_1_and_20_rows(
 
     def make_viewers(count: int) -> None:
         for _ in range(count):
-            session_start(user_id=ViewerFactory().user_id)
+            session_start(user_id=ViewerFactory.create().user_id)
 
     StreamSession.objects.all().delete()
     viewer.delete()
