@@ -106,10 +106,3 @@ def make_client(db):
 @pytest.fixture
 def operator_client(make_client) -> APIClient:
     return make_client(superuser=True)
-
-
-@pytest.fixture
-def admin_client_(admin_client):
-    """pytest-django's ``admin_client`` under the name some admin tests still use; those tests
-    can drop their own login fixture and keep their names until renamed."""
-    return admin_client

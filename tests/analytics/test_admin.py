@@ -16,13 +16,6 @@ KEYS = "/admin/analytics/apikey/"
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def admin_client_(client, django_user_model):
-    user = django_user_model.objects.create_superuser("admin", "a@example.com", "pw")
-    client.force_login(user)
-    return client
-
-
 def _collect(app, n: int, **fields) -> None:
     events = []
     for i in range(n):
@@ -69,48 +62,48 @@ def every_state(db):
         "/admin/analytics/userstat/?q=u1",
     ],
 )
-def test_changelists_load(admin_client_, every_state, url):
-    assert admin_client_.get(url).status_code == 200
+def test_changelists_load(admin_client, every_state, url):
+    assert admin_client.get(url).status_code == 200
 
 
-def test_event_filters_count_pending_and_processed(admin_client_, every_state):
+def test_event_filters_count_pending_and_processed(admin_client, every_state):
     live, _, _ = every_state
-    pending = admin_client_.get("/admin/analytics/event/?state=pending")
-    processed = admin_client_.get(
+    pending = admin_client.get("/admin/analytics/event/?state=pending")
+    processed = admin_client.get(
         f"/admin/analytics/event/?state=processed&app__id__exact={live.pk}"
     )
     assert pending.context["cl"].result_count == 2
     assert processed.context["cl"].result_count == 3
 
 
-def test_every_object_reads_in_every_state_and_the_hash_is_never_shown(admin_client_, every_state):
+def test_every_object_reads_in_every_state_and_the_hash_is_never_shown(admin_client, every_state):
     for app in App.objects.all():
-        page = admin_client_.get(f"/admin/analytics/app/{app.pk}/change/")
+        page = admin_client.get(f"/admin/analytics/app/{app.pk}/change/")
         assert page.status_code == 200
     for key in ApiKey.objects.all():
-        page = admin_client_.get(f"/admin/analytics/apikey/{key.pk}/change/")
+        page = admin_client.get(f"/admin/analytics/apikey/{key.pk}/change/")
         assert page.status_code == 200
         assert key.hashed_key not in page.content.decode()
-        app_page = admin_client_.get(f"/admin/analytics/app/{key.app_id}/change/")
+        app_page = admin_client.get(f"/admin/analytics/app/{key.app_id}/change/")
         assert key.hashed_key not in app_page.content.decode()
     for model in (Event, DailyCount, DailyUser, UserStat):
         for obj in model.objects.all():
             url = f"/admin/analytics/{model._meta.model_name}/{obj.pk}/change/"
-            assert admin_client_.get(url).status_code == 200
+            assert admin_client.get(url).status_code == 200
     owner = App.objects.all()[0].owner
-    assert admin_client_.get(f"/admin/analytics/owner/{owner.pk}/change/").status_code == 200
+    assert admin_client.get(f"/admin/analytics/owner/{owner.pk}/change/").status_code == 200
 
 
-def test_revoke_action_refuses_the_key(admin_client_, every_state, api_client):
+def test_revoke_action_refuses_the_key(admin_client, every_state, api_client):
     owner = OwnerFactory()
     app, raw = registered_app(owner)
     key = ApiKey.objects.get(app=app)
     chosen = {"action": "revoke", "_selected_action": [key.pk]}
-    asked = admin_client_.post(KEYS, chosen)
+    asked = admin_client.post(KEYS, chosen)
     assert asked.status_code == 200
     assert "1 selected." in asked.text
     assert ApiKey.objects.get(pk=key.pk).revoked_at is None
-    response = admin_client_.post(KEYS, {**chosen, "confirm": "yes"})
+    response = admin_client.post(KEYS, {**chosen, "confirm": "yes"})
     assert response.status_code == 302
     assert messages_of(response) == [f"Revoked key {key.prefix} of app shop"]
     key.refresh_from_db()
@@ -120,12 +113,12 @@ def test_revoke_action_refuses_the_key(admin_client_, every_state, api_client):
     assert refused.status_code == 401
 
 
-def test_overview_chart_draws_one_line_per_app(admin_client_, every_state):
+def test_overview_chart_draws_one_line_per_app(admin_client, every_state):
     other = registered_app(OwnerFactory(), name="other")[0]
     _collect(other, 4, timestamp=(timezone.now() - timedelta(days=3)).isoformat())
     _collect(other, 1, timestamp="2024-01-01T00:00:00Z")  # outside the last 30 days
     events_process_pending()
-    page = admin_client_.get("/admin/analytics/app/overview/")
+    page = admin_client.get("/admin/analytics/app/overview/")
     html = page.content.decode()
     assert html.count("<polyline") == 2
     chart = page.context["chart"]
@@ -133,23 +126,23 @@ def test_overview_chart_draws_one_line_per_app(admin_client_, every_state):
     assert "<script" not in html.split('id="content-main"')[1]
 
 
-def test_overview_without_data(admin_client_):
-    page = admin_client_.get("/admin/analytics/app/overview/")
+def test_overview_without_data(admin_client):
+    page = admin_client.get("/admin/analytics/app/overview/")
     assert page.status_code == 200
     assert "No processed events yet." in page.content.decode()
 
 
-def test_revoke_counts_keys_and_apps_and_skips_revoked_ones(admin_client_, every_state):
+def test_revoke_counts_keys_and_apps_and_skips_revoked_ones(admin_client, every_state):
     keys = list(ApiKey.objects.order_by("pk").values_list("pk", flat=True))
     chosen = {"action": "revoke", "_selected_action": keys, "confirm": "yes"}
-    response = admin_client_.post(KEYS, chosen)
+    response = admin_client.post(KEYS, chosen)
     assert messages_of(response) == ["Revoked 2 keys of 2 apps"]
     assert ApiKey.objects.filter(revoked_at__isnull=True).count() == 0
-    response = admin_client_.post(KEYS, chosen)
+    response = admin_client.post(KEYS, chosen)
     assert messages_of(response) == ["Revoked no key: the selected keys were already revoked"]
 
 
-def test_everything_but_apps_is_read_only(admin_client_, every_state):
+def test_everything_but_apps_is_read_only(admin_client, every_state):
     from analytics.models import Owner
 
     owner = Owner.objects.get(username="ann")
@@ -162,7 +155,7 @@ def test_everything_but_apps_is_read_only(admin_client_, every_state):
         DailyUser.objects.first(),
         UserStat.objects.first(),
     ):
-        assert_read_only(admin_client_, obj)
+        assert_read_only(admin_client, obj)
     assert ApiKey.objects.filter(revoked_at__isnull=True).count() == 2
 
 
@@ -194,26 +187,26 @@ def _apps(count: int) -> None:
 
 @pytest.mark.parametrize("model", ["event", "dailycount", "dailyuser", "userstat"])
 def test_event_changelists_cost_the_same_queries_for_1_and_20_rows(
-    admin_client_, django_assert_num_queries, made, model
+    admin_client, django_assert_num_queries, made, model
 ):
     url = f"/admin/analytics/{model}/"
-    assert_constant_queries(admin_client_, url, made, django_assert_num_queries)
+    assert_constant_queries(admin_client, url, made, django_assert_num_queries)
 
 
 def test_batch_changelist_costs_the_same_queries_for_1_and_20_rows(
-    admin_client_, django_assert_num_queries, made
+    admin_client, django_assert_num_queries, made
 ):
     def batches(count: int) -> None:
         for _ in range(count):
             made(1)
 
     url = "/admin/analytics/batch/"
-    assert_constant_queries(admin_client_, url, batches, django_assert_num_queries)
+    assert_constant_queries(admin_client, url, batches, django_assert_num_queries)
 
 
 @pytest.mark.parametrize("model", ["owner", "app", "apikey"])
 def test_account_changelists_cost_the_same_queries_for_1_and_20_rows(
-    admin_client_, django_assert_num_queries, model
+    admin_client, django_assert_num_queries, model
 ):
     url = f"/admin/analytics/{model}/"
-    assert_constant_queries(admin_client_, url, _apps, django_assert_num_queries)
+    assert_constant_queries(admin_client, url, _apps, django_assert_num_queries)

@@ -2,7 +2,6 @@
 
 import pytest
 from django.contrib import admin
-from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 pytestmark = pytest.mark.django_db
@@ -12,39 +11,32 @@ REGISTERED = sorted(
 )
 
 
-@pytest.fixture
-def operator_session(client):
-    user = get_user_model().objects.create_superuser("admin-smoke", "a@example.com", "pw")
-    client.force_login(user)
-    return client
-
-
-def test_admin_index_lists_the_platform(operator_session):
-    response = operator_session.get("/admin/")
+def test_admin_index_lists_the_platform(admin_client):
+    response = admin_client.get("/admin/")
     assert response.status_code == 200
     assert b"Scheduled tasks" in response.content
 
 
 @pytest.mark.parametrize(("app_label", "model_name"), REGISTERED)
-def test_changelist_and_search_load(operator_session, app_label, model_name):
+def test_changelist_and_search_load(admin_client, app_label, model_name):
     url = reverse(f"admin:{app_label}_{model_name}_changelist")
-    assert operator_session.get(url).status_code == 200
-    assert operator_session.get(url, {"q": "x"}).status_code == 200
+    assert admin_client.get(url).status_code == 200
+    assert admin_client.get(url, {"q": "x"}).status_code == 200
 
 
 @pytest.mark.parametrize(("app_label", "model_name"), REGISTERED)
-def test_add_form_loads_or_is_refused(operator_session, app_label, model_name):
+def test_add_form_loads_or_is_refused(admin_client, app_label, model_name):
     model_admin = next(
         ma
         for model, ma in admin.site._registry.items()
         if (model._meta.app_label, model._meta.model_name) == (app_label, model_name)
     )
-    response = operator_session.get(reverse(f"admin:{app_label}_{model_name}_add"))
+    response = admin_client.get(reverse(f"admin:{app_label}_{model_name}_add"))
     request = response.wsgi_request
     assert response.status_code == (200 if model_admin.has_add_permission(request) else 403)
 
 
-def test_rate_limit_counters_are_read_only(operator_session, django_assert_num_queries):
+def test_rate_limit_counters_are_read_only(admin_client, django_assert_num_queries):
     from django.utils import timezone
 
     from core.models import RateLimitCounter
@@ -58,6 +50,6 @@ def test_rate_limit_counters_are_read_only(operator_session, django_assert_num_q
             )
 
     url = "/admin/core/ratelimitcounter/"
-    assert_constant_queries(operator_session, url, make, django_assert_num_queries)
-    assert_read_only(operator_session, RateLimitCounter.objects.first())
+    assert_constant_queries(admin_client, url, make, django_assert_num_queries)
+    assert_read_only(admin_client, RateLimitCounter.objects.first())
     assert RateLimitCounter.objects.count() == 20

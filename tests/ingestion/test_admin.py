@@ -13,13 +13,6 @@ from tests.ingestion.factories import EventFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def admin_client_(client, django_user_model):
-    user = django_user_model.objects.create_superuser("admin", "a@example.com", "pw")
-    client.force_login(user)
-    return client
-
-
 @pytest.mark.parametrize(
     "url",
     [
@@ -30,31 +23,31 @@ def admin_client_(client, django_user_model):
         "/admin/ingestion/batch/",
     ],
 )
-def test_changelists_load(admin_client_, url):
+def test_changelists_load(admin_client, url):
     EventFactory.create_batch(5)
     events_process_pending()
     EventFactory.create_batch(2)
-    assert admin_client_.get(url).status_code == 200
+    assert admin_client.get(url).status_code == 200
 
 
-def test_event_log_filters_pending_and_processed(admin_client_):
+def test_event_log_filters_pending_and_processed(admin_client):
     EventFactory.create_batch(3)
     events_process_pending()
     EventFactory.create_batch(2)
-    pending = admin_client_.get("/admin/ingestion/event/?state=pending")
-    processed = admin_client_.get("/admin/ingestion/event/?state=processed")
+    pending = admin_client.get("/admin/ingestion/event/?state=pending")
+    processed = admin_client.get("/admin/ingestion/event/?state=processed")
     assert pending.context["cl"].result_count == 2
     assert processed.context["cl"].result_count == 3
 
 
-def test_reprocess_action_recomputes_the_user_from_the_log(admin_client_):
+def test_reprocess_action_recomputes_the_user_from_the_log(admin_client):
     EventFactory(user_id="user1", value=4, amount=4)
     EventFactory(user_id="user1", value=6, amount=6)
     events_process_pending()
     UserRevenue.objects.filter(user_id="user1").update(revenue=1000)
     event = Event.objects.all()[0]
 
-    response = admin_client_.post(
+    response = admin_client.post(
         "/admin/ingestion/event/",
         {"action": "reprocess_users", "_selected_action": [event.pk]},
         follow=True,
@@ -65,27 +58,27 @@ def test_reprocess_action_recomputes_the_user_from_the_log(admin_client_):
     assert "Checked 1 user: recomputed 1 total from the log (user1: 1000 → 10)" in response.text
 
 
-def test_reprocess_action_counts_the_users_it_checked(admin_client_):
+def test_reprocess_action_counts_the_users_it_checked(admin_client):
     for user in ("user1", "user2", "user3"):
         EventFactory(user_id=user, value=4, amount=4)
     events_process_pending()
     UserRevenue.objects.filter(user_id="user2").update(revenue=7)
     users = list(UserRevenue.objects.values_list("pk", flat=True))
     chosen = {"action": "reprocess_from_log", "_selected_action": users}
-    response = admin_client_.post("/admin/ingestion/userrevenue/", chosen)
+    response = admin_client.post("/admin/ingestion/userrevenue/", chosen)
     assert response.status_code == 302
     assert messages_of(response) == [
         "Checked 3 users: recomputed 1 total from the log (user2: 7 → 4)"
     ]
-    response = admin_client_.post("/admin/ingestion/userrevenue/", chosen)
+    response = admin_client.post("/admin/ingestion/userrevenue/", chosen)
     assert messages_of(response) == ["Checked 3 users: every total already matches the log"]
 
 
-def test_revenue_events_and_batches_are_read_only(admin_client_):
+def test_revenue_events_and_batches_are_read_only(admin_client):
     EventFactory(user_id="user1", value=4, amount=4)
     events_process_pending()
     for obj in (UserRevenue.objects.get(), Event.objects.get(), Batch.objects.get()):
-        assert_read_only(admin_client_, obj)
+        assert_read_only(admin_client, obj)
     assert UserRevenue.objects.get().revenue == 4
     assert (Event.objects.count(), Batch.objects.count()) == (1, 1)
 
@@ -108,13 +101,13 @@ def _batches(count: int) -> None:
     ],
 )
 def test_changelists_cost_the_same_queries_for_1_and_20_rows(
-    admin_client_, django_assert_num_queries, url, make
+    admin_client, django_assert_num_queries, url, make
 ):
-    assert_constant_queries(admin_client_, url, make, django_assert_num_queries)
+    assert_constant_queries(admin_client, url, make, django_assert_num_queries)
 
 
 def test_revenue_list_costs_the_same_queries_for_1_and_20_users(
-    admin_client_, django_assert_num_queries
+    admin_client, django_assert_num_queries
 ):
     made = {"n": 0}
 
@@ -125,7 +118,7 @@ def test_revenue_list_costs_the_same_queries_for_1_and_20_users(
         events_process_pending()
 
     url = "/admin/ingestion/userrevenue/"
-    assert_constant_queries(admin_client_, url, make, django_assert_num_queries)
+    assert_constant_queries(admin_client, url, make, django_assert_num_queries)
 
 
 def test_demo_load_is_idempotent():

@@ -4,7 +4,6 @@ state badge, read-only pages and a confirmed force-end."""
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from streams.models import EndReason, StreamSession
@@ -15,13 +14,6 @@ from tests.streams.factories import ViewerFactory, sessions_age
 pytestmark = pytest.mark.django_db
 
 SESSIONS = "/admin/streams/streamsession/"
-
-
-@pytest.fixture
-def admin_client(client):
-    user = get_user_model().objects.create_superuser("admin", "admin@example.com", "pw")
-    client.force_login(user)
-    return client
 
 
 def _ended_sessions(viewer, count: int, *, start_index: int = 0) -> list[StreamSession]:
