@@ -24,7 +24,8 @@ def test_add_forms_only_where_the_admin_allows_adding():
     adds = {spec.name for spec in _specs() if spec.kind is Kind.ADD}
     assert "royalties.revenueshare:add" in adds
     assert "streams.viewer:add" in adds
-    assert "royalties.run:add" not in adds
+    assert "royalties.run:add" in adds  # the upload form that starts a run
+    assert "royalties.label:add" not in adds
     assert "streams.streamsession:add" not in adds
     assert "ingestion.event:add" not in adds
 
@@ -33,6 +34,9 @@ def test_custom_views_come_from_the_model_admins_urls():
     custom = {spec.name: spec.url_arguments for spec in _specs() if spec.kind is Kind.CUSTOM}
     assert custom["analytics.app:analytics_overview"] == 0
     assert custom["webhooks.faileddelivery:webhooks_faileddelivery_retry_matching"] == 0
+    # A POST-only action and a download are not pages (the ModelAdmin's ``not_pages``).
+    assert "royalties.run:royalties_run_rerun" not in custom
+    assert "royalties.run:royalties_run_csv" not in custom
     assert custom["auth.user:auth_user_password_change"] == 1
 
 
