@@ -331,6 +331,24 @@ def test_collect_query_budget(collect_client, django_assert_max_num_queries, set
     assert response.json()["accepted"] == 50
 
 
+def test_collect_round_trips_with_the_limiter_counted(
+    collect_client, django_assert_num_queries, settings
+):
+    """Exact statements of a collect (the test's transaction turns BEGIN/COMMIT into
+    savepoints): the key read (one plain query), the rate-limit upsert (alone in autocommit on
+    PostgreSQL, in its own transaction on SQLite), then the insert (a batch takes the shared
+    writer lock first on PostgreSQL; one event takes it inside its INSERT)."""
+    collect_client.post("/api/analytics/collect", EVENT, format="json")  # last_used_at written
+    single, batch = (5, 6) if settings.IS_POSTGRES else (7, 7)
+    with django_assert_num_queries(single):
+        assert (
+            collect_client.post("/api/analytics/collect", EVENT, format="json").status_code == 202
+        )
+    with django_assert_num_queries(batch):
+        response = collect_client.post("/api/analytics/collect", [EVENT] * 50, format="json")
+    assert response.json()["accepted"] == 50
+
+
 # --- reads ----------------------------------------------------------------------------------
 
 
