@@ -106,3 +106,27 @@ def make_client(db):
 @pytest.fixture
 def operator_client(make_client) -> APIClient:
     return make_client(superuser=True)
+
+
+@pytest.fixture
+def cache_cleared():
+    """An empty cache before and after the test (the batcher's in-flight lock lives there, and
+    a transactional test's database flush does not empty the cache)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def enqueued(monkeypatch) -> list:
+    """Replace the batcher's django-q2 enqueue boundary with a recorder of (function, args).
+    The webhooks tests override it with their own."""
+    from core import batching
+
+    calls: list = []
+    monkeypatch.setattr(
+        batching, "async_task", lambda func, *args, **kw: calls.append((func, args))
+    )
+    return calls

@@ -15,24 +15,7 @@ from ingestion.services import EVENTS_BATCHER, credential_id, event_accept
 from ingestion.validation import CleanEvent
 from tests.ingestion.factories import EventFactory
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _clean_cache():
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def enqueued(monkeypatch) -> list:
-    """Replace the django-q2 enqueue boundary with a recorder."""
-    calls: list = []
-    monkeypatch.setattr(
-        batching, "async_task", lambda func, *args, **kw: calls.append((func, args))
-    )
-    return calls
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("cache_cleared")]
 
 
 def _accept(n: int, start: int = 0) -> None:

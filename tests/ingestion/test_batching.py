@@ -10,30 +10,12 @@ from django_q.conf import Conf
 from django_q.models import Schedule
 from django_q.scheduler import scheduler
 
-from core import batching
 from core.schedules import schedules_sync
 from ingestion.models import Batch, UserRevenue
 from ingestion.selectors import event_pending_count
 from ingestion.services import EVENTS_BATCHER
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _clean_cache():
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def enqueued(monkeypatch) -> list:
-    """Replace the django-q2 enqueue boundary with a recorder."""
-    calls: list = []
-    monkeypatch.setattr(
-        batching, "async_task", lambda func, *args, **kw: calls.append((func, args))
-    )
-    return calls
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("cache_cleared")]
 
 
 @pytest.fixture
