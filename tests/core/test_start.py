@@ -15,7 +15,11 @@ from bench.harness import free_port
 
 
 @pytest.mark.django_db(transaction=True)
-def test_start_serves_with_a_worker_and_ctrl_c_stops_everything(test_database_url):
+@pytest.mark.parametrize(
+    "ctrl_c",
+    ["to the command", "to its process group, as a terminal sends it", "hang-up"],
+)
+def test_start_serves_with_a_worker_and_ctrl_c_stops_everything(test_database_url, ctrl_c):
     port = free_port()
     env = {**os.environ, "DATABASE_URL": test_database_url, "Q_WORKERS": "1"}
     env.pop("REDIS_URL", None)
@@ -26,6 +30,7 @@ def test_start_serves_with_a_worker_and_ctrl_c_stops_everything(test_database_ur
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,  # its own process group, like a command started in a terminal
     )
     children: list[psutil.Process] = []
     try:
@@ -49,12 +54,18 @@ def test_start_serves_with_a_worker_and_ctrl_c_stops_everything(test_database_ur
         assert "granian" in names
         assert "qcluster" in names
 
-        process.send_signal(signal.SIGINT)
+        if ctrl_c == "to the command":
+            process.send_signal(signal.SIGINT)
+        elif ctrl_c == "hang-up":  # the terminal closed
+            process.send_signal(signal.SIGHUP)
+        else:
+            os.killpg(process.pid, signal.SIGINT)
         output, _ = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
     assert process.returncode == 0, output
     assert output.rstrip().endswith("stopped")
+    assert "Traceback" not in output
     psutil.wait_procs(children, timeout=10)
     assert [child.pid for child in children if child.is_running()] == []

@@ -48,12 +48,17 @@ class Command(BaseCommand):
 
         # Ctrl-C (SIGINT) and a plain `kill` (SIGTERM) both stop everything cleanly, even when
         # the shell that started us ignores SIGINT (background jobs).
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        # SIGHUP too (the terminal closed): the children, in groups of their own, do not get
+        # it, so this command must stop them.
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.default_int_handler)
         processes: dict[str, subprocess.Popen[bytes]] = {}
         try:
             for name, command in commands.items():
-                processes[name] = subprocess.Popen(command, cwd=settings.BASE_DIR)
+                # Each child in a process group of its own: a terminal's Ctrl-C reaches only
+                # this command, which stops each child once (django-q's cluster, signalled by
+                # the terminal and again by us, tripped over its own shutdown).
+                processes[name] = subprocess.Popen(command, cwd=settings.BASE_DIR, process_group=0)
             self.stdout.write(
                 self.style.SUCCESS(
                     f"platform running on http://{bind}/ (admin: /admin/, API docs: /api/docs/, "
@@ -84,8 +89,8 @@ class Command(BaseCommand):
     def _stop_all(processes: dict[str, subprocess.Popen[bytes]]) -> None:
         # A second Ctrl-C (or the one a wrapper such as `uv run` forwards) must not cut the
         # shutdown short and leave orphans behind.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_IGN)
         for process in processes.values():
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
