@@ -12,8 +12,14 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from core.charts import BarChart, ColumnChart, bar_chart_build, column_chart_build
-from core.dashboard import CHART_DAYS, Dashboard, dashboard_get
+from core.charts import (
+    BarChart,
+    ColumnChart,
+    bar_chart_build,
+    column_chart_build,
+    hour_chart_build,
+)
+from core.dashboard import CHART_DAYS, REFUSAL_CHART_HOURS, Dashboard, dashboard_get
 
 
 @dataclass(frozen=True)
@@ -21,6 +27,7 @@ class DashboardCharts:
     revenue: BarChart | None
     ingestion: ColumnChart
     analytics: ColumnChart | None
+    refusals: ColumnChart
 
 
 def dashboard_charts_build(dashboard: Dashboard) -> DashboardCharts:
@@ -34,7 +41,10 @@ def dashboard_charts_build(dashboard: Dashboard) -> DashboardCharts:
     if dashboard.analytics_per_day:
         last = dashboard.analytics_per_day[-1][0]
         analytics = column_chart_build(dashboard.analytics_per_day, last_day=last, days=CHART_DAYS)
-    return DashboardCharts(revenue, ingestion, analytics)
+    refusals = hour_chart_build(
+        dashboard.refusals_per_hour, last_hour=dashboard.this_hour, hours=REFUSAL_CHART_HOURS
+    )
+    return DashboardCharts(revenue, ingestion, analytics, refusals)
 
 
 class PlatformAdminSite(admin.AdminSite):

@@ -4,9 +4,9 @@ No chart library and no script: the server computes every rectangle, and the tem
 them with the admin's own CSS variables (so the light and dark themes both work).
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 BAR_WIDTH = 560  # the whole horizontal chart
@@ -43,7 +43,7 @@ class BarChart:
 
 @dataclass(frozen=True)
 class Column:
-    day: date
+    at: date  # the day, or the hour (a datetime) of an hourly chart
     count: int
     x: float
     y: float
@@ -58,18 +58,29 @@ class ColumnChart:
     base: int  # y of the axis
     peak: int
     columns: list[Column]
+    unit: str = "day"  # what one column counts: "day" or "hour"
 
     @property
-    def first_day(self) -> date:
-        return self.columns[0].day
+    def first(self) -> date:
+        return self.columns[0].at
 
     @property
-    def last_day(self) -> date:
-        return self.columns[-1].day
+    def last(self) -> date:
+        return self.columns[-1].at
 
     @property
     def total(self) -> int:
         return sum(column.count for column in self.columns)
+
+    @property
+    def at_format(self) -> str:
+        """Django ``date`` filter format of a column's day or hour."""
+        return "Y-m-d H:i" if self.unit == "hour" else "Y-m-d"
+
+    @property
+    def edge_format(self) -> str:
+        """Format of the first and last column under the axis."""
+        return "M j H:i" if self.unit == "hour" else "M j"
 
 
 def bar_chart_build(
@@ -102,19 +113,26 @@ def column_chart_build(
     counts: Sequence[tuple[date, int]], *, last_day: date, days: int
 ) -> ColumnChart:
     """One column per day for the ``days`` days ending ``last_day`` (days without data: 0)."""
-    by_day = dict(counts)
-    first = last_day - timedelta(days=days - 1)
-    peak = max(by_day.values(), default=0)
+    slots = [last_day - timedelta(days=back) for back in range(days - 1, -1, -1)]
+    return _columns_build(dict(counts), slots, unit="day")
+
+
+def hour_chart_build(
+    counts: Sequence[tuple[datetime, int]], *, last_hour: datetime, hours: int
+) -> ColumnChart:
+    """One column per hour for the ``hours`` hours ending ``last_hour`` (hours without data: 0)."""
+    slots = [last_hour - timedelta(hours=back) for back in range(hours - 1, -1, -1)]
+    return _columns_build(dict(counts), slots, unit="hour")
+
+
+def _columns_build(by_slot: Mapping[date, int], slots: Sequence[date], *, unit: str) -> ColumnChart:
+    peak = max((by_slot.get(slot, 0) for slot in slots), default=0)
     base = COLUMN_HEIGHT - COLUMN_AXIS
-    slot = COLUMN_WIDTH / days
+    width = COLUMN_WIDTH / len(slots)
     columns = []
-    for offset in range(days):
-        day = first + timedelta(days=offset)
-        count = by_day.get(day, 0)
+    for offset, slot in enumerate(slots):
+        count = by_slot.get(slot, 0)
         height = round(count / peak * (base - 16), 1) if peak else 0.0
-        columns.append(
-            Column(
-                day, count, round(offset * slot + 2, 1), base - height, round(slot - 4, 1), height
-            )
-        )
-    return ColumnChart(COLUMN_WIDTH, COLUMN_HEIGHT, base, peak, columns)
+        x = round(offset * width + 2, 1)
+        columns.append(Column(slot, count, x, base - height, round(width - 4, 1), height))
+    return ColumnChart(COLUMN_WIDTH, COLUMN_HEIGHT, base, peak, columns, unit)

@@ -17,13 +17,19 @@ from core.selectors import Health, health_get
 from ingestion.selectors import event_pending_count as ingestion_pending_count
 from ingestion.selectors import events_processed_per_day
 from royalties.selectors import label_amounts, run_latest_succeeded
-from streams.selectors import Refusals, refusals_get, session_active_count
+from streams.selectors import (
+    Refusals,
+    refusals_get,
+    refusals_per_hour,
+    session_active_count,
+)
 from webhooks.selectors import QueueState, queue_state_get
 
 # Days the event charts cover (ingestion: up to today; analytics: up to its latest day).
 CHART_DAYS = 14
-# The window of "refused lately" for streams.
+# The window of "refused lately" for streams, and the hours its chart covers (up to this one).
 REFUSALS_WINDOW = timedelta(hours=1)
+REFUSAL_CHART_HOURS = 24
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,8 @@ class Dashboard:
     analytics_per_day: list[tuple[date, int]]
     active_streams: int
     refusals: Refusals
+    refusals_per_hour: list[tuple[datetime, int]]
+    this_hour: datetime
     webhooks: QueueState
     health: Health
     pending: Pending
@@ -57,6 +65,7 @@ class Dashboard:
 
 def dashboard_get() -> Dashboard:
     now = timezone.now()
+    this_hour = now.replace(minute=0, second=0, microsecond=0)
     webhooks = queue_state_get()
     return Dashboard(
         latest_run=_latest_run_get(),
@@ -64,6 +73,10 @@ def dashboard_get() -> Dashboard:
         analytics_per_day=_analytics_per_day(),
         active_streams=session_active_count(),
         refusals=refusals_get(since=now - REFUSALS_WINDOW),
+        refusals_per_hour=refusals_per_hour(
+            since=this_hour - timedelta(hours=REFUSAL_CHART_HOURS - 1)
+        ),
+        this_hour=this_hour,
         webhooks=webhooks,
         health=health_get(),
         pending=Pending(

@@ -23,7 +23,7 @@ from core.admin import (
     shortened,
     summary,
 )
-from streams.models import EndReason, StreamSession, Viewer
+from streams.models import EndReason, RefusalHour, StreamSession, Viewer
 from streams.selectors import (
     SESSION_STATE_ACTIVE,
     SESSION_STATE_LAPSED,
@@ -36,6 +36,7 @@ from streams.selectors import (
 from streams.services import session_end_many, viewer_set_limit
 
 VIEWER_RECENT_SESSIONS = 20
+VIEWER_REFUSAL_HOURS = 24
 # Ids run to 255 characters; the start of three of them fits a session row on a laptop.
 ID_SHOWN_CHARS = 10
 
@@ -126,6 +127,7 @@ class ViewerAdmin(admin.ModelAdmin):
         "effective_limit",
         "refusal_count",
         "last_refused_at",
+        "refusal_hours",
         "created_at",
         "recent_sessions",
     ]
@@ -133,6 +135,7 @@ class ViewerAdmin(admin.ModelAdmin):
         "effective_limit",
         "refusal_count",
         "last_refused_at",
+        "refusal_hours",
         "created_at",
         "recent_sessions",
     ]
@@ -185,6 +188,15 @@ class ViewerAdmin(admin.ModelAdmin):
     @admin.display(description="updated", ordering="updated_at")
     def updated(self, obj: Viewer) -> str:
         return short_time(obj.updated_at)
+
+    @admin.display(description=f"refusals per hour (latest {VIEWER_REFUSAL_HOURS} with any)")
+    def refusal_hours(self, obj: Viewer | None) -> str:
+        if obj is None or obj.pk is None:
+            return "-"
+        hours = obj.refusal_hours.order_by("-hour")[:VIEWER_REFUSAL_HOURS]
+        url = reverse("admin:streams_refusalhour_changelist") + f"?viewer__user_id={obj}"
+        context = {"hours": hours, "all_url": url}
+        return render_to_string("admin/streams/viewer/refusal_hours.html", context)
 
     @admin.display(description=f"latest {VIEWER_RECENT_SESSIONS} sessions, newest first")
     def recent_sessions(self, obj: Viewer | None) -> str:
@@ -313,3 +325,26 @@ class StreamSessionAdmin(ReadOnlyModelAdmin):
         )
         self.message_user(request, message, messages.SUCCESS)
         return None
+
+
+@admin.register(RefusalHour)
+class RefusalHourAdmin(ReadOnlyModelAdmin):
+    """Refused starts per viewer and hour, written by the refusing start (decision 0031)."""
+
+    list_display = ["hour_utc", "viewer_user_id", "count"]
+    list_select_related = ["viewer"]
+    date_hierarchy = "hour"
+    search_fields = ["viewer__user_id"]
+    search_help_text = "Exact or partial user id."
+
+    def lookup_allowed(self, lookup: str, value: str, request=None) -> bool:
+        # The viewer page links here with ?viewer__user_id=...
+        return lookup == "viewer__user_id" or super().lookup_allowed(lookup, value, request)
+
+    @admin.display(description="hour (UTC)", ordering="hour")
+    def hour_utc(self, obj: RefusalHour) -> str:
+        return f"{obj.hour:%Y-%m-%d %H:00}"
+
+    @admin.display(description="user id", ordering="viewer__user_id")
+    def viewer_user_id(self, obj: RefusalHour) -> SafeString:
+        return shortened(obj.viewer.user_id)

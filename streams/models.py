@@ -91,3 +91,25 @@ class StreamSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.viewer_id}:{self.id}"
+
+
+class RefusalHour(models.Model):
+    """Refused starts of one viewer in one hour (UTC, truncated): the bounded history of
+    refusals (docs/decisions/0031-refusals.md). Counted in the refusing start's transaction,
+    under the viewer's row lock it already holds, so no two starts race on a row."""
+
+    viewer = models.ForeignKey(Viewer, on_delete=models.CASCADE, related_name="refusal_hours")
+    hour = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-hour", "viewer"]
+        verbose_name = "hourly refusal count"
+        verbose_name_plural = "refusals per hour"
+        constraints = [
+            models.UniqueConstraint(fields=["viewer", "hour"], name="streams_refusal_hour_unique"),
+        ]
+        indexes = [models.Index(fields=["hour"], name="streams_refusal_hour_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.viewer.user_id} at {self.hour:%Y-%m-%d %H:00} UTC"

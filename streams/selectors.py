@@ -23,7 +23,7 @@ from django.db.models.functions import Coalesce, Now
 from django_stubs_ext import WithAnnotations
 
 from core.errors import NotFoundError
-from streams.models import StreamSession, Viewer
+from streams.models import RefusalHour, StreamSession, Viewer
 
 
 def session_active_q(prefix: str = "") -> Q:
@@ -166,3 +166,15 @@ def refusals_get(*, since: datetime) -> Refusals:
         recent=Count("pk", filter=Q(last_refused_at__gte=since)),
     )
     return Refusals(total=row["total"], viewers_since=row["recent"])
+
+
+def refusals_per_hour(*, since: datetime) -> list[tuple[datetime, int]]:
+    """Refused starts per hour (UTC) over all viewers, hours from ``since`` on, oldest first;
+    hours without a refusal are absent."""
+    rows = (
+        RefusalHour.objects.filter(hour__gte=since)
+        .values_list("hour")
+        .annotate(refused=Sum("count"))
+        .order_by("hour")
+    )
+    return [(hour, int(refused)) for hour, refused in rows]

@@ -17,11 +17,12 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, DateTimeField, ExpressionWrapper, F, Value, When
+from django.db.models.expressions import CombinedExpression
 from django.db.models.functions import Now
 
 from core.errors import ApplicationError, ConflictError, NotFoundError
 from streams import sql
-from streams.models import EndReason, StreamSession, Viewer
+from streams.models import EndReason, RefusalHour, StreamSession, Viewer
 from streams.selectors import session_is_active_expression
 
 MAX_STREAMS_LIMIT = 100
@@ -126,7 +127,7 @@ def _session_start_postgres(
     session_id: uuid.UUID | None,
 ) -> SessionStart | StreamLimitReachedError:
     """The start in one round trip: the database function ``streams_session_start``
-    (migration streams 0002, decision 0034) runs ``_session_start_locked``'s steps in one
+    (migrations streams 0002 and 0004, decision 0034) runs ``_session_start_locked``'s steps in one
     statement, so the viewer's lock is held for one statement instead of four round trips."""
     answer = sql.session_start_call(
         user_id=user_id,
@@ -246,6 +247,7 @@ def _session_start_locked(
             Viewer.objects.filter(pk=viewer.pk).update(
                 refusal_count=F("refusal_count") + 1, last_refused_at=Now()
             )
+            sql.refusal_hour_count(viewer_id=viewer.pk)
             return StreamLimitReachedError(limit=limit, active=active)
         session = _session_insert(
             viewer=viewer,
@@ -315,10 +317,20 @@ def session_close_expired() -> int:
 
 
 def session_purge_ended(*, older_than_days: int | None = None) -> int:
-    days = settings.STREAMS_ENDED_RETENTION_DAYS if older_than_days is None else older_than_days
-    horizon = ExpressionWrapper(Now() - Value(timedelta(days=days)), output_field=DateTimeField())
-    deleted, _ = StreamSession.objects.filter(ended_at__lt=horizon).delete()
+    deleted, _ = StreamSession.objects.filter(ended_at__lt=_horizon(older_than_days)).delete()
     return deleted
+
+
+def refusal_hours_purge(*, older_than_days: int | None = None) -> int:
+    """Delete the hourly refusal counts older than the retention (the viewers' own counters
+    keep the all-time total)."""
+    deleted, _ = RefusalHour.objects.filter(hour__lt=_horizon(older_than_days)).delete()
+    return deleted
+
+
+def _horizon(older_than_days: int | None) -> "ExpressionWrapper[CombinedExpression]":
+    days = settings.STREAMS_ENDED_RETENTION_DAYS if older_than_days is None else older_than_days
+    return ExpressionWrapper(Now() - Value(timedelta(days=days)), output_field=DateTimeField())
 
 
 def _validate_max_streams(max_streams: int | None) -> None:

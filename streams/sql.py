@@ -1,6 +1,7 @@
 """The streams domain's vendor-specific SQL, behind named functions.
 
-Each function runs one statement in autocommit; the services decide what its answer means.
+Each function runs one statement (in autocommit unless its docstring says otherwise); the
+services decide what its answer means.
 """
 
 import uuid
@@ -11,10 +12,11 @@ import orjson
 from django.db import connection
 from django_stubs_ext import WithAnnotations
 
-from streams.models import StreamSession, Viewer
+from streams.models import RefusalHour, StreamSession, Viewer
 
 SESSIONS = StreamSession._meta.db_table
 VIEWERS = Viewer._meta.db_table
+REFUSAL_HOURS = RefusalHour._meta.db_table
 _SESSION_COLUMNS = (
     "id, viewer_id, device_id, content_id, started_at, last_heartbeat, expires_at, ended_at, "
     "end_reason"
@@ -96,3 +98,19 @@ def session_start_call(
     # Django's connections leave JSON to be parsed by the caller.
     answer: dict[str, Any] = orjson.loads(text)
     return answer
+
+
+# SQLite's clock, as Django's Now() reads it there, truncated to the hour in the text form
+# Django stores datetimes in.
+_REFUSAL_HOUR_SQLITE = f"""
+INSERT INTO {REFUSAL_HOURS} (viewer_id, hour, count)
+VALUES (%s, strftime('%%Y-%%m-%%d %%H:00:00', 'now'), 1)
+ON CONFLICT (viewer_id, hour) DO UPDATE SET count = count + 1
+"""
+
+
+def refusal_hour_count(*, viewer_id: int) -> None:
+    """SQLite only (PostgreSQL's start function does it): count one refused start in the
+    current hour. Runs inside the refusing start's transaction."""
+    with connection.cursor() as cursor:
+        cursor.execute(_REFUSAL_HOUR_SQLITE, [viewer_id])

@@ -1,6 +1,7 @@
 """The data the browser tests run on: the demo data of ``manage.py start``, plus one row of
 every admin model the demo data leaves empty, so every change page has an object to show."""
 
+import contextlib
 import io
 from datetime import timedelta
 from importlib import import_module
@@ -14,6 +15,8 @@ from core.demo import demo_load
 
 # Rows that data migrations write, which a flush (after any transactional test) removes.
 MIGRATION_SEEDS = [("royalties.migrations.0002_revenue_shares", "seed")]
+# A viewer of the browser data who plays one stream, at a limit of 1.
+REFUSED_VIEWER = "erin"
 
 
 def browser_data_load() -> None:
@@ -65,10 +68,15 @@ def _queue_rows_add() -> None:
 
 def _streams_add() -> None:
     from streams.models import StreamSession
-    from streams.services import session_start
+    from streams.services import StreamLimitReachedError, session_start, viewers_upsert
 
     if not StreamSession.objects.exists():
         session_start(user_id="alice", device_id="tv-livingroom", content_id="film-42")
+        # A viewer at a limit of 1 whose second device is refused: a row of refusals per hour.
+        viewers_upsert(limits={REFUSED_VIEWER: 1})
+        session_start(user_id=REFUSED_VIEWER, device_id="phone", content_id="song-7")
+        with contextlib.suppress(StreamLimitReachedError):
+            session_start(user_id=REFUSED_VIEWER, device_id="tablet", content_id="song-7")
 
 
 def _webhooks_add() -> None:

@@ -1,12 +1,17 @@
 """The operator reads the dashboard in a browser, on the demo data: the revenue per label is the
 latest run's payout (the same amounts as the run's own page), and a stream started now shows
-as playing after a reload."""
+as playing, and a start refused now in this hour's column, after a reload."""
 
+from datetime import timedelta
 from decimal import Decimal
 
+import pytest
+from django.utils import timezone
+
 from royalties.models import Run
-from streams.selectors import session_active_count
-from streams.services import session_start
+from streams.selectors import refusals_per_hour, session_active_count
+from streams.services import StreamLimitReachedError, session_start
+from tests.browser.data import REFUSED_VIEWER
 
 
 def _bars(page) -> dict[str, Decimal]:
@@ -40,6 +45,8 @@ def test_read_the_dashboard(admin_page, browser_data_restore):
     assert bars, "the revenue chart drew no bar"
     playing = int(admin_page.locator('[data-figure="active-streams"]').inner_text())
     assert playing == session_active_count()
+    refused = int(admin_page.locator('[data-figure="refusals-hours"]').inner_text())
+    assert refused == _refused_today()
 
     # The run the dashboard names: its payout table gives every label the same amount.
     admin_page.locator("#dashboard a", has_text=str(latest.pk)).first.click()
@@ -48,5 +55,20 @@ def test_read_the_dashboard(admin_page, browser_data_restore):
     assert _payout_amounts(admin_page) == bars
 
     session_start(user_id="alice", device_id="dashboard-journey")
+    with pytest.raises(StreamLimitReachedError):
+        session_start(user_id=REFUSED_VIEWER, device_id="dashboard-journey")
     admin_page.goto("/admin/")
     assert int(admin_page.locator('[data-figure="active-streams"]').inner_text()) == playing + 1
+    assert int(admin_page.locator('[data-figure="refusals-hours"]').inner_text()) == refused + 1
+    this_hour = admin_page.locator("#chart-refusals rect.column").last
+    assert int(this_hour.get_attribute("data-count") or "") == _refused_this_hour()
+
+
+def _refused_today() -> int:
+    since = timezone.now().replace(minute=0, second=0, microsecond=0) - timedelta(hours=23)
+    return sum(count for _, count in refusals_per_hour(since=since))
+
+
+def _refused_this_hour() -> int:
+    this_hour = timezone.now().replace(minute=0, second=0, microsecond=0)
+    return sum(count for _, count in refusals_per_hour(since=this_hour))

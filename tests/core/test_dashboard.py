@@ -3,7 +3,7 @@ database, and a number of queries that does not grow with the rows."""
 
 import io
 import re
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -12,11 +12,12 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from analytics.demo import demo_load as analytics_demo_load
-from core.charts import BAR_TOP, bar_chart_build, column_chart_build
+from core.charts import BAR_TOP, bar_chart_build, column_chart_build, hour_chart_build
 from core.dashboard import dashboard_get
 from ingestion.demo import demo_load as ingestion_demo_load
 from royalties import selectors as royalties_selectors
 from royalties.demo import demo_load as royalties_demo_load
+from streams.models import RefusalHour, Viewer
 from streams.services import session_start, viewers_upsert
 from webhooks.breaker import breaker_record_failure, breakers_ensure
 from webhooks.models import Delivery, DeliveryState
@@ -25,11 +26,11 @@ from webhooks.services import collection_create
 pytestmark = pytest.mark.django_db
 
 # Queries of dashboard_get(): webhooks queue (5), latest run, ingestion per day, analytics'
-# latest day, streams active and refusals (2), health (database and cluster stats: 2), pending
-# ingestion and analytics events (2), the task queue; with data also the run's labels and the
-# analytics days.
-EMPTY_QUERIES = 15
-DATA_QUERIES = 17
+# latest day, streams active, refusals and refusals per hour (3), health (database and cluster
+# stats: 2), pending ingestion and analytics events (2), the task queue; with data also the
+# run's labels and the analytics days.
+EMPTY_QUERIES = 16
+DATA_QUERIES = 18
 
 
 @pytest.fixture(autouse=True)
@@ -101,6 +102,7 @@ def test_every_figure_on_known_data(operator_client):
         "active-streams": "2",
         "viewers-refused-hour": "1",
         "refusals-total": "1",
+        "refusals-hours": "1",
         "deliveries-delivered": "1",
         "deliveries-retrying": "1",
         "deliveries-failed": "2",
@@ -114,7 +116,10 @@ def test_every_figure_on_known_data(operator_client):
     bars = re.findall(r'data-label="([^"]+)" data-value="([^"]+)"', html)
     assert bars == [("label 3", "73.31"), ("label 1", "72.73"), ("label 2", "32.90")]
     columns = dict(
-        re.findall(r'data-day="([^"]+)" data-count="(\d+)"', html.split("chart-analytics")[1])
+        re.findall(
+            r'data-at="([^"]+)" data-count="(\d+)"',
+            html.split("chart-analytics")[1].split("</svg>")[0],
+        )
     )
     assert columns == {
         **{str(date(2024, 2, 11) + timedelta(days=n)): "0" for n in range(9)},
@@ -181,10 +186,43 @@ def test_bar_chart_keeps_the_top_labels_and_sums_the_rest():
 
 def test_column_chart_fills_days_without_data():
     chart = column_chart_build([(date(2026, 1, 3), 4)], last_day=date(2026, 1, 4), days=4)
-    assert [(c.day.day, c.count) for c in chart.columns] == [(1, 0), (2, 0), (3, 4), (4, 0)]
+    assert [(c.at.day, c.count) for c in chart.columns] == [(1, 0), (2, 0), (3, 4), (4, 0)]
     assert chart.peak == 4
     assert chart.total == 4
     assert chart.columns[2].height == chart.base - 16
+
+
+def test_hour_chart_fills_hours_without_data():
+    last = datetime(2026, 1, 4, 2, tzinfo=UTC)
+    counts = [(last - timedelta(hours=1), 6), (last, 3)]
+    chart = hour_chart_build(counts, last_hour=last, hours=4)
+    hours = [last - timedelta(hours=n) for n in (3, 2, 1, 0)]
+    assert [(c.at, c.count) for c in chart.columns] == list(zip(hours, [0, 0, 6, 3], strict=True))
+    assert (chart.peak, chart.total, chart.unit) == (6, 9, "hour")
+    assert chart.first == datetime(2026, 1, 3, 23, tzinfo=UTC)
+
+
+def test_refusals_per_hour_chart_sums_viewers_over_the_last_24_hours(operator_client):
+    viewers_upsert(limits={"alice": None, "bob": None})
+    alice, bob = Viewer.objects.order_by("user_id")
+    this_hour = timezone.now().replace(minute=0, second=0, microsecond=0)
+    rows = [(alice, 0, 2), (bob, 0, 5), (alice, 3, 1), (bob, 23, 7), (alice, 24, 100)]
+    for viewer, hours_ago, count in rows:
+        RefusalHour.objects.create(
+            viewer=viewer, hour=this_hour - timedelta(hours=hours_ago), count=count
+        )
+
+    html = operator_client.get("/admin/").content.decode()
+
+    assert figures(html)["refusals-hours"] == "15"  # the hour 24 hours ago is out of the chart
+    chart = html.split('id="chart-refusals"')[1].split("</svg>")[0]
+    columns = re.findall(r'data-at="([^"]+)" data-count="(\d+)"', chart)
+    assert len(columns) == 24
+    at = [(this_hour - timedelta(hours=n)).strftime("%Y-%m-%d %H:%M") for n in (23, 3, 0)]
+    assert columns[0] == (at[0], "7")
+    assert columns[20] == (at[1], "1")
+    assert columns[23] == (at[2], "7")
+    assert sum(int(count) for _, count in columns) == 15
 
 
 def test_an_app_page_has_the_app_list_and_no_dashboard(operator_client):

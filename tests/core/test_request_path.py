@@ -176,8 +176,9 @@ def test_start_round_trips(session_client, django_assert_num_queries):
     assert response.status_code == 201
     for _ in range(2):  # the default limit is 3
         assert session_client.post(START, {"user_id": "alice"}, format="json").status_code == 201
-    # A refusal: token; lock, list, count the refusal on the viewer (SQLite: in a savepoint)
-    with django_assert_num_queries(2 if connection.vendor == "postgresql" else 6):
+    # A refusal: token; lock, list, count the refusal on the viewer and in its hour (SQLite: in
+    # a savepoint)
+    with django_assert_num_queries(2 if connection.vendor == "postgresql" else 7):
         refused = session_client.post(START, {"user_id": "alice"}, format="json")
     assert refused.status_code == 409
     assert len(refused.json()["active"]) == 3

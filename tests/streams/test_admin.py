@@ -1,12 +1,13 @@
 """Admin pages: viewers with live count, limit in force and latest sessions; sessions with a
 state badge, read-only pages and a confirmed force-end."""
 
+import re
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
-from streams.models import EndReason, StreamSession
+from streams.models import EndReason, RefusalHour, StreamSession
 from streams.services import StreamLimitReachedError, session_start, session_stop
 from tests.admin_checks import assert_constant_queries, assert_read_only, messages_of
 from tests.streams.factories import ViewerFactory, sessions_age
@@ -14,6 +15,7 @@ from tests.streams.factories import ViewerFactory, sessions_age
 pytestmark = pytest.mark.django_db
 
 SESSIONS = "/admin/streams/streamsession/"
+REFUSAL_HOURS = "/admin/streams/refusalhour/"
 
 
 def _ended_sessions(viewer, count: int, *, start_index: int = 0) -> list[StreamSession]:
@@ -197,3 +199,69 @@ def test_changelists_cost_the_same_queries_for_1_and_20_rows(
     assert_constant_queries(
         admin_client, "/admin/streams/viewer/", make_viewers, django_assert_num_queries
     )
+
+
+def _refused(user_id: str, times: int) -> None:
+    for attempt in range(times):
+        with pytest.raises(StreamLimitReachedError):
+            session_start(user_id=user_id, device_id=f"refused-{attempt}")
+
+
+def test_refusals_per_hour_are_listed_read_only_and_searchable(admin_client):
+    alice = ViewerFactory.create(user_id="alice", max_streams=1)
+    ViewerFactory.create(user_id="bob", max_streams=1)
+    session_start(user_id="alice", device_id="tv")
+    session_start(user_id="bob", device_id="tv")
+    _refused("alice", 3)
+    _refused("bob", 1)
+    hour = RefusalHour.objects.get(viewer=alice).hour
+
+    listed = admin_client.get(REFUSAL_HOURS)
+    assert listed.status_code == 200
+    rows = [(r.viewer.user_id, r.count) for r in listed.context["cl"].result_list]
+    assert sorted(rows) == [("alice", 3), ("bob", 1)]
+    assert re.search(f'field-hour_utc"><a [^>]+>{hour:%Y-%m-%d %H}:00</a>', listed.text)
+    only = admin_client.get(f"{REFUSAL_HOURS}?viewer__user_id=alice")
+    assert [r.count for r in only.context["cl"].result_list] == [3]
+    searched = admin_client.get(f"{REFUSAL_HOURS}?q=bo")
+    assert [r.viewer.user_id for r in searched.context["cl"].result_list] == ["bob"]
+    assert_read_only(admin_client, RefusalHour.objects.get(viewer=alice))
+
+
+def test_refusal_hours_list_costs_the_same_queries_for_more_rows(
+    admin_client, django_assert_num_queries
+):
+    hour = timezone.now().replace(minute=0, second=0, microsecond=0)
+
+    def make(count: int) -> None:
+        start = RefusalHour.objects.count()
+        for n in range(start, start + count):
+            viewer = ViewerFactory.create(user_id=f"viewer-{n}")
+            RefusalHour.objects.create(viewer=viewer, hour=hour, count=n + 1)
+
+    assert_constant_queries(admin_client, REFUSAL_HOURS, make, django_assert_num_queries)
+
+
+def test_viewer_page_lists_its_refusals_per_hour(admin_client):
+    alice = ViewerFactory.create(user_id="alice", max_streams=1)
+    session_start(user_id="alice", device_id="tv")
+    _refused("alice", 2)
+    hour = RefusalHour.objects.get().hour
+    RefusalHour.objects.create(viewer=alice, hour=hour - timedelta(hours=5), count=9)
+
+    page = admin_client.get(f"/admin/streams/viewer/{alice.pk}/change/").text
+
+    table = page.split('class="viewer-refusal-hours"')[1].split("</table>")[0]
+    assert _cells(table) == [  # newest first
+        (f"{hour:%Y-%m-%d %H}:00", "2"),
+        (f"{hour - timedelta(hours=5):%Y-%m-%d %H}:00", "9"),
+    ]
+    assert f"{REFUSAL_HOURS}?viewer__user_id=alice" in page
+    empty = ViewerFactory.create(user_id="bob")
+    page = admin_client.get(f"/admin/streams/viewer/{empty.pk}/change/").text
+    assert "No refused start in the hours kept." in page
+
+
+def _cells(table: str) -> list[tuple[str, ...]]:
+    rows = (re.findall(r"<td>(.*?)</td>", row) for row in table.split("<tr>"))
+    return [tuple(cells) for cells in rows if cells]

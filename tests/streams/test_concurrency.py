@@ -14,11 +14,12 @@ from functools import partial
 
 import pytest
 from django.db import connection, transaction
+from django.db.models import Sum
 from django.test import override_settings
 from rest_framework.test import APIClient
 
 from core.errors import ApplicationError
-from streams.models import StreamSession, Viewer
+from streams.models import RefusalHour, StreamSession, Viewer
 from streams.selectors import session_active_q, viewer_list_over_limit
 from streams.services import (
     session_heartbeat,
@@ -106,6 +107,11 @@ def _active_count(user_id: str) -> int:
     return StreamSession.objects.filter(session_active_q(), viewer__user_id=user_id).count()
 
 
+def _refusal_hours_total() -> int:
+    """Refusals counted per hour (all hours: a storm may straddle one's end)."""
+    return RefusalHour.objects.aggregate(total=Sum("count"))["total"] or 0
+
+
 def _http_clients(count: int) -> list[APIClient]:
     """One service account (hashing a password per account would dominate the test), one
     client per thread."""
@@ -132,6 +138,7 @@ def test_fifty_simultaneous_http_starts_limit_three():
     assert Counter(statuses) == {201: 3, 409: 47}
     assert _active_count("storm") == 3
     assert Viewer.objects.get(user_id="storm").refusal_count == 47
+    assert _refusal_hours_total() == 47
     assert StreamSession.objects.count() == 3
     assert monitor.errors == []
     assert monitor.violations == []
@@ -216,6 +223,7 @@ def test_start_stop_cycles_twenty_threads_five_viewers_never_exceed_any_limit():
     assert StreamSession.objects.filter(session_active_q()).count() == 0
     refusals = dict(Viewer.objects.values_list("user_id", "refusal_count"))
     assert sum(refusals.values()) == totals[409]
+    assert _refusal_hours_total() == totals[409]
 
 
 @pytest.mark.parametrize("retry_by", ["session_id", "device_id"])

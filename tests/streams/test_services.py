@@ -10,7 +10,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from core.errors import ApplicationError, NotFoundError
-from streams.models import EndReason, StreamSession, Viewer
+from streams.models import EndReason, RefusalHour, StreamSession, Viewer
 from streams.selectors import viewer_can_start, viewer_list_over_limit, viewer_state_get
 from streams.services import (
     SessionGoneError,
@@ -95,6 +95,39 @@ def test_refusal_leaves_only_the_counter():
     assert list(StreamSession.objects.values_list("id", "expires_at", "ended_at")) == before
     viewer.refresh_from_db()
     assert (viewer.refusal_count, viewer.max_streams) == (1, 1)
+    assert viewer.last_refused_at is not None
+    hour = viewer.last_refused_at.replace(minute=0, second=0, microsecond=0)
+    assert list(RefusalHour.objects.values_list("viewer_id", "hour", "count")) == [
+        (viewer.pk, hour, 1)
+    ]
+
+
+def test_refusals_in_one_hour_add_up_on_one_row_per_viewer():
+    alice = ViewerFactory.create(user_id="alice", max_streams=1)
+    bob = ViewerFactory.create(user_id="bob", max_streams=1)
+    session_start(user_id="alice", device_id="tv")
+    session_start(user_id="bob", device_id="tv")
+    for user_id, times in (("alice", 3), ("bob", 2)):
+        for attempt in range(times):
+            with pytest.raises(StreamLimitReachedError):
+                session_start(user_id=user_id, device_id=f"phone-{attempt}")
+    rows = RefusalHour.objects.order_by("viewer__user_id").values_list("viewer_id", "count")
+    assert list(rows) == [(alice.pk, 3), (bob.pk, 2)]
+
+
+def test_a_refusal_in_a_new_hour_starts_a_new_row():
+    viewer = ViewerFactory.create(user_id="alice", max_streams=1)
+    session_start(user_id="alice", device_id="tv")
+    with pytest.raises(StreamLimitReachedError):
+        session_start(user_id="alice", device_id="phone")
+    # Move the first refusal's row back an hour, as if it had been counted then.
+    (row,) = RefusalHour.objects.all()
+    earlier = row.hour - timedelta(hours=1)
+    RefusalHour.objects.filter(pk=row.pk).update(hour=earlier)
+    with pytest.raises(StreamLimitReachedError):
+        session_start(user_id="alice", device_id="phone")
+    hours = RefusalHour.objects.filter(viewer=viewer).order_by("hour")
+    assert list(hours.values_list("hour", "count")) == [(earlier, 1), (row.hour, 1)]
 
 
 def test_start_unknown_viewer_writes_nothing():

@@ -6,8 +6,8 @@ import pytest
 from django.test import override_settings
 
 from core.schedules import schedules_declared
-from streams.models import EndReason, StreamSession
-from streams.services import session_start, session_stop
+from streams.models import EndReason, RefusalHour, StreamSession
+from streams.services import StreamLimitReachedError, session_start, session_stop
 from streams.tasks import sessions_close_expired_task
 from tests.streams.factories import ViewerFactory, sessions_age
 
@@ -25,13 +25,13 @@ def test_close_expired_marks_lapsed_sessions_only():
     live = session_start(user_id="alice", device_id="tv").session
     lapsed = session_start(user_id="alice", device_id="phone").session
     sessions_age(seconds=61, id=lapsed.id)
-    assert sessions_close_expired_task() == {"closed": 1, "purged": 0}
+    assert sessions_close_expired_task() == {"closed": 1, "purged": 0, "refusal_hours_purged": 0}
     lapsed.refresh_from_db()
     live.refresh_from_db()
     assert lapsed.end_reason == EndReason.EXPIRED
     assert lapsed.ended_at == lapsed.expires_at
     assert live.ended_at is None
-    assert sessions_close_expired_task() == {"closed": 0, "purged": 0}
+    assert sessions_close_expired_task() == {"closed": 0, "purged": 0, "refusal_hours_purged": 0}
 
 
 @override_settings(STREAMS_ENDED_RETENTION_DAYS=30)
@@ -42,5 +42,20 @@ def test_ended_sessions_are_purged_after_retention():
     session_stop(session_id=old.id)
     session_stop(session_id=recent.id)
     StreamSession.objects.filter(id=old.id).update(ended_at=old.started_at - timedelta(days=31))
-    assert sessions_close_expired_task() == {"closed": 0, "purged": 1}
+    assert sessions_close_expired_task() == {"closed": 0, "purged": 1, "refusal_hours_purged": 0}
     assert list(StreamSession.objects.values_list("id", flat=True)) == [recent.id]
+
+
+@override_settings(STREAMS_ENDED_RETENTION_DAYS=30)
+def test_refusal_hours_are_purged_after_retention():
+    viewer = ViewerFactory.create(user_id="alice", max_streams=1)
+    session_start(user_id="alice", device_id="tv")
+    with pytest.raises(StreamLimitReachedError):
+        session_start(user_id="alice", device_id="phone")
+    (kept,) = RefusalHour.objects.all()
+    old = RefusalHour.objects.create(viewer=viewer, hour=kept.hour - timedelta(days=31), count=4)
+    assert sessions_close_expired_task() == {"closed": 0, "purged": 0, "refusal_hours_purged": 1}
+    assert list(RefusalHour.objects.values_list("pk", flat=True)) == [kept.pk]
+    assert not RefusalHour.objects.filter(pk=old.pk).exists()
+    viewer.refresh_from_db()
+    assert viewer.refusal_count == 1  # the all-time counter is not the history
