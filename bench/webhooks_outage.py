@@ -20,14 +20,14 @@ def main() -> None:
     import responses
     from django.conf import settings
 
-    from webhooks import clock, providers, work
+    from webhooks import clock, providers, recording, work
     from webhooks.models import CollectionRequest, MockProvider
     from webhooks.services import collection_create
 
     outage_s, arrivals_every_s, callback = 600, 15, "https://127.0.0.1/bench-outage"
     calls = {"gas": 0}
     providers.rng.seed(1)
-    work.rng.seed(1)
+    recording.rng.seed(1)
 
     def provider(request):
         calls["gas"] += 1

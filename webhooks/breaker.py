@@ -3,14 +3,16 @@
 closed → (``WEBHOOKS_BREAKER_FAILURES`` consecutive failures) → open until the cool-down ends →
 the first fetch due after it takes the probe (half-open, held for ``WEBHOOKS_LEASE_SECONDS``
 so a probe whose worker died is taken again) → success closes, failure reopens. Every change is
-one conditional UPDATE, so concurrent sweeps never both take the probe.
+one conditional UPDATE, so concurrent sweeps never both take the probe. A pass's outcomes are
+recorded after the attempts' own transaction has committed (``webhooks.recording``), so the
+breaker's row is never locked while the requests' transaction runs (decision 0044).
 """
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import F, Q
+from django.db.models import Case, DateTimeField, F, Q, Value, When
 
 from webhooks.models import BreakerState, ProviderBreaker
 
@@ -65,19 +67,25 @@ def breaker_record_success(*, provider: str) -> int:
     )
 
 
-def breaker_record_failure(*, provider: str, probe: bool, now: datetime) -> None:
-    ProviderBreaker.objects.filter(provider=provider).update(
-        consecutive_failures=F("consecutive_failures") + 1
-    )
+def breaker_record_failure(*, provider: str, probe: bool, now: datetime, count: int = 1) -> None:
+    """One UPDATE: count ``count`` consecutive failures, and open the breaker if they trip it
+    (reaching ``WEBHOOKS_BREAKER_FAILURES`` in a row while closed, or a failed probe). Every
+    condition reads the row as it was before these failures, as one statement does."""
     trips = Q(
-        state=BreakerState.CLOSED, consecutive_failures__gte=settings.WEBHOOKS_BREAKER_FAILURES
+        state=BreakerState.CLOSED,
+        consecutive_failures__gte=settings.WEBHOOKS_BREAKER_FAILURES - count,
     )
     if probe:
         trips |= Q(state=BreakerState.HALF_OPEN)
-    ProviderBreaker.objects.filter(provider=provider).filter(trips).update(
-        state=BreakerState.OPEN,
-        open_until=now + timedelta(seconds=settings.WEBHOOKS_BREAKER_COOLDOWN_SECONDS),
-        probe_until=None,
+    open_until = now + timedelta(seconds=settings.WEBHOOKS_BREAKER_COOLDOWN_SECONDS)
+    ProviderBreaker.objects.filter(provider=provider).update(
+        consecutive_failures=F("consecutive_failures") + count,
+        state=Case(When(trips, then=Value(BreakerState.OPEN)), default=F("state")),
+        open_until=Case(When(trips, then=Value(open_until)), default=F("open_until")),
+        probe_until=Case(
+            When(trips, then=Value(None, output_field=DateTimeField())),
+            default=F("probe_until"),
+        ),
     )
 
 

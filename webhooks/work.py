@@ -3,20 +3,22 @@
 A pass (``work_run_due``) expires requests past their collect deadline, claims due fetches
 (admitted by each provider's circuit breaker) and due deliveries, each claim a short
 transaction (``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE``
-serialises claims) that sets a lease, ``claimed_until``. Each piece of work then runs on a
-thread pool (``WEBHOOKS_CONCURRENCY`` threads, pooled HTTP sessions): the HTTP call outside any
-transaction, then its outcome recorded in a transaction of its own that locks the request row,
-writes one ``Attempt`` row and moves the work on (retry time, fetched data, the delivery once
-every fetch has ended, the request's status).
+serialises claims) that sets a lease, ``claimed_until``. Each call then runs on a thread pool
+(``WEBHOOKS_CONCURRENCY`` threads, pooled HTTP sessions), outside any transaction. A delivery's
+outcome is recorded as soon as its call returns, in a transaction that locks the request row;
+the pass's fetch outcomes are recorded together once its calls have returned, in one
+transaction that locks their requests, writes the ``Attempt`` rows and moves the work on
+(retry time, fetched data, the delivery once every fetch has ended, the request's status);
+then the providers' breakers learn the outcomes (``webhooks.recording``, decision 0044).
 
 ``work_drain`` runs passes while work falls due soon (decision 0042); ``WORK_BATCHER``
 (core.batching) starts it right after a commit that made work due.
 """
 
 import json
-import random
 import time
 import uuid
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
@@ -25,26 +27,22 @@ from django.db import close_old_connections, transaction
 
 from core.batching import Batcher
 from webhooks import clock
-from webhooks.breaker import breaker_record_failure, breaker_record_success
 from webhooks.claims import DeliveryJob, FetchJob, delivery_claim_due, fetch_claim_due
 from webhooks.http import HttpOutcome, callback_post, provider_fetch
 from webhooks.models import (
-    Attempt,
-    AttemptKind,
-    AttemptOutcome,
     CollectionRequest,
     CollectionStatus,
     Delivery,
-    DeliveryState,
     FetchState,
     ProviderFetch,
 )
-
-# A request's provider no longer in WEBHOOKS_PROVIDERS (settings changed): that fetch fails.
-UNKNOWN_PROVIDER = "unknown provider (not in WEBHOOKS_PROVIDERS)"
-
-# Seeded by tests; one generator for every jitter draw of this process.
-rng = random.Random()
+from webhooks.recording import (
+    UNKNOWN_PROVIDER,
+    FetchResult,
+    breakers_record,
+    delivery_record,
+    fetch_outcomes_store,
+)
 
 WORK_BATCHER = Batcher(
     ref="webhooks.work.WORK_BATCHER",
@@ -57,102 +55,52 @@ WORK_BATCHER = Batcher(
 )
 
 
-def backoff_seconds(*, attempt: int) -> float:
-    """Full jitter: uniform over [0, min(cap, base * 2**(attempt-1))]."""
-    base = float(settings.WEBHOOKS_BACKOFF_BASE_SECONDS)
-    ceiling = min(float(settings.WEBHOOKS_MAX_BACKOFF), base * 2 ** min(attempt - 1, 40))
-    return rng.uniform(0, ceiling)
-
-
 # --- outcomes ---------------------------------------------------------------------------------
 
 
-def _attempt_add(
-    *,
-    request_id: uuid.UUID,
-    kind: str,
-    provider: str,
-    number: int,
-    outcome: str,
-    http: HttpOutcome,
-    error: str,
-    next_attempt_at: datetime | None,
-) -> None:
-    Attempt.objects.create(
-        request_id=request_id,
-        kind=kind,
-        provider=provider,
-        number=number,
-        outcome=outcome,
-        status_code=http.status_code,
-        response_excerpt=http.excerpt,
-        error=error[:500],
-        started_at=http.started_at,
-        finished_at=http.finished_at,
-        next_attempt_at=next_attempt_at,
-    )
-
-
-def _fetch_failure(http: HttpOutcome) -> tuple[bool, str]:
-    """(retryable, error) of an unsuccessful fetch: 5xx and network errors retry; 4xx and a
-    2xx that is not JSON are permanent."""
-    if http.status_code is None:
-        return http.error != UNKNOWN_PROVIDER, http.error
-    if http.status_code >= 500:
-        return True, http.error or f"HTTP {http.status_code}"
-    return False, http.error or f"HTTP {http.status_code}"
-
-
-def fetch_record(*, job: FetchJob, http: HttpOutcome) -> None:
+def fetches_record(*, results: Sequence[FetchResult]) -> None:
+    """Record a pass's fetch outcomes in one transaction (queuing the delivery of each request
+    none of whose fetches is pending any more); then tell the breakers, after commit."""
+    if not results:
+        return
     now = clock.now()
     with transaction.atomic():
-        request = CollectionRequest.objects.select_for_update().get(pk=job.request_id)
-        fetch = ProviderFetch.objects.select_for_update().get(pk=job.fetch_id)
-        if fetch.state != FetchState.PENDING:
-            return  # finished by another worker after our lease lapsed
-        fetch.attempts += 1
-        fetch.claimed_until = None
-        next_at = None
-        if http.ok:
-            outcome, error = AttemptOutcome.SUCCEEDED, ""
-            fetch.state, fetch.data, fetch.fetched_at = FetchState.FETCHED, http.data, now
-            fetch.next_attempt_at = None
-        else:
-            retryable, error = _fetch_failure(http)
-            next_at = now + timedelta(seconds=backoff_seconds(attempt=fetch.attempts))
-            if retryable and next_at >= request.deadline_at:
-                retryable, error = False, f"{error}; collect deadline reached"
-            outcome = AttemptOutcome.RETRY if retryable else AttemptOutcome.FAILED
-            if not retryable:
-                fetch.state, next_at = FetchState.FAILED, None
-            fetch.next_attempt_at, fetch.last_error = next_at, error[:500]
-        fetch.save()
-        _attempt_add(
-            request_id=request.pk,
-            kind=AttemptKind.FETCH,
-            provider=fetch.provider,
-            number=fetch.attempts,
-            outcome=outcome,
-            http=http,
-            error=error,
-            next_attempt_at=next_at,
-        )
-        if http.status_code is not None and http.status_code < 500:
-            breaker_record_success(provider=fetch.provider)
-        else:
-            breaker_record_failure(provider=fetch.provider, probe=job.probe, now=now)
-        if fetch.state != FetchState.PENDING:
-            collection_collect_end(request=request, now=now)
+        recorded, ended = fetch_outcomes_store(results=results, now=now)
+        collections_collect_end(requests=ended, now=now)
+    breakers_record(results=recorded, now=now)
 
 
 def collection_collect_end(*, request: CollectionRequest, now: datetime) -> None:
-    """Once no fetch of a (locked) collecting request is pending: queue its one delivery,
-    ``completed`` with every provider's data, or ``failed`` with what was collected."""
-    if request.status != CollectionStatus.COLLECTING:
+    collections_collect_end(requests=[request], now=now)
+
+
+def collections_collect_end(*, requests: Sequence[CollectionRequest], now: datetime) -> None:
+    """For each (locked) collecting request none of whose fetches is pending: queue its one
+    delivery, ``completed`` with every provider's data, or ``failed`` with what was collected."""
+    collecting = {r.pk: r for r in requests if r.status == CollectionStatus.COLLECTING}
+    if not collecting:
         return
-    fetches = {f.provider: f for f in request.fetches.all()}
-    if any(f.state == FetchState.PENDING for f in fetches.values()):
-        return
+    fetches: dict[uuid.UUID, dict[str, ProviderFetch]] = {pk: {} for pk in collecting}
+    for fetch in ProviderFetch.objects.filter(request_id__in=list(collecting)):
+        fetches[fetch.request_id][fetch.provider] = fetch
+    deliveries, finished = [], []
+    for pk, request in collecting.items():
+        own = fetches[pk]
+        if any(f.state == FetchState.PENDING for f in own.values()):
+            continue
+        deliveries.append(_delivery_new(request=request, fetches=own, now=now))
+        finished.append(request)
+    Delivery.objects.bulk_create(deliveries)
+    for request in finished:
+        request.save(update_fields=["status", "finished_at"])
+    if deliveries:
+        WORK_BATCHER.notify()
+
+
+def _delivery_new(
+    *, request: CollectionRequest, fetches: dict[str, ProviderFetch], now: datetime
+) -> Delivery:
+    """The request's delivery (and its status moved on: delivering, or failed)."""
     complete = all(f.state == FetchState.FETCHED for f in fetches.values())
     data = {
         name: fetches[name].data
@@ -160,7 +108,9 @@ def collection_collect_end(*, request: CollectionRequest, now: datetime) -> None
         if name in fetches and fetches[name].state == FetchState.FETCHED
     }
     body = {"id": str(request.pk), "status": "completed" if complete else "failed", "data": data}
-    Delivery.objects.create(
+    request.status = CollectionStatus.DELIVERING if complete else CollectionStatus.FAILED
+    request.finished_at = None if complete else now
+    return Delivery(
         request=request,
         webhook_id=f"msg_{uuid.uuid4().hex}",
         body=json.dumps(body, separators=(",", ":")),
@@ -168,66 +118,6 @@ def collection_collect_end(*, request: CollectionRequest, now: datetime) -> None
         window_ends_at=now + timedelta(seconds=settings.WEBHOOKS_DELIVERY_WINDOW),
         created_at=now,
     )
-    request.status = CollectionStatus.DELIVERING if complete else CollectionStatus.FAILED
-    request.finished_at = None if complete else now
-    request.save(update_fields=["status", "finished_at"])
-    WORK_BATCHER.notify()
-
-
-def _delivery_next(
-    *, delivery: Delivery, http: HttpOutcome, now: datetime
-) -> tuple[AttemptOutcome, str, datetime | None]:
-    """(outcome, error, next attempt time) of a delivery attempt."""
-    if http.ok:
-        return AttemptOutcome.SUCCEEDED, "", None
-    if http.refused:
-        return AttemptOutcome.FAILED, http.error, None
-    if http.status_code == 410:
-        return AttemptOutcome.FAILED, "410 Gone: the receiver asked us to stop", None
-    error = http.error or f"HTTP {http.status_code}"
-    if http.retry_after_seconds is not None:
-        wait = http.retry_after_seconds
-    else:
-        wait = backoff_seconds(attempt=delivery.attempts)
-    next_at = now + timedelta(seconds=wait)
-    if next_at > delivery.window_ends_at:
-        return AttemptOutcome.FAILED, f"{error}; delivery window ended", None
-    return AttemptOutcome.RETRY, error, next_at
-
-
-def delivery_record(*, job: DeliveryJob, http: HttpOutcome) -> None:
-    now = clock.now()
-    with transaction.atomic():
-        request = CollectionRequest.objects.select_for_update().get(pk=job.request_id)
-        delivery = Delivery.objects.select_for_update().get(pk=job.delivery_id)
-        if delivery.state != DeliveryState.PENDING:
-            return
-        delivery.attempts += 1
-        outcome, error, next_at = _delivery_next(delivery=delivery, http=http, now=now)
-        delivery.claimed_until, delivery.next_attempt_at = None, next_at
-        delivery.last_status_code = http.status_code
-        delivery.last_response = (http.excerpt or error)[:500]
-        if outcome == AttemptOutcome.SUCCEEDED:
-            delivery.state, delivery.delivered_at = DeliveryState.DELIVERED, now
-            if request.status == CollectionStatus.DELIVERING:
-                request.status = CollectionStatus.DELIVERED
-        elif outcome == AttemptOutcome.FAILED:
-            delivery.state = DeliveryState.FAILED
-            request.status = CollectionStatus.FAILED
-        if delivery.state != DeliveryState.PENDING:
-            request.finished_at = request.finished_at or now
-            request.save(update_fields=["status", "finished_at"])
-        delivery.save()
-        _attempt_add(
-            request_id=request.pk,
-            kind=AttemptKind.DELIVERY,
-            provider="",
-            number=delivery.attempts,
-            outcome=outcome,
-            http=http,
-            error=error,
-            next_attempt_at=next_at,
-        )
 
 
 def collection_expire_due(*, now: datetime) -> int:
@@ -257,38 +147,36 @@ def collection_expire_due(*, now: datetime) -> int:
 _pool: ThreadPoolExecutor | None = None
 
 
-def _job_run(job: "FetchJob | DeliveryJob") -> None:
-    """Call and record one piece of work (on a pool thread: its own database connection)."""
+def _call(job: "FetchJob | DeliveryJob") -> FetchResult | None:
+    """Make one job's call; a delivery is recorded at once, a fetch's outcome is returned for
+    the pass to record with the others (on a pool thread: its own database connection)."""
     if isinstance(job, FetchJob):
         url = settings.WEBHOOKS_PROVIDERS.get(job.provider)
         if url is None:
             now = clock.now()
-            http = HttpOutcome(now, now, status_code=None, error=UNKNOWN_PROVIDER)
-        else:
-            http = provider_fetch(url=url)
-        fetch_record(job=job, http=http)
-    else:
-        http = callback_post(url=job.url, webhook_id=job.webhook_id, body=job.body)
-        delivery_record(job=job, http=http)
+            return job, HttpOutcome(now, now, status_code=None, error=UNKNOWN_PROVIDER)
+        return job, provider_fetch(url=url)
+    http = callback_post(url=job.url, webhook_id=job.webhook_id, body=job.body)
+    delivery_record(job=job, http=http, now=clock.now())
+    return None
 
 
-def _pooled(job: "FetchJob | DeliveryJob") -> None:
+def _pooled(job: "FetchJob | DeliveryJob") -> FetchResult | None:
     close_old_connections()  # a pool thread's connection lives by CONN_MAX_AGE, as a request's
-    _job_run(job)
+    return _call(job)
 
 
 def _run_all(jobs: list[FetchJob | DeliveryJob]) -> None:
-    """Run every job, at most WEBHOOKS_CONCURRENCY at once. Each pool thread records its own
-    outcomes, so the database round trips of recording overlap as the HTTP calls do."""
+    """Make every call, at most WEBHOOKS_CONCURRENCY at once, then record the fetches' outcomes
+    together (deliveries record their own as they return)."""
     global _pool
     if settings.WEBHOOKS_CONCURRENCY <= 1 or len(jobs) <= 1:
-        for job in jobs:
-            _job_run(job)
-        return
-    if _pool is None or _pool._max_workers != settings.WEBHOOKS_CONCURRENCY:
-        _pool = ThreadPoolExecutor(settings.WEBHOOKS_CONCURRENCY, thread_name_prefix="webhooks")
-    for future in [_pool.submit(_pooled, job) for job in jobs]:
-        future.result()
+        answers = [_call(job) for job in jobs]
+    else:
+        if _pool is None or _pool._max_workers != settings.WEBHOOKS_CONCURRENCY:
+            _pool = ThreadPoolExecutor(settings.WEBHOOKS_CONCURRENCY, thread_name_prefix="webhooks")
+        answers = [future.result() for future in [_pool.submit(_pooled, job) for job in jobs]]
+    fetches_record(results=[answer for answer in answers if answer is not None])
 
 
 def work_run_due() -> int:

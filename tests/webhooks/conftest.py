@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 import responses
 
-from webhooks import clock, netguard, providers, work
+from webhooks import clock, netguard, providers, recording, work
 
 CALLBACK_URL = "https://callback.example/hook"
 PUBLIC_ADDRESS = "93.184.216.34"
@@ -30,7 +30,7 @@ def webhooks_settings(settings):
 
 @pytest.fixture(autouse=True)
 def seeded():
-    work.rng.seed(20)
+    recording.rng.seed(20)
     providers.rng.seed(10)
 
 

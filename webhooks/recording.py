@@ -1,0 +1,233 @@
+"""What an attempt's outcome does to the work: attempt rows, the next state, the breakers.
+
+A pass records the outcomes of all its provider fetches together (``fetch_outcomes_store``, in
+the transaction ``webhooks.work.fetches_record`` opens): the requests' rows locked once, in
+primary-key order, one bulk update of the fetches and one bulk insert of the attempts, instead
+of a transaction per fetch. The breakers then learn the pass's outcomes per provider
+(``breakers_record``), in a transaction of their own, so a breaker's row is never held while the
+requests' transaction runs. A delivery is recorded on its own as soon as its call returns
+(``delivery_record``): its outcome decides whether the callback is sent again.
+"""
+
+import random
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+
+from webhooks.breaker import breaker_record_failure, breaker_record_success
+from webhooks.claims import DeliveryJob, FetchJob
+from webhooks.http import HttpOutcome
+from webhooks.models import (
+    Attempt,
+    AttemptKind,
+    AttemptOutcome,
+    CollectionRequest,
+    CollectionStatus,
+    Delivery,
+    DeliveryState,
+    FetchState,
+    ProviderFetch,
+)
+
+# A request's provider no longer in WEBHOOKS_PROVIDERS (settings changed): that fetch fails.
+UNKNOWN_PROVIDER = "unknown provider (not in WEBHOOKS_PROVIDERS)"
+
+FETCH_RECORDED_FIELDS = ["attempts", "claimed_until", "state", "data", "fetched_at",
+                         "next_attempt_at", "last_error"]  # fmt: skip
+
+# Seeded by tests; one generator for every jitter draw of this process.
+rng = random.Random()
+
+FetchResult = tuple[FetchJob, HttpOutcome]
+
+
+def backoff_seconds(*, attempt: int) -> float:
+    """Full jitter: uniform over [0, min(cap, base * 2**(attempt-1))]."""
+    base = float(settings.WEBHOOKS_BACKOFF_BASE_SECONDS)
+    ceiling = min(float(settings.WEBHOOKS_MAX_BACKOFF), base * 2 ** min(attempt - 1, 40))
+    return rng.uniform(0, ceiling)
+
+
+def _attempt(
+    *,
+    request_id: uuid.UUID,
+    kind: str,
+    provider: str,
+    number: int,
+    outcome: str,
+    http: HttpOutcome,
+    error: str,
+    next_attempt_at: datetime | None,
+) -> Attempt:
+    return Attempt(
+        request_id=request_id,
+        kind=kind,
+        provider=provider,
+        number=number,
+        outcome=outcome,
+        status_code=http.status_code,
+        response_excerpt=http.excerpt,
+        error=error[:500],
+        started_at=http.started_at,
+        finished_at=http.finished_at,
+        next_attempt_at=next_attempt_at,
+    )
+
+
+# --- fetches ----------------------------------------------------------------------------------
+
+
+def _fetch_failure(http: HttpOutcome) -> tuple[bool, str]:
+    """(retryable, error) of an unsuccessful fetch: 5xx and network errors retry; 4xx and a
+    2xx that is not JSON are permanent."""
+    if http.status_code is None:
+        return http.error != UNKNOWN_PROVIDER, http.error
+    if http.status_code >= 500:
+        return True, http.error or f"HTTP {http.status_code}"
+    return False, http.error or f"HTTP {http.status_code}"
+
+
+def _fetch_outcome_apply(
+    *, fetch: ProviderFetch, request: CollectionRequest, http: HttpOutcome, now: datetime
+) -> Attempt:
+    """Move a (locked, pending) fetch on by its outcome; the attempt row that records it."""
+    fetch.attempts += 1
+    fetch.claimed_until = None
+    next_at = None
+    if http.ok:
+        outcome, error = AttemptOutcome.SUCCEEDED, ""
+        fetch.state, fetch.data, fetch.fetched_at = FetchState.FETCHED, http.data, now
+        fetch.next_attempt_at = None
+    else:
+        retryable, error = _fetch_failure(http)
+        next_at = now + timedelta(seconds=backoff_seconds(attempt=fetch.attempts))
+        if retryable and next_at >= request.deadline_at:
+            retryable, error = False, f"{error}; collect deadline reached"
+        outcome = AttemptOutcome.RETRY if retryable else AttemptOutcome.FAILED
+        if not retryable:
+            fetch.state, next_at = FetchState.FAILED, None
+        fetch.next_attempt_at, fetch.last_error = next_at, error[:500]
+    return _attempt(
+        request_id=request.pk,
+        kind=AttemptKind.FETCH,
+        provider=fetch.provider,
+        number=fetch.attempts,
+        outcome=outcome,
+        http=http,
+        error=error,
+        next_attempt_at=next_at,
+    )
+
+
+def fetch_outcomes_store(
+    *, results: Sequence[FetchResult], now: datetime
+) -> tuple[list[FetchResult], list[CollectionRequest]]:
+    """Inside a transaction: lock the requests (primary-key order, as every recorder locks
+    them) and their fetches, record each outcome of a fetch still pending. Returns the results
+    recorded (a fetch another worker finished after our lease lapsed is skipped) and the locked
+    requests one of whose fetches ended."""
+    request_ids = sorted({job.request_id for job, _ in results})
+    requests = {
+        r.pk: r
+        for r in CollectionRequest.objects.select_for_update().filter(pk__in=request_ids)
+        .order_by("pk")
+    }  # fmt: skip
+    fetch_ids = sorted(job.fetch_id for job, _ in results)
+    fetches = {
+        f.pk: f
+        for f in ProviderFetch.objects.select_for_update().filter(pk__in=fetch_ids).order_by("pk")
+    }
+    recorded, attempts, ended = [], [], {}
+    for job, http in results:
+        fetch, request = fetches[job.fetch_id], requests[job.request_id]
+        if fetch.state != FetchState.PENDING:
+            continue
+        attempts.append(_fetch_outcome_apply(fetch=fetch, request=request, http=http, now=now))
+        recorded.append((job, http))
+        if fetch.state != FetchState.PENDING:
+            ended[request.pk] = request
+    changed = [fetches[job.fetch_id] for job, _ in recorded]
+    ProviderFetch.objects.bulk_update(changed, FETCH_RECORDED_FIELDS)
+    Attempt.objects.bulk_create(attempts)
+    return recorded, list(ended.values())
+
+
+def breakers_record(*, results: Sequence[FetchResult], now: datetime) -> None:
+    """Tell each provider's breaker what a pass's calls to it answered, in order: a success (any
+    answer under 500) closes it and resets the count; the failures after the last success are
+    counted as consecutive ones (a probe is alone in its pass: admission allows one call)."""
+    by_provider: dict[str, list[FetchResult]] = {}
+    for job, http in results:
+        by_provider.setdefault(job.provider, []).append((job, http))
+    with transaction.atomic():
+        for provider, outcomes in sorted(by_provider.items()):
+            answered = [h.status_code is not None and h.status_code < 500 for _, h in outcomes]
+            if any(answered):
+                breaker_record_success(provider=provider)
+                trailing = answered[::-1].index(True)
+            else:
+                trailing = len(answered)
+            if trailing:
+                probe = any(job.probe for job, _ in outcomes[-trailing:])
+                breaker_record_failure(provider=provider, probe=probe, now=now, count=trailing)
+
+
+# --- deliveries -------------------------------------------------------------------------------
+
+
+def _delivery_next(
+    *, delivery: Delivery, http: HttpOutcome, now: datetime
+) -> tuple[AttemptOutcome, str, datetime | None]:
+    """(outcome, error, next attempt time) of a delivery attempt."""
+    if http.ok:
+        return AttemptOutcome.SUCCEEDED, "", None
+    if http.refused:
+        return AttemptOutcome.FAILED, http.error, None
+    if http.status_code == 410:
+        return AttemptOutcome.FAILED, "410 Gone: the receiver asked us to stop", None
+    error = http.error or f"HTTP {http.status_code}"
+    if http.retry_after_seconds is not None:
+        wait = http.retry_after_seconds
+    else:
+        wait = backoff_seconds(attempt=delivery.attempts)
+    next_at = now + timedelta(seconds=wait)
+    if next_at > delivery.window_ends_at:
+        return AttemptOutcome.FAILED, f"{error}; delivery window ended", None
+    return AttemptOutcome.RETRY, error, next_at
+
+
+def delivery_record(*, job: DeliveryJob, http: HttpOutcome, now: datetime) -> None:
+    with transaction.atomic():
+        request = CollectionRequest.objects.select_for_update().get(pk=job.request_id)
+        delivery = Delivery.objects.select_for_update().get(pk=job.delivery_id)
+        if delivery.state != DeliveryState.PENDING:
+            return
+        delivery.attempts += 1
+        outcome, error, next_at = _delivery_next(delivery=delivery, http=http, now=now)
+        delivery.claimed_until, delivery.next_attempt_at = None, next_at
+        delivery.last_status_code = http.status_code
+        delivery.last_response = (http.excerpt or error)[:500]
+        if outcome == AttemptOutcome.SUCCEEDED:
+            delivery.state, delivery.delivered_at = DeliveryState.DELIVERED, now
+            if request.status == CollectionStatus.DELIVERING:
+                request.status = CollectionStatus.DELIVERED
+        elif outcome == AttemptOutcome.FAILED:
+            delivery.state = DeliveryState.FAILED
+            request.status = CollectionStatus.FAILED
+        if delivery.state != DeliveryState.PENDING:
+            request.finished_at = request.finished_at or now
+            request.save(update_fields=["status", "finished_at"])
+        delivery.save()
+        _attempt(
+            request_id=request.pk,
+            kind=AttemptKind.DELIVERY,
+            provider="",
+            number=delivery.attempts,
+            outcome=outcome,
+            http=http,
+            error=error,
+            next_attempt_at=next_at,
+        ).save(force_insert=True)
