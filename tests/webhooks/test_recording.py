@@ -1,0 +1,126 @@
+"""Recording a pass's outcomes: the fetches together, then the breakers per provider in call
+order (webhooks.recording, decision 0044)."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import transaction
+
+from tests.webhooks.factories import collection_make
+from webhooks.breaker import breakers_ensure
+from webhooks.claims import FetchJob
+from webhooks.http import HttpOutcome
+from webhooks.models import (
+    Attempt,
+    BreakerState,
+    FetchState,
+    ProviderBreaker,
+    ProviderFetch,
+)
+from webhooks.recording import breakers_record, fetch_outcomes_store
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
+
+
+def _answer(status: int | None) -> HttpOutcome:
+    data = {"ok": True} if status == 200 else None
+    return HttpOutcome(NOW, NOW, status_code=status, error="" if status else "timeout", data=data)
+
+
+def _results(provider: str, statuses: list[int | None], *, probe: bool = False) -> list:
+    job = FetchJob(fetch_id=0, request_id=None, provider=provider, probe=probe)  # type: ignore[arg-type]
+    return [(job, _answer(status)) for status in statuses]
+
+
+def _breaker(provider: str, **fields) -> ProviderBreaker:
+    breakers_ensure(providers=[provider])
+    ProviderBreaker.objects.filter(provider=provider).update(**fields)
+    return ProviderBreaker.objects.get(provider=provider)
+
+
+def _state(provider: str) -> tuple[str, int]:
+    breaker = ProviderBreaker.objects.get(provider=provider)
+    return breaker.state, breaker.consecutive_failures
+
+
+def test_a_success_resets_and_only_the_failures_after_it_count(settings):
+    settings.WEBHOOKS_BREAKER_FAILURES = 5
+    _breaker("gas", consecutive_failures=4)
+    breakers_record(results=_results("gas", [500, 500, 200, 500, None]), now=NOW)
+    assert _state("gas") == (BreakerState.CLOSED, 2)
+
+
+def test_an_answer_under_500_counts_as_the_provider_answering(settings):
+    _breaker("gas", consecutive_failures=3)
+    breakers_record(results=_results("gas", [500, 404]), now=NOW)
+    assert _state("gas") == (BreakerState.CLOSED, 0)
+
+
+def test_failures_of_one_pass_open_the_breaker_when_they_reach_the_threshold(settings):
+    settings.WEBHOOKS_BREAKER_FAILURES = 5
+    settings.WEBHOOKS_BREAKER_COOLDOWN_SECONDS = 30
+    _breaker("gas", consecutive_failures=2)
+    _breaker("internet", consecutive_failures=1)
+    results = _results("gas", [500, 500, 500]) + _results("internet", [500, 500, 500])
+    breakers_record(results=results, now=NOW)
+    gas = ProviderBreaker.objects.get(provider="gas")
+    assert (gas.state, gas.consecutive_failures) == (BreakerState.OPEN, 5)
+    assert gas.open_until == NOW + timedelta(seconds=30)
+    assert _state("internet") == (BreakerState.CLOSED, 4)
+
+
+def test_a_failed_probe_reopens_and_a_successful_one_closes(settings):
+    settings.WEBHOOKS_BREAKER_COOLDOWN_SECONDS = 30
+    _breaker("gas", state=BreakerState.HALF_OPEN, probe_until=NOW, consecutive_failures=5)
+    breakers_record(results=_results("gas", [503], probe=True), now=NOW)
+    gas = ProviderBreaker.objects.get(provider="gas")
+    assert (gas.state, gas.open_until, gas.probe_until) == (
+        BreakerState.OPEN,
+        NOW + timedelta(seconds=30),
+        None,
+    )
+    _breaker("gas", state=BreakerState.HALF_OPEN, open_until=None, probe_until=NOW)
+    breakers_record(results=_results("gas", [200], probe=True), now=NOW)
+    assert _state("gas") == (BreakerState.CLOSED, 0)
+
+
+def test_outcomes_of_one_pass_are_stored_together_and_a_finished_fetch_is_skipped(settings):
+    settings.WEBHOOKS_BACKOFF_BASE_SECONDS = 1
+    first, second = collection_make(), collection_make()
+    fetches = {(f.request_id, f.provider): f for f in ProviderFetch.objects.all()}
+    done = fetches[(second.pk, "internet")]
+    ProviderFetch.objects.filter(pk=done.pk).update(
+        state=FetchState.FETCHED, data={"x": 1}, next_attempt_at=None, fetched_at=NOW
+    )
+
+    def job(request, provider: str) -> FetchJob:
+        return FetchJob(fetches[(request.pk, provider)].pk, request.pk, provider)
+
+    results = [
+        (job(first, "gas"), _answer(200)),
+        (job(first, "internet"), _answer(200)),
+        (job(second, "gas"), _answer(500)),
+        (job(second, "internet"), _answer(200)),  # finished meanwhile by another worker
+    ]
+    with transaction.atomic():
+        recorded, ended = fetch_outcomes_store(results=results, now=NOW)
+
+    assert recorded == results[:3]
+    assert [r.pk for r in ended] == [first.pk]
+    states = dict(ProviderFetch.objects.values_list("pk", "state"))
+    assert states[fetches[(first.pk, "gas")].pk] == FetchState.FETCHED
+    assert states[fetches[(second.pk, "gas")].pk] == FetchState.PENDING
+    retry = ProviderFetch.objects.get(pk=fetches[(second.pk, "gas")].pk)
+    assert (retry.attempts, retry.claimed_until) == (1, None)
+    assert retry.next_attempt_at is not None
+    assert NOW <= retry.next_attempt_at <= NOW + timedelta(seconds=1)
+    attempts = Attempt.objects.order_by("request_id", "provider")
+    rows = {(a.request_id, a.provider, a.number, a.outcome) for a in attempts}
+    assert rows == {
+        (first.pk, "gas", 1, "succeeded"),
+        (first.pk, "internet", 1, "succeeded"),
+        (second.pk, "gas", 1, "retry"),
+    }
+    assert ProviderFetch.objects.get(pk=done.pk).attempts == 0
