@@ -5,8 +5,8 @@ the transaction ``webhooks.work.fetches_record`` opens): the requests' rows lock
 primary-key order, one bulk update of the fetches and one bulk insert of the attempts, instead
 of a transaction per fetch. The breakers then learn the pass's outcomes per provider
 (``breakers_record``), in a transaction of their own, so a breaker's row is never held while the
-requests' transaction runs. A delivery is recorded on its own as soon as its call returns
-(``delivery_record``): its outcome decides whether the callback is sent again.
+requests' transaction runs. The pass's delivery outcomes are recorded the same way, together
+once its calls have returned (``deliveries_record``).
 """
 
 import random
@@ -199,35 +199,71 @@ def _delivery_next(
     return AttemptOutcome.RETRY, error, next_at
 
 
-def delivery_record(*, job: DeliveryJob, http: HttpOutcome, now: datetime) -> None:
+DELIVERY_RECORDED_FIELDS = ["attempts", "claimed_until", "next_attempt_at", "last_status_code",
+                            "last_response", "state", "delivered_at"]  # fmt: skip
+
+DeliveryResult = tuple[DeliveryJob, HttpOutcome]
+
+
+def _delivery_outcome_apply(
+    *, delivery: Delivery, request: CollectionRequest, http: HttpOutcome, now: datetime
+) -> Attempt:
+    """Move a (locked, pending) delivery and its request on; the attempt row that records it."""
+    delivery.attempts += 1
+    outcome, error, next_at = _delivery_next(delivery=delivery, http=http, now=now)
+    delivery.claimed_until, delivery.next_attempt_at = None, next_at
+    delivery.last_status_code = http.status_code
+    delivery.last_response = (http.excerpt or error)[:500]
+    if outcome == AttemptOutcome.SUCCEEDED:
+        delivery.state, delivery.delivered_at = DeliveryState.DELIVERED, now
+        if request.status == CollectionStatus.DELIVERING:
+            request.status = CollectionStatus.DELIVERED
+    elif outcome == AttemptOutcome.FAILED:
+        delivery.state = DeliveryState.FAILED
+        request.status = CollectionStatus.FAILED
+    if delivery.state != DeliveryState.PENDING:
+        request.finished_at = request.finished_at or now
+    return _attempt(
+        request_id=request.pk,
+        kind=AttemptKind.DELIVERY,
+        provider="",
+        number=delivery.attempts,
+        outcome=outcome,
+        http=http,
+        error=error,
+        next_attempt_at=next_at,
+    )
+
+
+def deliveries_record(*, results: Sequence[DeliveryResult], now: datetime) -> None:
+    """Record a pass's delivery outcomes in one transaction: the requests locked in key order,
+    then their deliveries; a delivery no longer pending (another worker's, after our lease
+    lapsed) is skipped."""
+    if not results:
+        return
     with transaction.atomic():
-        request = CollectionRequest.objects.select_for_update().get(pk=job.request_id)
-        delivery = Delivery.objects.select_for_update().get(pk=job.delivery_id)
-        if delivery.state != DeliveryState.PENDING:
-            return
-        delivery.attempts += 1
-        outcome, error, next_at = _delivery_next(delivery=delivery, http=http, now=now)
-        delivery.claimed_until, delivery.next_attempt_at = None, next_at
-        delivery.last_status_code = http.status_code
-        delivery.last_response = (http.excerpt or error)[:500]
-        if outcome == AttemptOutcome.SUCCEEDED:
-            delivery.state, delivery.delivered_at = DeliveryState.DELIVERED, now
-            if request.status == CollectionStatus.DELIVERING:
-                request.status = CollectionStatus.DELIVERED
-        elif outcome == AttemptOutcome.FAILED:
-            delivery.state = DeliveryState.FAILED
-            request.status = CollectionStatus.FAILED
-        if delivery.state != DeliveryState.PENDING:
-            request.finished_at = request.finished_at or now
-            request.save(update_fields=["status", "finished_at"])
-        delivery.save()
-        _attempt(
-            request_id=request.pk,
-            kind=AttemptKind.DELIVERY,
-            provider="",
-            number=delivery.attempts,
-            outcome=outcome,
-            http=http,
-            error=error,
-            next_attempt_at=next_at,
-        ).save(force_insert=True)
+        request_ids = sorted({job.request_id for job, _ in results})
+        requests = {
+            r.pk: r
+            for r in CollectionRequest.objects.select_for_update().filter(pk__in=request_ids)
+            .order_by("pk")
+        }  # fmt: skip
+        delivery_ids = sorted(job.delivery_id for job, _ in results)
+        deliveries = {
+            d.pk: d
+            for d in Delivery.objects.select_for_update().filter(pk__in=delivery_ids).order_by("pk")
+        }
+        attempts, changed, ended = [], [], {}
+        for job, http in results:
+            delivery, request = deliveries[job.delivery_id], requests[job.request_id]
+            if delivery.state != DeliveryState.PENDING:
+                continue
+            attempts.append(
+                _delivery_outcome_apply(delivery=delivery, request=request, http=http, now=now)
+            )
+            changed.append(delivery)
+            if delivery.state != DeliveryState.PENDING:
+                ended[request.pk] = request
+        Delivery.objects.bulk_update(changed, DELIVERY_RECORDED_FIELDS)
+        CollectionRequest.objects.bulk_update(list(ended.values()), ["status", "finished_at"])
+        Attempt.objects.bulk_create(attempts)

@@ -4,12 +4,12 @@ A pass (``work_run_due``) expires requests past their collect deadline, claims d
 (admitted by each provider's circuit breaker) and due deliveries, each claim a short
 transaction (``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE``
 serialises claims) that sets a lease, ``claimed_until``. Each call then runs on a thread pool
-(``WEBHOOKS_CONCURRENCY`` threads, pooled HTTP sessions), outside any transaction. A delivery's
-outcome is recorded as soon as its call returns, in a transaction that locks the request row;
-the pass's fetch outcomes are recorded together once its calls have returned, in one
-transaction that locks their requests, writes the ``Attempt`` rows and moves the work on
+(``WEBHOOKS_CONCURRENCY`` threads, pooled HTTP sessions), outside any transaction and without
+the database. Once the pass's calls have returned, their outcomes are recorded together
+(``webhooks.recording``): the deliveries' in one transaction, then the fetches' in another,
+each locking their requests in key order, writing the ``Attempt`` rows and moving the work on
 (retry time, fetched data, the delivery once every fetch has ended, the request's status);
-then the providers' breakers learn the outcomes (``webhooks.recording``, decision 0044).
+then the providers' breakers learn the outcomes (decision 0044).
 
 ``work_drain`` runs passes while work falls due soon (decision 0042); ``WORK_BATCHER``
 (core.batching) starts it right after a commit that made work due.
@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import transaction
 
 from core.batching import Batcher
 from webhooks import clock
@@ -38,9 +38,10 @@ from webhooks.models import (
 )
 from webhooks.recording import (
     UNKNOWN_PROVIDER,
+    DeliveryResult,
     FetchResult,
     breakers_record,
-    delivery_record,
+    deliveries_record,
     fetch_outcomes_store,
 )
 
@@ -147,36 +148,37 @@ def collection_expire_due(*, now: datetime) -> int:
 _pool: ThreadPoolExecutor | None = None
 
 
-def _call(job: "FetchJob | DeliveryJob") -> FetchResult | None:
-    """Make one job's call; a delivery is recorded at once, a fetch's outcome is returned for
-    the pass to record with the others (on a pool thread: its own database connection)."""
+def _call(job: "FetchJob | DeliveryJob") -> FetchResult | DeliveryResult:
+    """Make one job's call, outside any transaction and without the database (on a pool
+    thread); the pass records its outcome with the others'."""
     if isinstance(job, FetchJob):
         url = settings.WEBHOOKS_PROVIDERS.get(job.provider)
         if url is None:
             now = clock.now()
             return job, HttpOutcome(now, now, status_code=None, error=UNKNOWN_PROVIDER)
         return job, provider_fetch(url=url)
-    http = callback_post(url=job.url, webhook_id=job.webhook_id, body=job.body)
-    delivery_record(job=job, http=http, now=clock.now())
-    return None
-
-
-def _pooled(job: "FetchJob | DeliveryJob") -> FetchResult | None:
-    close_old_connections()  # a pool thread's connection lives by CONN_MAX_AGE, as a request's
-    return _call(job)
+    return job, callback_post(url=job.url, webhook_id=job.webhook_id, body=job.body)
 
 
 def _run_all(jobs: list[FetchJob | DeliveryJob]) -> None:
-    """Make every call, at most WEBHOOKS_CONCURRENCY at once, then record the fetches' outcomes
-    together (deliveries record their own as they return)."""
+    """Make every call, at most WEBHOOKS_CONCURRENCY at once, then record the outcomes: the
+    deliveries' together, then the fetches' together."""
     global _pool
     if settings.WEBHOOKS_CONCURRENCY <= 1 or len(jobs) <= 1:
         answers = [_call(job) for job in jobs]
     else:
         if _pool is None or _pool._max_workers != settings.WEBHOOKS_CONCURRENCY:
             _pool = ThreadPoolExecutor(settings.WEBHOOKS_CONCURRENCY, thread_name_prefix="webhooks")
-        answers = [future.result() for future in [_pool.submit(_pooled, job) for job in jobs]]
-    fetches_record(results=[answer for answer in answers if answer is not None])
+        answers = [future.result() for future in [_pool.submit(_call, job) for job in jobs]]
+    deliveries: list[DeliveryResult] = []
+    fetches: list[FetchResult] = []
+    for job, http in answers:
+        if isinstance(job, DeliveryJob):
+            deliveries.append((job, http))
+        else:
+            fetches.append((job, http))
+    deliveries_record(results=deliveries, now=clock.now())
+    fetches_record(results=fetches)
 
 
 def work_run_due() -> int:
