@@ -1,11 +1,12 @@
 """The platform's own SQL, one named function per statement, each with its why.
 
-Both statements run unchanged on PostgreSQL and SQLite (the increment's transaction differs).
+Every statement runs unchanged on PostgreSQL and SQLite (the increment's transaction differs).
 """
 
+from collections.abc import Sequence
 from datetime import datetime
 
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 
 # The conflict on the unique (key, window_start) turns the insert into an increment, atomically
 # (SQLite >= 3.35 for RETURNING). Django's database cache ``incr`` is a read-then-write.
@@ -40,3 +41,35 @@ def database_ping() -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
         cursor.fetchone()
+
+
+def rows_update(objects: Sequence[models.Model], fields: Sequence[str]) -> None:
+    """Write ``fields`` of each object, by primary key: one ``UPDATE`` sent with
+    ``executemany`` (psycopg pipelines it: one round trip for the batch). Django's
+    ``bulk_update`` builds a ``CASE`` per field over every object, whose compilation cost grows
+    with fields x objects; the values here are prepared by the fields themselves, as a save
+    prepares them."""
+    if not objects:
+        return
+    meta = type(objects[0])._meta
+    by_name = {field.name: field for field in meta.concrete_fields}
+    columns = [by_name[name] for name in fields]  # KeyError: not a concrete field
+    pk = by_name[meta.pk.name] if meta.pk is not None else None
+    if pk is None:
+        raise TypeError(f"{meta.label} has no primary key")
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(_column(field))} = %s" for field in columns)
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(_column(pk))} = %s"
+    rows = [
+        [field.get_db_prep_save(getattr(obj, field.attname), connection) for field in columns]
+        + [pk.get_db_prep_save(obj.pk, connection)]
+        for obj in objects
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+
+
+def _column(field: "models.Field[object, object]") -> str:
+    if field.column is None:
+        raise TypeError(f"{field} has no column")
+    return field.column

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 
+from core.sql import rows_update
 from webhooks.breaker import breaker_record_failure, breaker_record_success
 from webhooks.claims import DeliveryJob, FetchJob
 from webhooks.http import HttpOutcome
@@ -150,7 +151,7 @@ def fetch_outcomes_store(
         if fetch.state != FetchState.PENDING:
             ended[request.pk] = request
     changed = [fetches[job.fetch_id] for job, _ in recorded]
-    ProviderFetch.objects.bulk_update(changed, FETCH_RECORDED_FIELDS)
+    rows_update(changed, FETCH_RECORDED_FIELDS)
     Attempt.objects.bulk_create(attempts)
     return recorded, list(ended.values())
 
@@ -264,6 +265,6 @@ def deliveries_record(*, results: Sequence[DeliveryResult], now: datetime) -> No
             changed.append(delivery)
             if delivery.state != DeliveryState.PENDING:
                 ended[request.pk] = request
-        Delivery.objects.bulk_update(changed, DELIVERY_RECORDED_FIELDS)
-        CollectionRequest.objects.bulk_update(list(ended.values()), ["status", "finished_at"])
+        rows_update(changed, DELIVERY_RECORDED_FIELDS)
+        rows_update(list(ended.values()), ["status", "finished_at"])
         Attempt.objects.bulk_create(attempts)

@@ -26,6 +26,7 @@ from django.conf import settings
 from django.db import transaction
 
 from core.batching import Batcher
+from core.sql import rows_update
 from webhooks import clock
 from webhooks.claims import DeliveryJob, FetchJob, delivery_claim_due, fetch_claim_due
 from webhooks.http import HttpOutcome, callback_post, provider_fetch
@@ -92,8 +93,7 @@ def collections_collect_end(*, requests: Sequence[CollectionRequest], now: datet
         deliveries.append(_delivery_new(request=request, fetches=own, now=now))
         finished.append(request)
     Delivery.objects.bulk_create(deliveries)
-    for request in finished:
-        request.save(update_fields=["status", "finished_at"])
+    rows_update(finished, ["status", "finished_at"])
     if deliveries:
         WORK_BATCHER.notify()
 
