@@ -1,0 +1,84 @@
+"""The drain with its calls on a pool of threads (as in production; the other tests make them
+one at a time): every request delivered once, complete, and every call recorded exactly once
+by its pass."""
+
+import json
+import random
+import threading
+from collections import Counter
+
+import pytest
+import responses
+
+from tests.webhooks.factories import CALLBACK_URL, collection_make
+from webhooks import work
+from webhooks.models import Attempt, CollectionRequest, ProviderFetch
+from webhooks.providers import payload
+
+pytestmark = pytest.mark.django_db
+
+
+class Flaky:
+    """Providers failing half their calls (seeded; no database: the calls run on pool
+    threads) and a callback receiver that records every call."""
+
+    def __init__(self) -> None:
+        self.rng = random.Random(7)
+        self.lock = threading.Lock()
+        self.provider_calls: Counter[str] = Counter()
+        self.callbacks: list[tuple[str, dict]] = []
+
+    def provider(self, name: str):
+        def answer(request):
+            with self.lock:
+                self.provider_calls[name] += 1
+                failed = self.rng.random() < 0.5
+            if failed:
+                return (500, {"Content-Type": "text/plain"}, b"#fail")
+            return (200, {"Content-Type": "application/json"}, payload(name))
+
+        return answer
+
+    def callback(self, request):
+        with self.lock:
+            self.callbacks.append((request.headers["webhook-id"], json.loads(request.body)))
+        return (200, {}, "")
+
+
+@pytest.fixture
+def flaky(webhooks_settings):
+    outside = Flaky()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        for name, url in webhooks_settings.WEBHOOKS_PROVIDERS.items():
+            mock.add_callback("GET", url, callback=outside.provider(name))
+        mock.add_callback("POST", CALLBACK_URL, callback=outside.callback)
+        yield outside
+
+
+def test_a_drain_with_calls_on_a_pool_delivers_every_request_once(flaky, settings):
+    settings.WEBHOOKS_CONCURRENCY = 4
+    settings.WEBHOOKS_CLAIM_BATCH = 6  # many passes, each with calls in flight together
+    settings.WEBHOOKS_BACKOFF_BASE_SECONDS = 0.01
+    settings.WEBHOOKS_MAX_BACKOFF = 0.05
+    settings.WEBHOOKS_BREAKER_FAILURES = 1000  # 50% failures: no pause in this test
+    settings.WEBHOOKS_SWEEP_POLL_SECONDS = 0.01
+    requests = {str(collection_make().pk) for _ in range(30)}
+
+    handled = work.work_drain()
+
+    assert set(CollectionRequest.objects.values_list("status", flat=True)) == {"delivered"}
+    ids_by_request: dict[str, set[str]] = {}
+    for webhook_id, body in flaky.callbacks:
+        ids_by_request.setdefault(body["id"], set()).add(webhook_id)
+        assert body["status"] == "completed"
+        assert body["data"] == {"gas": json.loads(payload("gas")),
+                                "internet": json.loads(payload("internet"))}  # fmt: skip
+    assert set(ids_by_request) == requests
+    assert len(flaky.callbacks) == len(requests)  # the receiver never failed: one call each
+    # Every call made is recorded once, and nothing else was: one attempt per claimed job.
+    calls = sum(flaky.provider_calls.values()) + len(flaky.callbacks)
+    assert handled == calls == Attempt.objects.count()
+    assert sum(f.attempts for f in ProviderFetch.objects.all()) == sum(
+        flaky.provider_calls.values()
+    )
+    assert Attempt.objects.filter(kind="fetch", outcome="succeeded").count() == 2 * len(requests)
