@@ -3,7 +3,8 @@
 ``python -m bench.profile [--requests N] [--html DIR]`` drives the WSGI application directly
 (no HTTP server, no network) in one thread against the bench database, for /liveEvent, a
 stream heartbeat, a start -> stop pair, a 1,000-event batch, the compat ``GET /report`` and
-``GET /users/{id}``, analytics collect (one event and 1,000), and the empty DRF view behind the
+``GET /users/{id}``, analytics collect (one event and 1,000), a mock provider's answer
+(``GET /providers/gas``), and the empty DRF view behind the
 platform's middleware. It prints the mean wall time of one request of each kind, the CPU time
 of this process within it (the Python side: steadier than wall time on a busy machine), and,
 per kind, pyinstrument's call tree (what docs/performance.md's cost budget is read from). The
@@ -196,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
                 body=b'{"provider": ["gas", "internet"], "callbackUrl": "http://127.0.0.1:9/h"}',
             )
         ),
+        "mock_provider": lambda: call(_environ("GET", "/providers/gas")),
         "compat_report": lambda: call(_environ("GET", "/report")),
         "compat_user": lambda: call(_environ("GET", "/users/user1")),
     }

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db.models import Count, Min, Prefetch, Q, QuerySet
 
 from core.errors import NotFoundError
-from webhooks import clock
+from webhooks import clock, sql
 from webhooks.models import (
     Attempt,
     CollectionRequest,
@@ -16,7 +16,6 @@ from webhooks.models import (
     Delivery,
     DeliveryState,
     FetchState,
-    MockProvider,
     ProviderBreaker,
     ProviderFetch,
 )
@@ -140,9 +139,9 @@ def mock_provider_get(*, name: str) -> MockSettings:
     """A mock provider's settings: its row, else the PROVIDERS_* defaults."""
     if name not in MOCK_PROVIDER_NAMES:
         raise NotFoundError("No mock provider with this name.")
-    row = MockProvider.objects.filter(name=name).first()
+    row = sql.mock_provider_row(name=name)
     if row is None:
         return MockSettings(
             name, float(settings.PROVIDERS_FAILURE_RATE), None, settings.PROVIDERS_LATENCY_MS
         )
-    return MockSettings(row.name, row.failure_rate, row.outage_until, row.latency_ms)
+    return MockSettings(name, *row)

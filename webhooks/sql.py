@@ -2,16 +2,41 @@
 
 The work engine reads and claims through the ORM (``SELECT ... FOR UPDATE SKIP LOCKED`` is the
 ORM's own ``select_for_update(skip_locked=True)``); only the submit path, which every
-``POST /webhook`` takes, is written by hand here.
+``POST /webhook`` takes, and the mock providers' settings, read by every call to a mock
+provider, are written by hand here.
 """
+
+from datetime import UTC, datetime
 
 import orjson
 from django.db import connection
 
-from webhooks.models import CollectionRequest, FetchState, ProviderFetch
+from webhooks.models import CollectionRequest, FetchState, MockProvider, ProviderFetch
 
 REQUESTS = CollectionRequest._meta.db_table
 FETCHES = ProviderFetch._meta.db_table
+MOCK_PROVIDERS = MockProvider._meta.db_table
+
+# Read on every call to a mock provider, so that a change made in the admin or through the API
+# applies to the next call; plain SQL, because compiling the ORM's query cost more than the
+# database's answer (``python -m bench.profile --only mock_provider``).
+_MOCK_PROVIDER = (
+    f"SELECT failure_rate, outage_until, latency_ms FROM {MOCK_PROVIDERS} WHERE name = %s"
+)
+
+
+def mock_provider_row(*, name: str) -> tuple[float, datetime | None, int] | None:
+    """A mock provider's (failure rate, outage end, latency in ms), or None without a row."""
+    with connection.cursor() as cursor:
+        cursor.execute(_MOCK_PROVIDER, [name])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    failure_rate, outage_until, latency_ms = row
+    if outage_until is not None and outage_until.tzinfo is None:  # SQLite: naive, in UTC
+        outage_until = outage_until.replace(tzinfo=UTC)
+    return float(failure_rate), outage_until, int(latency_ms)
+
 
 # The request and its fetches in one statement: on PostgreSQL a data-modifying CTE, so one
 # round trip in autocommit replaces BEGIN, two INSERTs and COMMIT, and the two rows still

@@ -1,4 +1,5 @@
-"""webhooks.sql: the one-statement submit writes exactly what the ORM path writes."""
+"""webhooks.sql: the one-statement submit writes exactly what the ORM path writes; the mock
+providers' settings read back as stored."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -6,7 +7,8 @@ import pytest
 from django.forms.models import model_to_dict
 
 from webhooks import services, sql
-from webhooks.models import CollectionRequest, ProviderFetch
+from webhooks.models import CollectionRequest, MockProvider, ProviderFetch
+from webhooks.sql import mock_provider_row
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 CALLBACK = "https://client.example/hook"
@@ -72,3 +74,13 @@ def test_sqlite_takes_the_orm_path(settings):
     request = CollectionRequest(providers=["gas"], callback_url=CALLBACK)
     assert sql.request_with_fetches_insert(request) is False
     assert CollectionRequest.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_mock_provider_row_reads_the_settings_as_stored():
+    assert mock_provider_row(name="gas") is None
+    until = datetime(2026, 3, 1, 12, 30, 15, 250000, tzinfo=UTC)
+    MockProvider.objects.create(name="gas", failure_rate=0.25, outage_until=until, latency_ms=40)
+    MockProvider.objects.create(name="internet", failure_rate=1, latency_ms=0)
+    assert mock_provider_row(name="gas") == (0.25, until, 40)
+    assert mock_provider_row(name="internet") == (1.0, None, 0)
