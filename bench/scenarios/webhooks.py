@@ -247,6 +247,6 @@ def run(h: Harness) -> dict:
         "threshold is raised (1000) so the figure measures the backoff (decision 0044). "
         "outage_driven_clock: a 600 s gas outage with a request every 15 s, default backoff "
         "and breaker, the clock driven one second per pass (bench/webhooks_outage.py). "
-        "The machine is shared: figures were measured under other load."
+        "The callback receiver is the bench's own HTTP/1.1 server (a listen backlog of 128)."
     )
     return figures
