@@ -12,6 +12,7 @@ import requests
 from django.conf import settings
 
 from bench.harness import free_port
+from core.management.commands.start import child_environment
 
 
 @pytest.mark.django_db(transaction=True)
@@ -53,6 +54,10 @@ def test_start_serves_with_a_worker_and_ctrl_c_stops_everything(test_database_ur
         names = " ".join(" ".join(child.cmdline()) for child in children)
         assert "granian" in names
         assert "qcluster" in names
+        # The worker fetches the mock providers from the port this start serves.
+        worker = next(child for child in children if "qcluster" in " ".join(child.cmdline()))
+        provider_url = worker.environ()["WEBHOOKS_PROVIDER_BASE_URL"]
+        assert provider_url == f"http://127.0.0.1:{port}/providers/"
 
         if ctrl_c == "to the command":
             process.send_signal(signal.SIGINT)
@@ -69,3 +74,19 @@ def test_start_serves_with_a_worker_and_ctrl_c_stops_everything(test_database_ur
     assert "Traceback" not in output
     psutil.wait_procs(children, timeout=10)
     assert [child.pid for child in children if child.is_running()] == []
+
+
+@pytest.mark.parametrize(
+    ("host", "environ", "expected"),
+    [
+        ("127.0.0.1", {}, "http://127.0.0.1:8123/providers/"),
+        ("0.0.0.0", {}, "http://127.0.0.1:8123/providers/"),
+        ("::", {}, "http://127.0.0.1:8123/providers/"),
+        ("::1", {}, "http://[::1]:8123/providers/"),
+        ("10.0.0.5", {}, "http://10.0.0.5:8123/providers/"),
+        ("127.0.0.1", {"WEBHOOKS_PROVIDER_BASE_URL": "https://p.example/"}, "https://p.example/"),
+    ],
+)
+def test_the_children_fetch_the_mock_providers_where_start_serves(host, environ, expected):
+    child = child_environment({"KEPT": "1", **environ}, host=host, port=8123)
+    assert child == {"KEPT": "1", "WEBHOOKS_PROVIDER_BASE_URL": expected}

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
@@ -58,7 +59,12 @@ class Command(BaseCommand):
                 # Each child in a process group of its own: a terminal's Ctrl-C reaches only
                 # this command, which stops each child once (django-q's cluster, signalled by
                 # the terminal and again by us, tripped over its own shutdown).
-                processes[name] = subprocess.Popen(command, cwd=settings.BASE_DIR, process_group=0)
+                processes[name] = subprocess.Popen(
+                    command,
+                    cwd=settings.BASE_DIR,
+                    env=child_environment(os.environ, host=options["host"], port=options["port"]),
+                    process_group=0,
+                )
             self.stdout.write(
                 self.style.SUCCESS(
                     f"platform running on http://{bind}/ (admin: /admin/, API docs: /api/docs/, "
@@ -101,3 +107,20 @@ class Command(BaseCommand):
             except subprocess.TimeoutExpired:
                 os.kill(process.pid, signal.SIGKILL)
                 process.wait()
+
+
+# Listening on every address: the children reach the web server on loopback.
+WILDCARD_HOSTS = {"0.0.0.0", "::", ""}
+
+
+def child_environment(environ: Mapping[str, str], *, host: str, port: int) -> dict[str, str]:
+    """The environment of the web server and the worker: ours, plus the mock providers' base
+    URL on the address and port this command serves (unless set), so that ``--port`` moves
+    them with the server (the worker fetches from them)."""
+    child = dict(environ)
+    if "WEBHOOKS_PROVIDER_BASE_URL" not in child:
+        reach = "127.0.0.1" if host in WILDCARD_HOSTS else host
+        if ":" in reach:  # an IPv6 address
+            reach = f"[{reach}]"
+        child["WEBHOOKS_PROVIDER_BASE_URL"] = f"http://{reach}:{port}/providers/"
+    return child
