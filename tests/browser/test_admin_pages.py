@@ -1,8 +1,9 @@
 """Every admin page of every domain opens in a real browser, signed in as the operator: the
 pages come from the admin site's registry and URLs (core.admin_pages), not from a list here.
 
-Each must answer below 400 with its expected title, log no console error and request nothing
-from another host (the page fixture fails the test on either)."""
+Each must answer below 400 with its expected title and the admin's breadcrumb bar, log no
+console error and request nothing from another host (the page fixture fails the test on
+either)."""
 
 import pytest
 from django.conf import settings
@@ -33,6 +34,12 @@ def test_admin_page_opens_cleanly(admin_page, browser_watch, spec):
         assert title != f" | {admin.site.site_title}"
     else:
         assert title == page.title
+    if spec.kind is not Kind.INDEX:
+        # The admin's own breadcrumb bar (an <ol>: a page with the <div> of older Django
+        # versions showed bare links at the window's edge).
+        crumbs = admin_page.locator("nav ol.breadcrumbs")
+        assert crumbs.count() == 1, f"{page.path}: no breadcrumb bar"
+        assert crumbs.locator("li").first.inner_text() == "Home"
     if spec.kind is Kind.CHANGE:
         # An object's page shows the object, not the list's "0 results" or an error note.
         assert admin_page.locator("#content-main form").count() == 1
