@@ -30,6 +30,7 @@ from analytics.selectors import RollupDifference, app_get_owned, rollup_differen
 from analytics.validation import CleanEvent
 from core.batching import Batcher
 from core.errors import ApplicationError, NotFoundError
+from core.sql import event_range_claim
 
 logger = logging.getLogger(__name__)
 
@@ -256,11 +257,10 @@ def events_process_batch(*, limit: int | None = None) -> ProcessedBatch | None:
     with transaction.atomic(), connection.cursor() as cursor:
         sql.processor_lock(cursor)
         after = watermark_get()
-        upto = sql.max_id_settled(cursor)
-        nth = sql.nth_pending_id(cursor, after=after, n=limit)
-        if nth is not None:
-            upto = min(upto, nth)
-        if upto <= after:
+        upto = event_range_claim(
+            cursor, table=sql.EVENTS, writer_lock=sql.WRITER_LOCK, after=after, limit=limit
+        )
+        if upto is None:
             return None
         size = sql.rollups_fold(cursor, after=after, upto=upto)
         # Recorded even when the range holds no event (ids skipped by rollbacks), so the

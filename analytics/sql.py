@@ -5,8 +5,9 @@ Everything here runs on PostgreSQL and SQLite; where they differ the function sa
 Two advisory locks on PostgreSQL (SQLite's IMMEDIATE transactions already serialise writers),
 the same scheme as ingestion (docs/decisions/0022-processing-watermark.md):
 - ``WRITER_LOCK``: every insert holds it shared, taken before the sequence hands out ids. A
-  processor takes it exclusively for an instant after reading MAX(id), so every id up to that
-  MAX belongs to a finished transaction and no event can appear later below the watermark.
+  processor takes it exclusively for an instant after reading MAX(id) (``core.sql.
+  event_range_claim``, shared with ingestion), so every id up to that MAX belongs to a finished
+  transaction and no event can appear later below the watermark.
 - ``PROCESSOR_LOCK``: processors and rebuilds hold it for their transaction, one after another.
 """
 
@@ -138,18 +139,6 @@ def _events_insert_postgres(cursor, app, rows: list[tuple], received) -> int:
     return cursor.rowcount
 
 
-def max_id_settled(cursor) -> int:
-    """The highest id below which no insert is still in flight (see the module docstring)."""
-    cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {EVENTS}")
-    (max_id,) = cursor.fetchone()
-    if _postgres():
-        cursor.execute(
-            f"SELECT pg_advisory_unlock({WRITER_LOCK}) "
-            f"FROM (SELECT pg_advisory_lock({WRITER_LOCK})) AS writers_drained"
-        )
-    return max_id
-
-
 # One processor runs at a time, so it may sort and hash in memory rather than on disk (the
 # default 4 MB spilled the fold's sorts of a 200,000-event claim to temporary files).
 PROCESSOR_WORK_MEM = "64MB"
@@ -163,15 +152,6 @@ def processor_lock(cursor) -> None:
             f"SELECT pg_advisory_xact_lock({PROCESSOR_LOCK}), set_config('work_mem', %s, true)",
             [PROCESSOR_WORK_MEM],
         )
-
-
-def nth_pending_id(cursor, *, after: int, n: int) -> int | None:
-    """The id of the n-th event after ``after`` (ids have gaps), to cap a claim."""
-    cursor.execute(
-        f"SELECT id FROM {EVENTS} WHERE id > %s ORDER BY id LIMIT 1 OFFSET %s", [after, n - 1]
-    )
-    row = cursor.fetchone()
-    return None if row is None else row[0]
 
 
 # The latest event per (app, user) wins by (timestamp, id); a later batch may hold an older

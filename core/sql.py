@@ -1,4 +1,5 @@
-"""The platform's own SQL, one named function per statement, each with its why.
+"""The platform's own SQL, one named function per statement (or per shared step), each with
+its why.
 
 Every statement runs unchanged on PostgreSQL and SQLite (the increment's transaction differs).
 """
@@ -7,6 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from django.db import connection, models, transaction
+from django.db.backends.utils import CursorWrapper
 
 # The conflict on the unique (key, window_start) turns the insert into an increment, atomically
 # (SQLite >= 3.35 for RETURNING). Django's database cache ``incr`` is a read-then-write.
@@ -41,6 +43,34 @@ def database_ping() -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
         cursor.fetchone()
+
+
+def event_range_claim(
+    cursor: CursorWrapper, *, table: str, writer_lock: int, after: int, limit: int
+) -> int | None:
+    """The last id of the next range of at most ``limit`` events of ``table`` after ``after``
+    that a processor may fold, or None when there is none (docs/decisions/0022).
+
+    Reads MAX(id), then, on PostgreSQL, takes the writers' advisory lock ``writer_lock``
+    exclusively for an instant: every insert holds it shared from before the sequence hands out
+    its id, so every id up to that MAX then belongs to a finished transaction and no event can
+    appear later below the range (SQLite's IMMEDIATE transactions already serialise writers).
+    Ids have gaps, so the range is capped at the ``limit``-th id after ``after``.
+    """
+    cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}")
+    (upto,) = cursor.fetchone()
+    if connection.vendor == "postgresql":
+        cursor.execute(
+            f"SELECT pg_advisory_unlock({writer_lock}) "
+            f"FROM (SELECT pg_advisory_lock({writer_lock})) AS writers_drained"
+        )
+    cursor.execute(
+        f"SELECT id FROM {table} WHERE id > %s ORDER BY id LIMIT 1 OFFSET %s", [after, limit - 1]
+    )
+    nth = cursor.fetchone()
+    if nth is not None:
+        upto = min(int(upto), int(nth[0]))
+    return int(upto) if upto > after else None
 
 
 def rows_update(objects: Sequence[models.Model], fields: Sequence[str]) -> None:

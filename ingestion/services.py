@@ -18,6 +18,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from core.batching import Batcher
+from core.sql import event_range_claim
 from ingestion import sql
 from ingestion.models import Batch, Event, UserRevenue
 from ingestion.selectors import RevenueDifference, revenue_differences, watermark_get
@@ -159,11 +160,10 @@ def events_process_batch(*, limit: int | None = None) -> ProcessedBatch | None:
     with transaction.atomic(), connection.cursor() as cursor:
         sql.processor_lock(cursor)
         after = watermark_get()
-        upto = sql.max_id_settled(cursor)
-        nth = sql.nth_pending_id(cursor, after=after, n=limit)
-        if nth is not None:
-            upto = min(upto, nth)
-        if upto <= after:
+        upto = event_range_claim(
+            cursor, table=sql.EVENTS, writer_lock=sql.WRITER_LOCK, after=after, limit=limit
+        )
+        if upto is None:
             return None
         folded = sql.revenue_fold(cursor, after=after, upto=upto, now=sql.db_now())
         out_of_range = 0

@@ -7,8 +7,9 @@ Two advisory locks on PostgreSQL (SQLite's IMMEDIATE transactions already serial
 see docs/decisions/0022-processing-watermark.md:
 - ``WRITER_LOCK``: every insert holds it shared for its statement or transaction, taken
   before the sequence hands out ids. A processor takes it exclusively for an instant after
-  reading MAX(id): every id up to that MAX then belongs to a finished transaction, so no
-  event can appear later below the watermark.
+  reading MAX(id) (``core.sql.event_range_claim``, shared with analytics): every id up to that
+  MAX then belongs to a finished transaction, so no event can appear later below the
+  watermark.
 - ``PROCESSOR_LOCK``: processors (and rebuilds) hold it for their transaction, so ranges are
   folded one after the other; a second processor waits, then takes the next range.
 """
@@ -131,28 +132,6 @@ def processor_lock(cursor: CursorWrapper) -> None:
     SQLite's IMMEDIATE transaction already excludes other writers)."""
     if _postgres():
         cursor.execute(f"SELECT pg_advisory_xact_lock({PROCESSOR_LOCK})")
-
-
-def max_id_settled(cursor: CursorWrapper) -> int:
-    """The highest id below which no insert is still in flight (see the module docstring)."""
-    cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {EVENTS}")
-    (max_id,) = cursor.fetchone()
-    if _postgres():
-        # Wait for the inserts in flight when MAX(id) was read, then let writers go at once.
-        cursor.execute(
-            f"SELECT pg_advisory_unlock({WRITER_LOCK}) "
-            f"FROM (SELECT pg_advisory_lock({WRITER_LOCK})) AS writers_drained"
-        )
-    return int(max_id)
-
-
-def nth_pending_id(cursor: CursorWrapper, *, after: int, n: int) -> int | None:
-    """The id of the n-th event after ``after`` (ids have gaps), to cap a claim."""
-    cursor.execute(
-        f"SELECT id FROM {EVENTS} WHERE id > %s ORDER BY id LIMIT 1 OFFSET %s", [after, n - 1]
-    )
-    row = cursor.fetchone()
-    return None if row is None else int(row[0])
 
 
 # A user's events of the range are "at risk" when, in some order, they could take the total
