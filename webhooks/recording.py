@@ -11,11 +11,12 @@ once its calls have returned (``deliveries_record``).
 
 import random
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import models, transaction
 
 from core.sql import rows_update
 from webhooks.breaker import breaker_record_failure, breaker_record_success
@@ -123,6 +124,13 @@ def _fetch_outcome_apply(
     )
 
 
+def _locked[M: models.Model](model: type[M], ids: Iterable[Any]) -> dict[Any, M]:
+    """Rows of ``model`` by primary key, locked in key order (every recorder locks requests,
+    then their fetches or deliveries, in that order: no two passes deadlock)."""
+    rows = model._default_manager.select_for_update().filter(pk__in=sorted(set(ids)))
+    return {row.pk: row for row in rows.order_by("pk")}
+
+
 def fetch_outcomes_store(
     *, results: Sequence[FetchResult], now: datetime
 ) -> tuple[list[FetchResult], list[CollectionRequest]]:
@@ -130,17 +138,8 @@ def fetch_outcomes_store(
     them) and their fetches, record each outcome of a fetch still pending. Returns the results
     recorded (a fetch another worker finished after our lease lapsed is skipped) and the locked
     requests one of whose fetches ended."""
-    request_ids = sorted({job.request_id for job, _ in results})
-    requests = {
-        r.pk: r
-        for r in CollectionRequest.objects.select_for_update().filter(pk__in=request_ids)
-        .order_by("pk")
-    }  # fmt: skip
-    fetch_ids = sorted(job.fetch_id for job, _ in results)
-    fetches = {
-        f.pk: f
-        for f in ProviderFetch.objects.select_for_update().filter(pk__in=fetch_ids).order_by("pk")
-    }
+    requests = _locked(CollectionRequest, (job.request_id for job, _ in results))
+    fetches = _locked(ProviderFetch, (job.fetch_id for job, _ in results))
     recorded, attempts, ended = [], [], {}
     for job, http in results:
         fetch, request = fetches[job.fetch_id], requests[job.request_id]
@@ -243,17 +242,8 @@ def deliveries_record(*, results: Sequence[DeliveryResult], now: datetime) -> No
     if not results:
         return
     with transaction.atomic():
-        request_ids = sorted({job.request_id for job, _ in results})
-        requests = {
-            r.pk: r
-            for r in CollectionRequest.objects.select_for_update().filter(pk__in=request_ids)
-            .order_by("pk")
-        }  # fmt: skip
-        delivery_ids = sorted(job.delivery_id for job, _ in results)
-        deliveries = {
-            d.pk: d
-            for d in Delivery.objects.select_for_update().filter(pk__in=delivery_ids).order_by("pk")
-        }
+        requests = _locked(CollectionRequest, (job.request_id for job, _ in results))
+        deliveries = _locked(Delivery, (job.delivery_id for job, _ in results))
         attempts, changed, ended = [], [], {}
         for job, http in results:
             delivery, request = deliveries[job.delivery_id], requests[job.request_id]

@@ -1,23 +1,29 @@
 """Recording a pass's outcomes: the fetches together, then the breakers per provider in call
-order (webhooks.recording, decision 0044)."""
+order (webhooks.recording, decision 0044); a pass's recording costs the same queries however
+many outcomes it holds."""
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from tests.webhooks.factories import collection_make
 from webhooks.breaker import breakers_ensure
-from webhooks.claims import FetchJob
+from webhooks.claims import FetchJob, delivery_claim_due
 from webhooks.http import HttpOutcome
 from webhooks.models import (
     Attempt,
     BreakerState,
+    CollectionRequest,
+    Delivery,
     FetchState,
     ProviderBreaker,
     ProviderFetch,
 )
-from webhooks.recording import breakers_record, fetch_outcomes_store
+from webhooks.recording import breakers_record, deliveries_record, fetch_outcomes_store
+from webhooks.work import fetches_record
 
 pytestmark = pytest.mark.django_db
 
@@ -124,3 +130,46 @@ def test_outcomes_of_one_pass_are_stored_together_and_a_finished_fetch_is_skippe
         (second.pk, "gas", 1, "retry"),
     }
     assert ProviderFetch.objects.get(pk=done.pk).attempts == 0
+
+
+def _fetch_results(requests: int) -> list:
+    """A successful answer to every fetch of ``requests`` new requests."""
+    made = [collection_make() for _ in range(requests)]
+    fetches = ProviderFetch.objects.filter(request__in=made)
+    return [(FetchJob(f.pk, f.request_id, f.provider), _answer(200)) for f in fetches]
+
+
+def _queries_of(results: list) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        fetches_record(results=results)
+    return len(captured)
+
+
+def test_a_pass_records_its_fetches_in_as_many_queries_for_one_request_as_for_ten(
+    django_assert_num_queries,
+):
+    one = _queries_of(_fetch_results(1))
+    results = _fetch_results(10)
+    with django_assert_num_queries(one):
+        fetches_record(results=results)
+    assert Delivery.objects.count() == 11  # each request's delivery, queued by the same pass
+
+
+def _claimed_deliveries(requests: int) -> list:
+    """A successful answer to the delivery of each of ``requests`` new, collected requests."""
+    fetches_record(results=_fetch_results(requests))
+    jobs = delivery_claim_due(now=timezone.now() + timedelta(seconds=1), limit=100)
+    assert len(jobs) == requests
+    return [(job, _answer(200)) for job in jobs]
+
+
+def test_a_pass_records_its_deliveries_in_as_many_queries_for_one_as_for_ten(
+    django_assert_num_queries,
+):
+    results = _claimed_deliveries(1)
+    with CaptureQueriesContext(connection) as one:
+        deliveries_record(results=results, now=timezone.now())
+    results = _claimed_deliveries(10)
+    with django_assert_num_queries(len(one)):
+        deliveries_record(results=results, now=timezone.now())
+    assert set(CollectionRequest.objects.values_list("status", flat=True)) == {"delivered"}
