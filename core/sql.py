@@ -84,7 +84,7 @@ def rows_update(objects: Sequence[models.Model], fields: Sequence[str]) -> None:
     meta = type(objects[0])._meta
     by_name = {field.name: field for field in meta.concrete_fields}
     columns = [by_name[name] for name in fields]  # KeyError: not a concrete field
-    pk = by_name[meta.pk.name] if meta.pk is not None else None
+    pk = meta.pk
     if pk is None:
         raise TypeError(f"{meta.label} has no primary key")
     quote = connection.ops.quote_name

@@ -51,6 +51,8 @@ SESSION_STATE_BADGES = {
 }
 
 
+VIEWER_FIELDS = ("user_id", "max_streams", "effective_limit", "refusal_count", "last_refused_at",
+                 "refusal_hours", "created_at", "recent_sessions")  # fmt: skip
 SESSION_FIELDS = ["id", "status", "viewer", "device_id", "content_id", "started_at",
                   "last_heartbeat", "expires_at", "ended_at", "end_reason"]  # fmt: skip
 
@@ -121,24 +123,9 @@ class ViewerAdmin(admin.ModelAdmin):
     list_filter = [ViewerLimitFilter, ViewerRefusedFilter]
     search_fields = ["user_id"]
     search_help_text = "Exact or partial user id."
-    fields = [
-        "user_id",
-        "max_streams",
-        "effective_limit",
-        "refusal_count",
-        "last_refused_at",
-        "refusal_hours",
-        "created_at",
-        "recent_sessions",
-    ]
-    readonly_fields = [
-        "effective_limit",
-        "refusal_count",
-        "last_refused_at",
-        "refusal_hours",
-        "created_at",
-        "recent_sessions",
-    ]
+    fields = VIEWER_FIELDS
+    # Everything but the two a form edits (user_id only while adding: get_readonly_fields).
+    readonly_fields = [name for name in VIEWER_FIELDS if name not in ("user_id", "max_streams")]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Viewer]:
         return viewer_list_with_active_count()

@@ -3,9 +3,11 @@
 from datetime import timedelta
 
 import factory
+import pytest
 from django.db.models import F
 
 from streams.models import StreamSession, Viewer
+from streams.services import StreamLimitReachedError, session_start
 
 
 class ViewerFactory(factory.django.DjangoModelFactory[Viewer]):
@@ -30,3 +32,11 @@ def sessions_age(*, seconds: float, **filters) -> int:
         last_heartbeat=F("last_heartbeat") - delta,
         expires_at=F("expires_at") - delta,
     )
+
+
+def starts_refused(*, user_id: str, times: int = 1) -> None:
+    """``times`` starts of a viewer already at their limit, each from a device of its own, each
+    refused (a refusal counted on the viewer and in its hour)."""
+    for attempt in range(times):
+        with pytest.raises(StreamLimitReachedError):
+            session_start(user_id=user_id, device_id=f"refused-{attempt}")

@@ -10,7 +10,7 @@ from django.utils import timezone
 from streams.models import EndReason, RefusalHour, StreamSession
 from streams.services import StreamLimitReachedError, session_start, session_stop
 from tests.admin_checks import assert_constant_queries, assert_read_only, messages_of
-from tests.streams.factories import ViewerFactory, sessions_age
+from tests.streams.factories import ViewerFactory, sessions_age, starts_refused
 
 pytestmark = pytest.mark.django_db
 
@@ -201,19 +201,13 @@ def test_changelists_cost_the_same_queries_for_1_and_20_rows(
     )
 
 
-def _refused(user_id: str, times: int) -> None:
-    for attempt in range(times):
-        with pytest.raises(StreamLimitReachedError):
-            session_start(user_id=user_id, device_id=f"refused-{attempt}")
-
-
 def test_refusals_per_hour_are_listed_read_only_and_searchable(admin_client):
     alice = ViewerFactory.create(user_id="alice", max_streams=1)
     ViewerFactory.create(user_id="bob", max_streams=1)
     session_start(user_id="alice", device_id="tv")
     session_start(user_id="bob", device_id="tv")
-    _refused("alice", 3)
-    _refused("bob", 1)
+    starts_refused(user_id="alice", times=3)
+    starts_refused(user_id="bob")
     hour = RefusalHour.objects.get(viewer=alice).hour
 
     listed = admin_client.get(REFUSAL_HOURS)
@@ -245,7 +239,7 @@ def test_refusal_hours_list_costs_the_same_queries_for_more_rows(
 def test_viewer_page_lists_its_refusals_per_hour(admin_client):
     alice = ViewerFactory.create(user_id="alice", max_streams=1)
     session_start(user_id="alice", device_id="tv")
-    _refused("alice", 2)
+    starts_refused(user_id="alice", times=2)
     hour = RefusalHour.objects.get().hour
     RefusalHour.objects.create(viewer=alice, hour=hour - timedelta(hours=5), count=9)
 

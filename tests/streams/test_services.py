@@ -22,7 +22,7 @@ from streams.services import (
     viewer_set_limit,
     viewers_upsert,
 )
-from tests.streams.factories import ViewerFactory, sessions_age
+from tests.streams.factories import ViewerFactory, sessions_age, starts_refused
 
 pytestmark = pytest.mark.django_db
 
@@ -107,10 +107,8 @@ def test_refusals_in_one_hour_add_up_on_one_row_per_viewer():
     bob = ViewerFactory.create(user_id="bob", max_streams=1)
     session_start(user_id="alice", device_id="tv")
     session_start(user_id="bob", device_id="tv")
-    for user_id, times in (("alice", 3), ("bob", 2)):
-        for attempt in range(times):
-            with pytest.raises(StreamLimitReachedError):
-                session_start(user_id=user_id, device_id=f"phone-{attempt}")
+    starts_refused(user_id="alice", times=3)
+    starts_refused(user_id="bob", times=2)
     rows = RefusalHour.objects.order_by("viewer__user_id").values_list("viewer_id", "count")
     assert list(rows) == [(alice.pk, 3), (bob.pk, 2)]
 
@@ -118,14 +116,12 @@ def test_refusals_in_one_hour_add_up_on_one_row_per_viewer():
 def test_a_refusal_in_a_new_hour_starts_a_new_row():
     viewer = ViewerFactory.create(user_id="alice", max_streams=1)
     session_start(user_id="alice", device_id="tv")
-    with pytest.raises(StreamLimitReachedError):
-        session_start(user_id="alice", device_id="phone")
+    starts_refused(user_id="alice")
     # Move the first refusal's row back an hour, as if it had been counted then.
     (row,) = RefusalHour.objects.all()
     earlier = row.hour - timedelta(hours=1)
     RefusalHour.objects.filter(pk=row.pk).update(hour=earlier)
-    with pytest.raises(StreamLimitReachedError):
-        session_start(user_id="alice", device_id="phone")
+    starts_refused(user_id="alice")
     hours = RefusalHour.objects.filter(viewer=viewer).order_by("hour")
     assert list(hours.values_list("hour", "count")) == [(earlier, 1), (row.hour, 1)]
 
