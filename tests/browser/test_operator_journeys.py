@@ -2,14 +2,10 @@
 browser at 1,366 px on the demo data: force-end a session, retry the failed deliveries a filter
 shows, revoke an analytics key; and every changelist of these apps fits the screen."""
 
-import json
-import uuid
-from datetime import timedelta
-
 import pytest
-from django.utils import timezone
 
 from core.browser import VIEWPORT
+from tests.webhooks.factories import failed_deliveries_make
 
 # A development dependency: without it the package's tests are skipped, as the harness says.
 expect = pytest.importorskip("playwright.sync_api").expect
@@ -67,7 +63,7 @@ def test_lists_fit_with_ids_of_the_longest_kind(admin_page, browser_data_restore
     long = "x" * 200
     Viewer.objects.create(user_id=f"user-{long}")
     session_start(user_id=f"user-{long}", device_id=f"device-{long}", content_id=f"c-{long}")
-    _failed_deliveries(1, provider="gas", host=f"{'h' * 60}.example")
+    failed_deliveries_make(1, provider="gas", host=f"{'h' * 60}.example")
     for url in (
         "/admin/streams/viewer/",
         "/admin/streams/streamsession/",
@@ -101,45 +97,11 @@ def test_force_end_a_session(admin_page, browser_data_restore):
     expect(admin_page.locator("#result_list .session-state")).to_have_text(["Force-ended"])
 
 
-def _failed_deliveries(count: int, *, provider: str, host: str = "callback.example") -> list:
-    """Requests whose callback failed, as the engine leaves them."""
-    from webhooks.models import CollectionRequest, Delivery, ProviderFetch
-
-    now = timezone.now()
-    made = []
-    for _ in range(count):
-        request = CollectionRequest.objects.create(
-            providers=[provider],
-            callback_url=f"https://{host}/hook",
-            callback_host=host,
-            status="failed",
-            deadline_at=now + timedelta(minutes=5),
-            created_at=now,
-            finished_at=now,
-        )
-        ProviderFetch.objects.create(
-            request=request, provider=provider, state="fetched", data={"v": 1}, fetched_at=now
-        )
-        delivery = Delivery.objects.create(
-            request=request,
-            webhook_id=f"msg_{uuid.uuid4().hex}",
-            body=json.dumps({"status": "completed"}),
-            state="failed",
-            attempts=5,
-            window_ends_at=now,
-            last_status_code=410,
-            last_response="gone",
-            created_at=now,
-        )
-        made.append(delivery.pk)
-    return made
-
-
 def test_retry_all_failed_deliveries_matching_a_filter(admin_page, browser_data_restore):
     from webhooks.models import Delivery
 
     gas = list(Delivery.objects.filter(state="failed").values_list("pk", flat=True))
-    internet = _failed_deliveries(2, provider="internet")
+    internet = [d.pk for d in failed_deliveries_make(2, provider="internet")]
     admin_page.goto("/admin/webhooks/faileddelivery/")
     admin_page.locator("#changelist-filter a", has_text="internet").click()
     expect(admin_page.locator("#result_list tbody tr")).to_have_count(2)

@@ -1,22 +1,18 @@
 """Operator pages: search and filters, the failed-deliveries retries, breakers, mock settings."""
 
-import json
-import uuid
 from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
 
 from tests.admin_checks import assert_constant_queries, assert_read_only, messages_of
-from tests.webhooks.factories import collection_make
-from webhooks import clock
+from tests.webhooks.factories import collection_make, failed_deliveries_make
 from webhooks.models import (
     CollectionRequest,
     Delivery,
     FailedDelivery,
     MockProvider,
     ProviderBreaker,
-    ProviderFetch,
 )
 from webhooks.work import work_settle
 
@@ -126,43 +122,10 @@ def test_mock_provider_settings_are_edited_in_the_admin(admin_client):
     assert (row.name, row.failure_rate, row.latency_ms, row.outage_until) == ("gas", 0.25, 40, None)
 
 
-def _failed_rows(count: int, *, provider: str = "gas", created_at=None) -> list[Delivery]:
-    """Requests whose callback has failed, written as the engine leaves them."""
-    now = created_at or clock.now()
-    made = []
-    for _ in range(count):
-        request = CollectionRequest.objects.create(
-            providers=[provider],
-            callback_url="https://callback.example/hook",
-            callback_host="callback.example",
-            status="failed",
-            deadline_at=now + timedelta(minutes=5),
-            created_at=now,
-            finished_at=now,
-        )
-        ProviderFetch.objects.create(
-            request=request, provider=provider, state="fetched", data={"amount": 1}, fetched_at=now
-        )
-        made.append(
-            Delivery.objects.create(
-                request=request,
-                webhook_id=f"msg_{uuid.uuid4().hex}",
-                body=json.dumps({"status": "completed"}),
-                state="failed",
-                attempts=3,
-                window_ends_at=now,
-                last_status_code=410,
-                last_response="gone",
-                created_at=now,
-            )
-        )
-    return made
-
-
 def test_retry_all_matching_follows_the_list_filters(admin_client, driven):
-    gas = _failed_rows(3, provider="gas")
-    internet = _failed_rows(2, provider="internet")
-    old = _failed_rows(1, provider="gas", created_at=driven() - timedelta(days=30))
+    gas = failed_deliveries_make(3, provider="gas")
+    internet = failed_deliveries_make(2, provider="internet")
+    old = failed_deliveries_make(1, provider="gas", created_at=driven() - timedelta(days=30))
     since = (driven() - timedelta(days=1)).isoformat()
     query = "?" + urlencode({"created_at__gte": since, "request__fetches__provider": "gas"})
     listed = admin_client.get(CHANGELIST + query)
@@ -181,7 +144,7 @@ def test_retry_all_matching_follows_the_list_filters(admin_client, driven):
 
 
 def test_retry_all_matching_needs_the_change_permission(client, django_user_model):
-    _failed_rows(1)
+    failed_deliveries_make(1)
     viewer = django_user_model.objects.create_user("viewer", password=None, is_staff=True)
     from django.contrib.auth.models import Permission
 
@@ -196,7 +159,7 @@ def test_retry_all_matching_needs_the_change_permission(client, django_user_mode
 
 
 def test_work_rows_and_breakers_are_read_only(admin_client, driven):
-    delivery = _failed_rows(1)[0]
+    delivery = failed_deliveries_make(1)[0]
     breaker = ProviderBreaker.objects.create(provider="gas", state="closed")
     for obj in (delivery.request, FailedDelivery.objects.get(pk=delivery.pk), breaker):
         assert_read_only(admin_client, obj)
@@ -204,7 +167,7 @@ def test_work_rows_and_breakers_are_read_only(admin_client, driven):
 
 
 def test_the_request_page_still_shows_its_work_inline(admin_client, driven):
-    delivery = _failed_rows(1)[0]
+    delivery = failed_deliveries_make(1)[0]
     page = admin_client.get(f"/admin/webhooks/collectionrequest/{delivery.request_id}/change/")
     assert delivery.webhook_id in page.text
     assert "Provider fetch" in page.text
@@ -225,8 +188,8 @@ def _mocks(count: int) -> None:
 @pytest.mark.parametrize(
     ("model", "make"),
     [
-        ("collectionrequest", _failed_rows),
-        ("faileddelivery", _failed_rows),
+        ("collectionrequest", failed_deliveries_make),
+        ("faileddelivery", failed_deliveries_make),
         ("providerbreaker", _breakers),
         ("mockprovider", _mocks),
     ],
