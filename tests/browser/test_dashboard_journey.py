@@ -9,8 +9,9 @@ import pytest
 from django.utils import timezone
 
 from royalties.models import Run
-from streams.selectors import refusals_per_hour, session_active_count
-from streams.services import StreamLimitReachedError, session_start
+from streams.models import StreamSession
+from streams.selectors import refusals_per_hour, session_active_count, session_active_q
+from streams.services import StreamLimitReachedError, session_heartbeat, session_start
 from tests.browser.data import REFUSED_VIEWER
 
 
@@ -34,8 +35,16 @@ def _payout_amounts(page) -> dict[str, Decimal]:
     return amounts
 
 
+def _leases_renewed() -> None:
+    """Heartbeat every playing session: the browser data's sessions started when it was loaded,
+    and one whose lease ran out between the page and the count would make them differ."""
+    for session_id in StreamSession.objects.filter(session_active_q()).values_list("id", flat=True):
+        session_heartbeat(session_id=session_id)
+
+
 def test_read_the_dashboard(admin_page, browser_data_restore):
     latest = Run.objects.filter(status=Run.Status.SUCCEEDED).latest("created_at")
+    _leases_renewed()
     admin_page.goto("/admin/")
     assert admin_page.title() == "Dashboard | Streaming back office"
 
