@@ -17,6 +17,7 @@ from core.demo import demo_load
 MIGRATION_SEEDS = [("royalties.migrations.0002_revenue_shares", "seed")]
 # A viewer of the browser data who plays one stream, at a limit of 1.
 REFUSED_VIEWER = "erin"
+REFUSED_VIEWER_DEVICE = "phone"
 
 
 def browser_data_load() -> None:
@@ -74,7 +75,7 @@ def _streams_add() -> None:
         session_start(user_id="alice", device_id="tv-livingroom", content_id="film-42")
         # A viewer at a limit of 1 whose second device is refused: a row of refusals per hour.
         viewers_upsert(limits={REFUSED_VIEWER: 1})
-        session_start(user_id=REFUSED_VIEWER, device_id="phone", content_id="song-7")
+        session_start(user_id=REFUSED_VIEWER, device_id=REFUSED_VIEWER_DEVICE, content_id="song-7")
         with contextlib.suppress(StreamLimitReachedError):
             session_start(user_id=REFUSED_VIEWER, device_id="tablet", content_id="song-7")
 

@@ -12,7 +12,7 @@ from royalties.models import Run
 from streams.models import StreamSession
 from streams.selectors import refusals_per_hour, session_active_count, session_active_q
 from streams.services import StreamLimitReachedError, session_heartbeat, session_start
-from tests.browser.data import REFUSED_VIEWER
+from tests.browser.data import REFUSED_VIEWER, REFUSED_VIEWER_DEVICE
 
 
 def _bars(page) -> dict[str, Decimal]:
@@ -36,8 +36,11 @@ def _payout_amounts(page) -> dict[str, Decimal]:
 
 
 def _leases_renewed() -> None:
-    """Heartbeat every playing session: the browser data's sessions started when it was loaded,
-    and one whose lease ran out between the page and the count would make them differ."""
+    """The browser data's sessions started when it was loaded, and their leases may have run
+    out since (or run out between the page and the count): the refused viewer plays again on
+    the same device (its lapsed session is replaced, a live one kept), then every playing
+    session is heartbeaten."""
+    session_start(user_id=REFUSED_VIEWER, device_id=REFUSED_VIEWER_DEVICE, content_id="song-7")
     for session_id in StreamSession.objects.filter(session_active_q()).values_list("id", flat=True):
         session_heartbeat(session_id=session_id)
 
