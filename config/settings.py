@@ -106,6 +106,16 @@ TEMPLATES = [
 SQLITE_PATH = VAR_DIR / "platform.sqlite3"
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{SQLITE_PATH}")
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
+# PostgreSQL: server-side binding, and a statement prepared on a connection once it has run
+# there DATABASE_PREPARE_THRESHOLD times (psycopg's default, 5): the hot statements are planned
+# once per connection, not on every request (docs/decisions/0065-prepared-statements.md).
+# A negative threshold prepares nothing (for a pooler that cannot keep them, such as PgBouncer
+# in transaction mode).
+_PREPARE_THRESHOLD = env_int("DATABASE_PREPARE_THRESHOLD", 5)
+POSTGRES_PREPARED = {
+    "server_side_binding": True,
+    "prepare_threshold": None if _PREPARE_THRESHOLD < 0 else _PREPARE_THRESHOLD,
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers work while one writer writes; IMMEDIATE takes the write lock at BEGIN,
     # so two transactions never both read and then fail to upgrade (no "database is locked"
@@ -128,6 +138,7 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and (
     # checked before reuse (docs/decisions/0008-connection-pool.md).
     DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_WORKER_CONN_MAX_AGE_SECONDS", 300)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["default"].setdefault("OPTIONS", {}).update(POSTGRES_PREPARED)
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # psycopg's connection pool (docs/decisions/0008-connection-pool.md): each request borrows
     # a connection and gives it back when Django closes it (CONN_MAX_AGE must be 0 with a
@@ -135,7 +146,8 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # connection when it is returned rather than with a SELECT 1 before every request.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+    DATABASES["default"].setdefault("OPTIONS", {}).update(POSTGRES_PREPARED)
+    DATABASES["default"]["OPTIONS"]["pool"] = {
         "min_size": env_int("DATABASE_POOL_MIN_SIZE", 1),
         "max_size": env_int("DATABASE_POOL_MAX_SIZE", 8),
         "timeout": env_int("DATABASE_POOL_TIMEOUT_SECONDS", 10),

@@ -108,6 +108,39 @@ def test_token_reads_user_and_permissions_in_one_query(make_client, django_asser
 
 
 @pytest.mark.django_db
+def test_token_user_is_the_user_the_orm_loads():
+    from datetime import UTC, datetime
+
+    from rest_framework.authtoken.models import Token
+
+    from core.api.authentication import TokenAuthentication
+
+    user = get_user_model().objects.create_user(
+        "carol", email="c@example.com", password="pw-for-tests-123", first_name="Carol"
+    )
+    get_user_model().objects.filter(pk=user.pk).update(
+        is_superuser=True, last_login=datetime(2026, 12, 1, 8, 30, 15, 250000, tzinfo=UTC)
+    )
+    user.user_permissions.add(_perm("streams.view_viewer"))
+    key = Token.objects.create(user=user).key
+
+    authenticated, token = TokenAuthentication().authenticate_credentials(key)
+
+    loaded = get_user_model().objects.get(pk=user.pk)
+    fields = [field.attname for field in get_user_model()._meta.concrete_fields]
+    assert {name: getattr(authenticated, name) for name in fields} == {
+        name: getattr(loaded, name) for name in fields
+    }
+    assert authenticated.is_superuser is True
+    assert authenticated.is_active is True
+    assert authenticated.last_login == datetime(2026, 12, 1, 8, 30, 15, 250000, tzinfo=UTC)
+    assert authenticated._state.adding is False
+    assert authenticated.get_all_permissions() == {"streams.view_viewer"}
+    assert token.key == key
+    assert token.user is authenticated
+
+
+@pytest.mark.django_db
 def test_token_permissions_through_a_group_and_withdrawn_on_the_next_request(make_client):
     client = make_client()
     ViewerFactory(user_id="alice")
@@ -212,3 +245,25 @@ def test_live_event_skips_the_batcher_check_while_a_trigger_is_in_flight(
         assert client.post("/liveEvent", LIVE_EVENT, format="json").status_code == 201
     assert len(enqueued) == 1
     assert cache.get(EVENTS_BATCHER.lock_key) == "1"
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements: PostgreSQL")
+def test_token_statement_is_prepared_on_its_connection_after_five_runs(make_client):
+    client = make_client(perms=("streams.view_viewer",))
+    ViewerFactory(user_id="alice")
+
+    def prepared() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+                ["%token_permission%"],
+            )
+            return cursor.fetchone()[0]
+
+    seen = []
+    for _ in range(8):
+        assert client.get("/api/streams/viewers/alice").status_code == 200
+        seen.append(prepared())
+    # Five runs as a plain statement, then prepared: the sixth and later reuse its plan.
+    assert seen == [0, 0, 0, 0, 0, 1, 1, 1]

@@ -119,3 +119,31 @@ def test_production_keeps_private_callbacks_off_by_default():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False False"
+
+
+def _database_options(argv: list[str], extra_env: dict[str, str]) -> str:
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", **extra_env}
+    env["DATABASE_URL"] = "postgres://postgres@127.0.0.1:5432/options_only"  # never connected
+    code = (
+        f"import sys; sys.argv = {['manage.py', *argv]!r}; import django; django.setup(); "
+        "from django.conf import settings; o = settings.DATABASES['default']['OPTIONS']; "
+        "print(o.get('server_side_binding'), o.get('prepare_threshold'), 'pool' in o)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return result.stdout.strip()
+
+
+def test_postgres_binds_on_the_server_and_prepares_hot_statements():
+    assert _database_options(["runserver"], {}) == "True 5 True"
+    assert _database_options(["qcluster"], {}) == "True 5 False"
+    assert _database_options(["runserver"], {"DATABASE_PREPARE_THRESHOLD": "0"}) == "True 0 True"
+    never = _database_options(["qcluster"], {"DATABASE_PREPARE_THRESHOLD": "-1"})
+    assert never == "True None False"
