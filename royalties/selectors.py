@@ -10,6 +10,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, F, QuerySet, Sum
 
 from core.errors import ConflictError, NotFoundError
@@ -27,6 +28,39 @@ def run_get(*, run_id: int) -> Run:
     return run
 
 
+NO_RUN_YET = "No consolidation run has succeeded yet."
+
+# The run the compat reads serve: the latest succeeded one (the index on status and
+# finished_at descending answers it). Plain statements: the ORM's query building and model
+# instances cost several times the round trip on these hot reads (docs/performance.md).
+_LATEST_SUCCEEDED = (
+    f"SELECT id, finished_at FROM {Run._meta.db_table} WHERE status = %s "
+    "ORDER BY finished_at DESC, id DESC LIMIT 1"
+)
+_LATEST_SUCCEEDED_SUBSCRIBER = f"""
+SELECT r.id, s.user_id, s.seconds FROM ({_LATEST_SUCCEEDED}) r
+LEFT JOIN {Subscriber._meta.db_table} s ON s.run_id = r.id AND s.user_id = %s
+"""
+
+
+def _run_latest_succeeded_key() -> tuple[int, Any] | None:
+    """(id, finished_at) of the latest succeeded run, or None: one statement."""
+    with connection.cursor() as cursor:
+        cursor.execute(_LATEST_SUCCEEDED, [Run.Status.SUCCEEDED.value])
+        row = cursor.fetchone()
+    return None if row is None else (row[0], row[1])
+
+
+def _subscriber_latest_seconds(user_id: str) -> tuple[int, str | None, int | None] | None:
+    """(run id, user id, seconds) of one user in the latest succeeded run, in one statement;
+    the user's fields are None when the run does not have them, and None when no run has
+    succeeded."""
+    with connection.cursor() as cursor:
+        cursor.execute(_LATEST_SUCCEEDED_SUBSCRIBER, [Run.Status.SUCCEEDED.value, user_id])
+        row = cursor.fetchone()
+    return None if row is None else (row[0], row[1], row[2])
+
+
 def run_latest_succeeded(*, totals_only: bool = False) -> Run:
     """The run the reports serve. ``totals_only`` skips the warning and error lists (they can
     hold a thousand rejected rows that the compat endpoints never show)."""
@@ -35,7 +69,7 @@ def run_latest_succeeded(*, totals_only: bool = False) -> Run:
         runs = runs.defer("warnings", "errors", "checksums")
     run = runs.first()
     if run is None:
-        raise NotFoundError("No consolidation run has succeeded yet.")
+        raise NotFoundError(NO_RUN_YET)
     return run
 
 
@@ -167,6 +201,27 @@ def label_amounts(*, run: Run) -> tuple[tuple[str, Decimal], ...]:
     """(label, amount) of a succeeded run, cached in the process: a succeeded run never changes
     (the finish time is part of the key, so a reused id can never hit a stale entry)."""
     return _label_amounts(run.pk, run.finished_at)
+
+
+def label_amounts_latest() -> tuple[tuple[str, Decimal], ...]:
+    """(label, amount) of the latest succeeded run: one statement for the run's key, the
+    amounts from the process's cache (compat ``GET /report``, a hot read)."""
+    key = _run_latest_succeeded_key()
+    if key is None:
+        raise NotFoundError(NO_RUN_YET)
+    return _label_amounts(*key)
+
+
+def subscriber_latest_seconds(*, user_id: str) -> tuple[str, int]:
+    """(user id, seconds) of a user in the latest succeeded run, in one statement (compat
+    ``GET /users/{id}``, a hot read)."""
+    found = _subscriber_latest_seconds(user_id)
+    if found is None:
+        raise NotFoundError(NO_RUN_YET)
+    run_id, found_user_id, seconds = found
+    if found_user_id is None or seconds is None:
+        raise NotFoundError(f"User {user_id} is not in run {run_id}.")
+    return found_user_id, seconds
 
 
 def subscriber_get(*, run: Run, user_id: str) -> Subscriber:

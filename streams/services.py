@@ -295,9 +295,7 @@ def _end_expressions(reason: str) -> dict[str, Any]:
 
 def session_stop(*, session_id: uuid.UUID) -> None:
     """End a session (idempotent: ending an ended session changes nothing). Unknown id: 404."""
-    ended = StreamSession.objects.filter(id=session_id, ended_at__isnull=True).update(
-        **_end_expressions(EndReason.STOPPED)
-    )
+    ended = sql.session_end(session_id=session_id, reason=EndReason.STOPPED.value)
     if not ended and not StreamSession.objects.filter(id=session_id).exists():
         raise NotFoundError("Unknown stream session.", code="session_not_found")
 

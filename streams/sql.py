@@ -12,7 +12,7 @@ import orjson
 from django.db import connection
 from django_stubs_ext import WithAnnotations
 
-from streams.models import RefusalHour, StreamSession, Viewer
+from streams.models import EndReason, RefusalHour, StreamSession, Viewer
 
 SESSIONS = StreamSession._meta.db_table
 VIEWERS = Viewer._meta.db_table
@@ -50,6 +50,18 @@ RETURNING {_SESSION_COLUMNS},
     (SELECT user_id FROM {VIEWERS} WHERE {VIEWERS}.id = viewer_id) AS viewer_user_id
 """
 
+# One statement: end an open session now, or at its lease's end if that has passed (an expired
+# session keeps its true end). Django's Now() reads these clocks too (STATEMENT_TIMESTAMP on
+# PostgreSQL); plain SQL spares the ORM's compilation of the two CASEs on every stop.
+_STOP = """
+UPDATE {sessions}
+SET ended_at = CASE WHEN expires_at <= {now} THEN expires_at ELSE {now} END,
+    end_reason = CASE WHEN expires_at <= {now} THEN %(expired)s ELSE %(reason)s END
+WHERE id = %(id)s AND ended_at IS NULL
+"""
+_STOP_POSTGRES = _STOP.format(sessions=SESSIONS, now="STATEMENT_TIMESTAMP()")
+_STOP_SQLITE = _STOP.format(sessions=SESSIONS, now=_SQLITE_NOW)
+
 # The database function of migration streams/0002 (decision 0034).
 _START_POSTGRES = "SELECT streams_session_start(%s, %s, %s, %s, %s, %s, %s)"
 
@@ -76,6 +88,20 @@ def session_heartbeat_extend(
     sessions = list(StreamSession.objects.raw(sql, params))
     # The statements return viewer_user_id, which the raw query sets on each session.
     return cast("list[WithAnnotations[StreamSession, HeartbeatColumns]]", sessions)
+
+
+def session_end(*, session_id: uuid.UUID, reason: str) -> int:
+    """End a session if it is open (see _STOP); the rows ended, 0 or 1."""
+    postgres = connection.vendor == "postgresql"
+    params = {
+        "id": session_id if postgres else session_id.hex,
+        "expired": EndReason.EXPIRED.value,
+        "reason": reason,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_STOP_POSTGRES if postgres else _STOP_SQLITE, params)
+        ended: int = cursor.rowcount
+    return ended
 
 
 def session_start_call(

@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from core.api.pagination import PAGE_PARAMETERS, PageNumberPagination, paginated
 from core.api.renderers import JSONRenderer, json_dumps
-from core.api.serializers import ErrorOutputSerializer
+from core.api.serializers import ErrorOutputSerializer, output_data
 from core.api.views import OpenView
 from royalties import selectors, services
 from royalties.api.serializers import (
@@ -243,8 +243,7 @@ class CompatReportView(_CompatView):
         },
     )
     def get(self, request: Request) -> Response:
-        run = selectors.run_latest_succeeded(totals_only=True)
-        amounts = selectors.label_amounts(run=run)
+        amounts = selectors.label_amounts_latest()
         return Response({name: float(amount) for name, amount in amounts})
 
 
@@ -285,9 +284,9 @@ class CompatUserView(_CompatView):
         responses={200: CompatUserOutputSerializer, 404: NO_RUN_YET},
     )
     def get(self, request: Request, user_id: str) -> Response:
-        run = selectors.run_latest_succeeded(totals_only=True)
-        subscriber = selectors.subscriber_get(run=run, user_id=user_id)
-        return Response(CompatUserOutputSerializer(subscriber).data)
+        found_user_id, seconds = selectors.subscriber_latest_seconds(user_id=user_id)
+        subscriber = {"user_id": found_user_id, "seconds": seconds}
+        return Response(output_data(CompatUserOutputSerializer, subscriber))
 
 
 class CompatConsolidatedView(_CompatView):

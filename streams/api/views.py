@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.parsers import body_required
-from core.api.serializers import ErrorOutputSerializer
+from core.api.serializers import ErrorOutputSerializer, output_data
 from core.api.views import OpenView
 from core.errors import NotFoundError
 from streams.api.serializers import (
@@ -66,7 +66,7 @@ class SessionStartView(APIView):
         serializer.is_valid(raise_exception=True)
         outcome = session_start(**serializer.validated_data)
         body = {
-            **SessionOutputSerializer(outcome.session).data,
+            **output_data(SessionOutputSerializer, outcome.session),
             "active": outcome.active,
             "limit": outcome.limit,
         }
@@ -92,7 +92,7 @@ class SessionHeartbeatView(APIView):
     )
     def post(self, request: Request, session_id: UUID) -> Response:
         session = session_heartbeat(session_id=session_id)
-        return Response(HeartbeatOutputSerializer(session).data)
+        return Response(output_data(HeartbeatOutputSerializer, session))
 
 
 class SessionDetailView(APIView):

@@ -2,6 +2,7 @@
 
 import pytest
 
+from royalties import selectors
 from tests.royalties.factories import STREAMS, TRACKS, TRACKS_AS_PUBLISHED, USERS, consolidate
 
 pytestmark = pytest.mark.django_db
@@ -36,6 +37,26 @@ def test_report_serves_the_latest_succeeded_run(api_client):
     consolidate(streams=STREAMS, users=USERS, tracks=TRACKS_AS_PUBLISHED)
 
     assert api_client.get("/report").json() == {"label 1": 65.96, "label 2": 32.9, "label 3": 73.31}
+
+
+def test_report_and_user_are_one_statement_each(api_client, django_assert_num_queries):
+    run = consolidate(streams=STREAMS, users=USERS, tracks=TRACKS)
+    selectors._label_amounts.cache_clear()
+
+    # The first read of a run's report also reads its labels; later reads only the run's key.
+    with django_assert_num_queries(2):
+        first = api_client.get("/report")
+    with django_assert_num_queries(1):
+        again = api_client.get("/report")
+    assert first.content == again.content == b'{"label 1":72.73,"label 2":32.9,"label 3":73.31}'
+    with django_assert_num_queries(1):
+        user = api_client.get("/users/2373846")
+    assert user.json() == {"User": "2373846", "Total Streamed": 65673}
+    with django_assert_num_queries(1):
+        unknown = api_client.get("/users/0000000")
+    assert unknown.status_code == 404
+    detail = f"User 0000000 is not in run {run.pk}."
+    assert unknown.json() == {"code": "not_found", "detail": detail}
 
 
 def test_users_list_is_paginated(api_client, django_assert_num_queries):

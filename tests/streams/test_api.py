@@ -5,6 +5,7 @@ from datetime import datetime
 
 import pytest
 from django.conf import settings
+from django.utils import timezone
 
 from streams.models import EndReason, StreamSession, Viewer
 from tests.streams.factories import ViewerFactory, sessions_age
@@ -271,6 +272,9 @@ def test_stop_is_idempotent_and_frees_the_slot(session_client):
     session = StreamSession.objects.get()
     assert session.end_reason == EndReason.STOPPED
     ended_at = session.ended_at
+    assert ended_at is not None
+    assert session.started_at <= ended_at <= timezone.now()
+    assert ended_at < session.expires_at
     assert session_client.delete(f"{START}/{started['id']}").status_code == 204
     session.refresh_from_db()
     assert session.ended_at == ended_at
