@@ -90,6 +90,37 @@ def _measure(kinds: dict, *, only: list[str], requests: int, tree: bool) -> None
             print(profiler.output_text(unicode=False, color=False, show_all=False), flush=True)
 
 
+PROFILE_ENV = {
+    "DJANGO_SETTINGS_MODULE": "bench.full_stack",
+    "LOG_LEVEL": "ERROR",
+    # Every kind is measured on its success path: a webhook request to a loopback callback is
+    # accepted, and the mock providers answer.
+    "WEBHOOKS_CALLBACK_ALLOWED_NETWORKS": "127.0.0.1/32",
+    "WEBHOOKS_SUBMIT_RATE": "0",
+    "PROVIDERS_MOCK_ENABLED": "true",
+    "PROVIDERS_FAILURE_RATE": "0",
+}
+
+
+def _succeeded_run_user() -> str:
+    """A user of the latest succeeded run. The compat reads answer from that run: without one,
+    the shared fixtures are consolidated once, so they are measured answering 200, not 404."""
+    from django.core.management import call_command
+
+    from royalties.models import Run, Subscriber
+
+    if not Run.objects.filter(status=Run.Status.SUCCEEDED).exists():
+        fixtures = ROOT.parent / "shared" / "fixtures" / "royalties"
+        call_command(
+            "consolidate_royalties", "--no-progress", "--streams", str(fixtures / "streaming.csv"),
+            "--users", str(fixtures / "users.csv"), "--tracks", str(fixtures / "tracks.json"),
+        )  # fmt: skip
+    subscriber = Subscriber.objects.filter(run__status=Run.Status.SUCCEEDED).first()
+    if subscriber is None:
+        raise RuntimeError("the succeeded run has no subscribers")
+    return subscriber.user_id
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
     parser.add_argument("--requests", type=int, default=2000)
@@ -99,8 +130,7 @@ def main(argv: list[str] | None = None) -> int:
 
     harness = Harness()
     harness.prepare()
-    settings_env = {"DJANGO_SETTINGS_MODULE": "bench.full_stack", "LOG_LEVEL": "ERROR"}
-    os.environ.update(harness.env(settings_env))
+    os.environ.update(harness.env(PROFILE_ENV))
     sys.path.insert(0, str(ROOT))
     import django
 
@@ -118,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     token = Token.objects.get_or_create(user=user)[0].key
     Viewer.objects.get_or_create(user_id="bench-profile-viewer", defaults={"max_streams": 100})
     auth = {"Authorization": f"Token {token}"}
+    compat_user_id = _succeeded_run_user()
     secret = SERVER_ENV["INGESTION_SECRETS"]
 
     def call(environ: dict) -> int:
@@ -199,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
         "mock_provider": lambda: call(_environ("GET", "/providers/gas")),
         "compat_report": lambda: call(_environ("GET", "/report")),
-        "compat_user": lambda: call(_environ("GET", "/users/user1")),
+        "compat_user": lambda: call(_environ("GET", f"/users/{compat_user_id}")),
     }
     _measure(kinds, only=[k for k in args.only.split(",") if k], requests=args.requests,
              tree=args.tree)  # fmt: skip
