@@ -45,6 +45,7 @@ TARGETS: dict[str, list[Target]] = {
         Target("drain_1000.drain_vs_schedule", "<=", 1.25, "drain time / scheduled waits"),
     ],
     "royalties": [
+        Target("consolidation_vs_copy", ">=", 0.5, "consolidation vs plain COPY, 1M rows"),
         Target("compat_report_vs_ceiling", ">=", 0.35, "compat GET /report vs ceiling"),
         Target("compat_user_vs_ceiling", ">=", 0.25, "compat GET /users/{id} vs ceiling"),
     ],

@@ -4,11 +4,13 @@ its why.
 Every statement runs unchanged on PostgreSQL and SQLite (the increment's transaction differs).
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
 from django.db import connection, models, transaction
 from django.db.backends.utils import CursorWrapper
+from django.db.models.expressions import Col
 
 # The conflict on the unique (key, window_start) turns the insert into an increment, atomically
 # (SQLite >= 3.35 for RETURNING). Django's database cache ``incr`` is a read-then-write.
@@ -103,3 +105,50 @@ def _column(field: "models.Field[object, object]") -> str:
     if field.column is None:
         raise TypeError(f"{field} has no column")
     return field.column
+
+
+_Converter = Callable[[Any, Any, Any], Any]
+
+
+class RowLoader[M: models.Model]:
+    """Model instances from a plain cursor's rows, as the ORM would load them.
+
+    A statement selects ``columns(alias)`` first (the model's concrete fields, in their order),
+    then anything else; ``load(row)`` applies the database's and the fields' converters to
+    those columns (SQLite returns datetimes as text, UUIDs as hex) and builds the instance
+    with ``Model.from_db``. On a hot statement a raw queryset's column mapping costs about as
+    much as the round trip (docs/performance.md); this costs a loop over the converted columns.
+    """
+
+    def __init__(self, model: type[M]) -> None:
+        self.model = model
+        self.fields = list(model._meta.concrete_fields)
+        self.attnames = [field.attname for field in self.fields]
+        self._converters: dict[str, list[tuple[int, Col, list[_Converter]]]] = {}
+
+    def columns(self, alias: str = "") -> str:
+        """The model's columns in ``load``'s order, qualified by ``alias`` if given."""
+        prefix = f"{alias}." if alias else ""
+        quote = connection.ops.quote_name
+        return ", ".join(f"{prefix}{quote(str(field.column))}" for field in self.fields)
+
+    def _converters_get(self) -> list[tuple[int, Col, list[_Converter]]]:
+        converters = self._converters.get(connection.vendor)
+        if converters is None:
+            table = self.model._meta.db_table
+            converters = []
+            for index, field in enumerate(self.fields):
+                column = Col(table, field)
+                found = connection.ops.get_db_converters(column)
+                found += column.get_db_converters(connection)
+                if found:
+                    converters.append((index, column, found))
+            self._converters[connection.vendor] = converters
+        return converters
+
+    def load(self, row: Sequence[Any]) -> M:
+        values = list(row[: len(self.fields)])
+        for index, column, functions in self._converters_get():
+            for convert in functions:
+                values[index] = convert(values[index], column, connection)
+        return self.model.from_db(connection.alias, self.attnames, values)

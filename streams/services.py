@@ -272,12 +272,12 @@ def session_heartbeat(*, session_id: uuid.UUID) -> StreamSession:
     extended = sql.session_heartbeat_extend(
         session_id=session_id, lease_seconds=settings.STREAMS_LEASE_SECONDS
     )
-    if not extended:
+    if extended is None:
         if not StreamSession.objects.filter(id=session_id).exists():
             raise NotFoundError("Unknown stream session.", code="session_not_found")
         raise SessionGoneError("This session has ended or expired; start a new one.")
-    session = extended[0]
-    session.viewer = Viewer(id=session.viewer_id, user_id=session.viewer_user_id)
+    session, user_id = extended
+    session.viewer = Viewer(id=session.viewer_id, user_id=user_id)
     return session
 
 

@@ -6,21 +6,18 @@ services decide what its answer means.
 
 import uuid
 from datetime import timedelta
-from typing import Any, TypedDict, cast
+from typing import Any
 
 import orjson
 from django.db import connection
-from django_stubs_ext import WithAnnotations
 
+from core.sql import RowLoader
 from streams.models import EndReason, RefusalHour, StreamSession, Viewer
 
 SESSIONS = StreamSession._meta.db_table
 VIEWERS = Viewer._meta.db_table
 REFUSAL_HOURS = RefusalHour._meta.db_table
-_SESSION_COLUMNS = (
-    "id, viewer_id, device_id, content_id, started_at, last_heartbeat, expires_at, ended_at, "
-    "end_reason"
-)
+SESSION_ROWS = RowLoader(StreamSession)
 
 # One statement (autocommit): lock the session's viewer, read the clock after the lock is held
 # (clock_timestamp() in a CTE fed by the locked row, so it cannot run before the lock), and
@@ -37,7 +34,7 @@ UPDATE {SESSIONS} s
 SET last_heartbeat = clock.now, expires_at = clock.now + %(lease)s
 FROM clock
 WHERE s.id = %(id)s AND s.ended_at IS NULL AND s.expires_at > clock.now
-RETURNING s.{_SESSION_COLUMNS.replace(", ", ", s.")}, clock.user_id AS viewer_user_id
+RETURNING {SESSION_ROWS.columns("s")}, clock.user_id AS viewer_user_id
 """
 # SQLite: one UPDATE takes the database's write lock, so judging and extending are one step.
 _SQLITE_NOW = "STRFTIME('%%Y-%%m-%%d %%H:%%M:%%f', 'NOW')"
@@ -46,7 +43,7 @@ UPDATE {SESSIONS}
 SET last_heartbeat = {_SQLITE_NOW},
     expires_at = STRFTIME('%%Y-%%m-%%d %%H:%%M:%%f', 'NOW', %(lease)s)
 WHERE id = %(id)s AND ended_at IS NULL AND expires_at > {_SQLITE_NOW}
-RETURNING {_SESSION_COLUMNS},
+RETURNING {SESSION_ROWS.columns()},
     (SELECT user_id FROM {VIEWERS} WHERE {VIEWERS}.id = viewer_id) AS viewer_user_id
 """
 
@@ -66,17 +63,11 @@ _STOP_SQLITE = _STOP.format(sessions=SESSIONS, now=_SQLITE_NOW)
 _START_POSTGRES = "SELECT streams_session_start(%s, %s, %s, %s, %s, %s, %s)"
 
 
-class HeartbeatColumns(TypedDict):
-    """What the heartbeat statements return beside the session's own columns."""
-
-    viewer_user_id: str
-
-
 def session_heartbeat_extend(
     *, session_id: uuid.UUID, lease_seconds: int
-) -> "list[WithAnnotations[StreamSession, HeartbeatColumns]]":
-    """Extend the lease of a live session; [] when it is unknown, ended or expired. Each
-    session carries ``viewer_user_id``."""
+) -> tuple[StreamSession, str] | None:
+    """Extend the lease of a live session: the session and its viewer's user id, or None when
+    it is unknown, ended or expired."""
     if connection.vendor == "postgresql":
         sql = _HEARTBEAT_POSTGRES
         params: dict[str, Any] = {"id": session_id, "lease": timedelta(seconds=lease_seconds)}
@@ -85,9 +76,10 @@ def session_heartbeat_extend(
             _HEARTBEAT_SQLITE,
             {"id": session_id.hex, "lease": f"+{lease_seconds} seconds"},
         )
-    sessions = list(StreamSession.objects.raw(sql, params))
-    # The statements return viewer_user_id, which the raw query sets on each session.
-    return cast("list[WithAnnotations[StreamSession, HeartbeatColumns]]", sessions)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return None if row is None else (SESSION_ROWS.load(row), row[-1])
 
 
 def session_end(*, session_id: uuid.UUID, reason: str) -> int:

@@ -8,19 +8,19 @@ and none for its permissions. Nothing is remembered across requests: a revoked t
 deactivated user or a withdrawn permission take effect on the next request.
 """
 
-from collections.abc import Callable
 from typing import Any, cast
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
-from django.db.models import Field, Model
-from django.db.models.expressions import Col
+from django.db.models import Model
 from django.db.models.options import Options
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication as DrfTokenAuthentication
 from rest_framework.authtoken.models import Token
+
+from core.sql import RowLoader
 
 
 def _through(model: type[Model], field: str) -> Options[Model]:
@@ -30,20 +30,10 @@ def _through(model: type[Model], field: str) -> Options[Model]:
     return through._meta
 
 
-def _user_fields() -> list[Field[Any, Any]]:
-    return list(get_user_model()._meta.concrete_fields)
-
-
-def _user_columns() -> list[str]:
-    """The user table's columns in the order of the model's concrete fields (``from_db``'s)."""
-    return [cast("str", field.column) for field in _user_fields()]
-
-
-def _credentials_sql() -> str:
+def _credentials_sql(users_loader: RowLoader[Any]) -> str:
     user_model = get_user_model()
     users = user_model._meta.db_table
-    quote = connection.ops.quote_name
-    columns = ", ".join(f"u.{quote(column)}" for column in _user_columns())
+    columns = users_loader.columns("u")
     user_perms = _through(user_model, "user_permissions")
     user_groups = _through(user_model, "groups")
     group_perms = _through(Group, "permissions")
@@ -69,52 +59,31 @@ WHERE t.key = %(key)s
 """
 
 
-Converter = Callable[[Any, Any, Any], Any]
-
-
-def _user_converters() -> list[tuple[int, Col, list[Converter]]]:
-    """The database's and the fields' converters of each user column, as the ORM's compiler
-    applies them (SQLite, for one, returns datetimes as text)."""
-    users = get_user_model()._meta.db_table
-    converters = []
-    for index, field in enumerate(_user_fields()):
-        column = Col(users, field)
-        found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
-        if found:
-            converters.append((index, column, found))
-    return converters
-
-
 class TokenAuthentication(DrfTokenAuthentication):
     """``Authorization: Token <key>``, as DRF's, in one query (see the module docstring).
 
-    The statement is read through a plain cursor and the user built with ``Model.from_db``,
-    the ORM's own constructor for loaded rows: a raw queryset costs about as much again as
+    The statement is read through a plain cursor and the user built by ``core.sql.RowLoader``
+    (the ORM's converters and ``Model.from_db``): a raw queryset cost about as much again as
     the round trip (docs/performance.md)."""
 
-    # Per database vendor: the statement, the columns' converters, the fields' attribute names.
-    _prepared: dict[str, tuple[str, list[tuple[int, Col, list[Converter]]], list[str]]] = {}
+    _users: RowLoader[Any] | None = None
+    _sql: dict[str, str] = {}  # per database vendor
 
     def authenticate_credentials(self, key: str) -> tuple[Any, Token]:
         if "\x00" in key:
             raise exceptions.AuthenticationFailed("Invalid token.")
-        prepared = TokenAuthentication._prepared.get(connection.vendor)
-        if prepared is None:
-            attnames = [field.attname for field in _user_fields()]
-            prepared = (_credentials_sql(), _user_converters(), attnames)
-            TokenAuthentication._prepared[connection.vendor] = prepared
-        sql, converters, attnames = prepared
+        users = TokenAuthentication._users
+        if users is None:
+            users = TokenAuthentication._users = RowLoader(get_user_model())
+        sql = TokenAuthentication._sql.get(connection.vendor)
+        if sql is None:
+            sql = TokenAuthentication._sql[connection.vendor] = _credentials_sql(users)
         with connection.cursor() as cursor:
             cursor.execute(sql, {"key": key})
             rows = cursor.fetchall()
         if not rows:
             raise exceptions.AuthenticationFailed("Invalid token.")
-        values = list(rows[0][:-1])
-        for index, column, functions in converters:
-            for convert in functions:
-                values[index] = convert(values[index], column, connection)
-        user_model = get_user_model()
-        user: Any = user_model.from_db(connection.alias, attnames, values)
+        user = users.load(rows[0])
         if not user.is_active:
             raise exceptions.AuthenticationFailed("User inactive or deleted.")
         names = {row[-1] for row in rows if row[-1] is not None}

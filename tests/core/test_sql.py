@@ -1,11 +1,15 @@
 """core.sql.rows_update: each object's fields written by primary key, values prepared as a save
-prepares them (JSON, datetimes, nulls), on both databases."""
+prepares them (JSON, datetimes, nulls), on both databases; core.sql.RowLoader: instances from
+a plain cursor's rows equal to the ORM's."""
 
 from datetime import UTC, datetime
 
 import pytest
+from django.db import connection
 
-from core.sql import rows_update
+from core.sql import RowLoader, rows_update
+from streams.models import StreamSession
+from tests.streams.factories import ViewerFactory
 from tests.webhooks.factories import collection_make
 from webhooks.models import FetchState, ProviderFetch
 
@@ -47,3 +51,26 @@ def test_rows_update_refuses_a_field_that_is_not_a_column():
     assert fetch is not None
     with pytest.raises(KeyError):
         rows_update([fetch], ["attempt_rows"])
+
+
+def test_row_loader_builds_what_the_orm_loads():
+    viewer = ViewerFactory.create(user_id="alice")
+    StreamSession.objects.create(
+        viewer=viewer, device_id="tv", content_id=None, started_at=AT, last_heartbeat=AT,
+        expires_at=datetime(2026, 3, 1, 12, 31, 15, tzinfo=UTC), ended_at=AT, end_reason="stopped",
+    )  # fmt: skip
+    loader = RowLoader(StreamSession)
+    table = StreamSession._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {loader.columns('s')}, 'extra' FROM {table} s")
+        row = cursor.fetchone()
+
+    loaded = loader.load(row)
+    expected = StreamSession.objects.get()
+    assert [getattr(loaded, name) for name in loader.attnames] == [
+        getattr(expected, name) for name in loader.attnames
+    ]
+    assert loaded.started_at == AT
+    assert loaded.content_id is None
+    assert loaded._state.adding is False
+    assert row[-1] == "extra"
