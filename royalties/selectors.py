@@ -10,10 +10,10 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from django.db import connection
 from django.db.models import Count, F, QuerySet, Sum
 
 from core.errors import ConflictError, NotFoundError
+from royalties import sql
 from royalties.models import Entry, Label, Run, Subscriber, Track, run_id_range
 
 
@@ -29,36 +29,6 @@ def run_get(*, run_id: int) -> Run:
 
 
 NO_RUN_YET = "No consolidation run has succeeded yet."
-
-# The run the compat reads serve: the latest succeeded one (the index on status and
-# finished_at descending answers it). Plain statements: the ORM's query building and model
-# instances cost several times the round trip on these hot reads (docs/performance.md).
-_LATEST_SUCCEEDED = (
-    f"SELECT id, finished_at FROM {Run._meta.db_table} WHERE status = %s "
-    "ORDER BY finished_at DESC, id DESC LIMIT 1"
-)
-_LATEST_SUCCEEDED_SUBSCRIBER = f"""
-SELECT r.id, s.user_id, s.seconds FROM ({_LATEST_SUCCEEDED}) r
-LEFT JOIN {Subscriber._meta.db_table} s ON s.run_id = r.id AND s.user_id = %s
-"""
-
-
-def _run_latest_succeeded_key() -> tuple[int, Any] | None:
-    """(id, finished_at) of the latest succeeded run, or None: one statement."""
-    with connection.cursor() as cursor:
-        cursor.execute(_LATEST_SUCCEEDED, [Run.Status.SUCCEEDED.value])
-        row = cursor.fetchone()
-    return None if row is None else (row[0], row[1])
-
-
-def _subscriber_latest_seconds(user_id: str) -> tuple[int, str | None, int | None] | None:
-    """(run id, user id, seconds) of one user in the latest succeeded run, in one statement;
-    the user's fields are None when the run does not have them, and None when no run has
-    succeeded."""
-    with connection.cursor() as cursor:
-        cursor.execute(_LATEST_SUCCEEDED_SUBSCRIBER, [Run.Status.SUCCEEDED.value, user_id])
-        row = cursor.fetchone()
-    return None if row is None else (row[0], row[1], row[2])
 
 
 def run_latest_succeeded(*, totals_only: bool = False) -> Run:
@@ -206,7 +176,7 @@ def label_amounts(*, run: Run) -> tuple[tuple[str, Decimal], ...]:
 def label_amounts_latest() -> tuple[tuple[str, Decimal], ...]:
     """(label, amount) of the latest succeeded run: one statement for the run's key, the
     amounts from the process's cache (compat ``GET /report``, a hot read)."""
-    key = _run_latest_succeeded_key()
+    key = sql.run_latest_succeeded_key()
     if key is None:
         raise NotFoundError(NO_RUN_YET)
     return _label_amounts(*key)
@@ -215,7 +185,7 @@ def label_amounts_latest() -> tuple[tuple[str, Decimal], ...]:
 def subscriber_latest_seconds(*, user_id: str) -> tuple[str, int]:
     """(user id, seconds) of a user in the latest succeeded run, in one statement (compat
     ``GET /users/{id}``, a hot read)."""
-    found = _subscriber_latest_seconds(user_id)
+    found = sql.subscriber_latest_seconds(user_id)
     if found is None:
         raise NotFoundError(NO_RUN_YET)
     run_id, found_user_id, seconds = found
