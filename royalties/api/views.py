@@ -243,8 +243,7 @@ class CompatReportView(_CompatView):
         },
     )
     def get(self, request: Request) -> Response:
-        amounts = selectors.label_amounts_latest()
-        return Response({name: float(amount) for name, amount in amounts})
+        return Response(selectors.label_amounts_latest())
 
 
 class CompatRevenueView(_CompatView):

@@ -42,6 +42,7 @@ def test_report_serves_the_latest_succeeded_run(api_client):
 def test_report_and_user_are_one_statement_each(api_client, django_assert_num_queries):
     run = consolidate(streams=STREAMS, users=USERS, tracks=TRACKS)
     selectors._label_amounts.cache_clear()
+    selectors._label_amounts_as_numbers.cache_clear()
 
     # The first read of a run's report also reads its labels; later reads only the run's key.
     with django_assert_num_queries(2):
@@ -49,6 +50,7 @@ def test_report_and_user_are_one_statement_each(api_client, django_assert_num_qu
     with django_assert_num_queries(1):
         again = api_client.get("/report")
     assert first.content == again.content == b'{"label 1":72.73,"label 2":32.9,"label 3":73.31}'
+    assert again["Content-Type"] == "application/json"
     with django_assert_num_queries(1):
         user = api_client.get("/users/2373846")
     assert user.json() == {"User": "2373846", "Total Streamed": 65673}
