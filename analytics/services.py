@@ -228,9 +228,18 @@ def api_key_authenticate(*, raw: str) -> KeyIdentity | None:
 
 
 def events_collect(*, app_id: uuid.UUID, events: Sequence[CleanEvent]) -> int:
-    """Store events of one app durably (committed when this returns); returns how many."""
+    """Store events of one app durably (committed when this returns); returns how many.
+
+    One event on PostgreSQL is one statement in autocommit (its own transaction: one round
+    trip, no BEGIN/COMMIT); more, or SQLite's chunks, take a transaction so that all or none
+    are stored.
+    """
     if not events:
         return 0
+    if len(events) == 1 and connection.vendor == "postgresql":
+        inserted = sql.events_insert(app_id=app_id, events=events, received_at=timezone.now())
+        EVENTS_BATCHER.notify()
+        return inserted
     with transaction.atomic():
         inserted = sql.events_insert(app_id=app_id, events=events, received_at=timezone.now())
         EVENTS_BATCHER.notify()

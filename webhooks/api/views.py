@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api.serializers import ErrorOutputSerializer
+from core.api.serializers import ErrorOutputSerializer, output_data
 from core.api.views import OpenView
 from webhooks.api.serializers import (
     CollectionAcceptedOutputSerializer,
@@ -107,7 +107,7 @@ class CollectionCreateView(OpenView):
             "providers": created.providers,
             "status_url": status_url,
         }
-        return Response(CollectionAcceptedOutputSerializer(body).data, status=202)
+        return Response(output_data(CollectionAcceptedOutputSerializer, body), status=202)
 
 
 class CompatWebhookView(CollectionCreateView):
