@@ -90,3 +90,39 @@ def test_start_serves_with_a_worker_and_ctrl_c_stops_everything(test_database_ur
 def test_the_children_fetch_the_mock_providers_where_start_serves(host, environ, expected):
     child = child_environment({"KEPT": "1", **environ}, host=host, port=8123)
     assert child == {"KEPT": "1", "WEBHOOKS_PROVIDER_BASE_URL": expected}
+
+
+# A child that leaves a process behind in its group, as a worker cluster's sentinel and workers
+# are left when the cluster's own process goes first: the grandchild ignores SIGTERM.
+_LEAVES_A_GRANDCHILD = "trap '' TERM; sleep 300 & echo $! ; {child_on_term}"
+
+
+@pytest.mark.parametrize(
+    ("child_on_term", "grace_seconds"),
+    [
+        # The child stops at SIGTERM (its grandchild does not): the group is emptied after.
+        ("trap 'exit 0' TERM; wait", 15),
+        # The child ignores SIGTERM too: the grace runs out and the group is killed.
+        ("trap '' TERM; wait", 1),
+    ],
+)
+def test_stop_leaves_nothing_of_a_childs_process_group(child_on_term, grace_seconds):
+    from core.management.commands.start import Command
+
+    script = _LEAVES_A_GRANDCHILD.format(child_on_term=child_on_term)
+    child = subprocess.Popen(
+        ["bash", "-c", script], stdout=subprocess.PIPE, text=True, process_group=0
+    )
+    grandchild = psutil.Process(int(child.stdout.readline()))  # type: ignore[union-attr]
+    assert grandchild.is_running()
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    started = time.monotonic()
+    try:
+        Command._stop_all({"worker": child}, grace_seconds=grace_seconds)  # type: ignore[dict-item]
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    assert child.returncode is not None
+    psutil.wait_procs([grandchild], timeout=5)
+    assert not grandchild.is_running()
+    assert time.monotonic() - started < grace_seconds + 5

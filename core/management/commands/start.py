@@ -4,6 +4,7 @@ Migrates, syncs the schedules, collects static files, loads the demo data (devel
 then runs the production web server and the worker cluster until Ctrl-C, which stops both.
 """
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -92,7 +93,11 @@ class Command(BaseCommand):
             time.sleep(0.5)
 
     @staticmethod
-    def _stop_all(processes: dict[str, subprocess.Popen[bytes]]) -> None:
+    def _stop_all(processes: dict[str, subprocess.Popen[bytes]], grace_seconds: float = 15) -> None:
+        """SIGTERM to each child; after ``grace_seconds``, SIGKILL to each child's whole process
+        group. A worker cluster is a tree (django-q's sentinel and its workers under the
+        command): killing only the command, while a worker finished a task, left the rest
+        running with no parent. Work in flight is safe to kill: it is rows with leases."""
         # A second Ctrl-C (or the one a wrapper such as `uv run` forwards) must not cut the
         # shutdown short and leave orphans behind.
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -100,13 +105,16 @@ class Command(BaseCommand):
         for process in processes.values():
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + grace_seconds
         for process in processes.values():
             try:
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                os.kill(process.pid, signal.SIGKILL)
+                os.killpg(process.pid, signal.SIGKILL)  # each child leads a group of its own
                 process.wait()
+            # Whatever the child left in its group (it exited, its own children did not).
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
 
 
 # Listening on every address: the children reach the web server on loopback.
