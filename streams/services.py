@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Case, DateTimeField, ExpressionWrapper, F, Value, When
+from django.db.models import DateTimeField, ExpressionWrapper, F, Value
 from django.db.models.expressions import CombinedExpression
 from django.db.models.functions import Now
 
@@ -281,30 +281,16 @@ def session_heartbeat(*, session_id: uuid.UUID) -> StreamSession:
     return session
 
 
-def _end_expressions(reason: str) -> dict[str, Any]:
-    # A session that had already expired keeps its true end (the end of its lease).
-    lapsed = When(expires_at__lte=Now(), then=F("expires_at"))
-    return {
-        "ended_at": Case(lapsed, default=Now(), output_field=DateTimeField()),
-        "end_reason": Case(
-            When(expires_at__lte=Now(), then=Value(EndReason.EXPIRED.value)),
-            default=Value(reason),
-        ),
-    }
-
-
 def session_stop(*, session_id: uuid.UUID) -> None:
     """End a session (idempotent: ending an ended session changes nothing). Unknown id: 404."""
-    ended = sql.session_end(session_id=session_id, reason=EndReason.STOPPED.value)
+    ended = sql.sessions_end(session_ids=[session_id], reason=EndReason.STOPPED.value)
     if not ended and not StreamSession.objects.filter(id=session_id).exists():
         raise NotFoundError("Unknown stream session.", code="session_not_found")
 
 
 def session_end_many(*, session_ids: Iterable[uuid.UUID], reason: str = EndReason.FORCED) -> int:
     """End the given open sessions now (operator's force end). Returns how many were open."""
-    return StreamSession.objects.filter(id__in=list(session_ids), ended_at__isnull=True).update(
-        **_end_expressions(reason)
-    )
+    return sql.sessions_end(session_ids=list(session_ids), reason=reason)
 
 
 def session_close_expired() -> int:

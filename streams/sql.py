@@ -5,6 +5,7 @@ services decide what its answer means.
 """
 
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -47,17 +48,18 @@ RETURNING {SESSION_ROWS.columns()},
     (SELECT user_id FROM {VIEWERS} WHERE {VIEWERS}.id = viewer_id) AS viewer_user_id
 """
 
-# One statement: end an open session now, or at its lease's end if that has passed (an expired
-# session keeps its true end). Django's Now() reads these clocks too (STATEMENT_TIMESTAMP on
-# PostgreSQL); plain SQL spares the ORM's compilation of the two CASEs on every stop.
-_STOP = """
+# One statement: end the open sessions among {ids} now, or at their lease's end if that has
+# passed (an expired session keeps its true end). Django's Now() reads these clocks too
+# (STATEMENT_TIMESTAMP on PostgreSQL); plain SQL spares the ORM's compilation of the two CASEs
+# on every stop.
+_END = """
 UPDATE {sessions}
 SET ended_at = CASE WHEN expires_at <= {now} THEN expires_at ELSE {now} END,
-    end_reason = CASE WHEN expires_at <= {now} THEN %(expired)s ELSE %(reason)s END
-WHERE id = %(id)s AND ended_at IS NULL
+    end_reason = CASE WHEN expires_at <= {now} THEN %s ELSE %s END
+WHERE id IN ({{ids}}) AND ended_at IS NULL
 """
-_STOP_POSTGRES = _STOP.format(sessions=SESSIONS, now="STATEMENT_TIMESTAMP()")
-_STOP_SQLITE = _STOP.format(sessions=SESSIONS, now=_SQLITE_NOW)
+_END_POSTGRES = _END.format(sessions=SESSIONS, now="STATEMENT_TIMESTAMP()")
+_END_SQLITE = _END.format(sessions=SESSIONS, now=_SQLITE_NOW)
 
 # The database function of migration streams/0002 (decision 0034).
 _START_POSTGRES = "SELECT streams_session_start(%s, %s, %s, %s, %s, %s, %s)"
@@ -82,16 +84,15 @@ def session_heartbeat_extend(
     return None if row is None else (SESSION_ROWS.load(row), row[-1])
 
 
-def session_end(*, session_id: uuid.UUID, reason: str) -> int:
-    """End a session if it is open (see _STOP); the rows ended, 0 or 1."""
+def sessions_end(*, session_ids: Sequence[uuid.UUID], reason: str) -> int:
+    """End those of the sessions that are open (see _END); how many were."""
+    if not session_ids:
+        return 0
     postgres = connection.vendor == "postgresql"
-    params = {
-        "id": session_id if postgres else session_id.hex,
-        "expired": EndReason.EXPIRED.value,
-        "reason": reason,
-    }
+    ids: list[Any] = list(session_ids) if postgres else [each.hex for each in session_ids]
+    sql = (_END_POSTGRES if postgres else _END_SQLITE).format(ids=", ".join(["%s"] * len(ids)))
     with connection.cursor() as cursor:
-        cursor.execute(_STOP_POSTGRES if postgres else _STOP_SQLITE, params)
+        cursor.execute(sql, [EndReason.EXPIRED.value, reason, *ids])
         ended: int = cursor.rowcount
     return ended
 
