@@ -6,6 +6,7 @@ the processor lock (the ingestion scheme: docs/decisions/0022-processing-waterma
 event is folded exactly once whoever runs the processor and however many run at once.
 """
 
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -236,11 +237,8 @@ def events_collect(*, app_id: uuid.UUID, events: Sequence[CleanEvent]) -> int:
     """
     if not events:
         return 0
-    if len(events) == 1 and connection.vendor == "postgresql":
-        inserted = sql.events_insert(app_id=app_id, events=events, received_at=timezone.now())
-        EVENTS_BATCHER.notify()
-        return inserted
-    with transaction.atomic():
+    one_statement = len(events) == 1 and connection.vendor == "postgresql"
+    with contextlib.nullcontext() if one_statement else transaction.atomic():
         inserted = sql.events_insert(app_id=app_id, events=events, received_at=timezone.now())
         EVENTS_BATCHER.notify()
     return inserted
