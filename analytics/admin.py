@@ -25,7 +25,16 @@ from django.utils.safestring import SafeString
 from django_stubs_ext import WithAnnotations
 
 from analytics.chart import chart_build
-from analytics.models import ApiKey, App, Batch, DailyCount, DailyUser, Event, Owner, UserStat
+from analytics.models import (
+    ApiKey,
+    App,
+    Batch,
+    DailyCount,
+    DailyUserSet,
+    Event,
+    Owner,
+    UserStat,
+)
 from analytics.selectors import events_per_day_per_app, watermark_expression
 from analytics.services import api_key_revoke_by_operator
 from core.admin import (
@@ -257,17 +266,17 @@ class DailyCountAdmin(ReadOnlyModelAdmin):
     list_select_related = ("app",)
 
 
-@admin.register(DailyUser)
-class DailyUserAdmin(ReadOnlyModelAdmin):
-    list_display = ("day", event_name, app_name, "user_key_")
-    list_filter = ("app", ("day", admin.DateFieldListFilter))
-    search_fields = ("=event", "=user_key")
-    list_select_related = ("app",)
-    show_full_result_count = False
+@admin.register(DailyUserSet)
+class DailyUserSetAdmin(ReadOnlyModelAdmin):
+    """Each day's distinct users of an event, as their number (the bitmap itself, a list of
+    dictionary numbers, would tell an operator nothing)."""
 
-    @admin.display(description="user key", ordering="user_key")
-    def user_key_(self, obj: DailyUser) -> SafeString:
-        return shortened(obj.user_key)
+    list_display = ("day", event_name, app_name, "user_count")
+    list_filter = ("app", ("day", admin.DateFieldListFilter))
+    search_fields = ("=event",)
+    list_select_related = ("app",)
+    fields = ("app", "event", "day", "user_count")
+    show_full_result_count = False
 
 
 @admin.register(UserStat)

@@ -7,9 +7,10 @@
 - Processing advances a watermark exactly as in ingestion: ``Batch`` rows cover contiguous id
   ranges; an event is processed exactly when its id is at most the highest ``last_id``.
 - Rollups, written only by the processor: ``DailyCount`` (app, event, day, device → count),
-  ``DailyUser`` (app, event, day, user key: one row per distinct user a day, so unique users
-  over any range are exact; docs/decisions/0051-analytics-unique-users.md) and ``UserStat``
-  (app, userId → count and the device details of the latest event).
+  ``DailyUserSet`` (app, event, day → a bitmap of the day's distinct users, numbered by the
+  ``UserKey`` dictionary, so unique users over any range are exact;
+  docs/decisions/0066-analytics-user-bitmaps.md) and ``UserStat`` (app, userId → count and the
+  device details of the latest event).
 """
 
 import uuid
@@ -162,27 +163,46 @@ class DailyCount(models.Model):
         return f"{self.event} {self.day} {self.device or 'unknown'}: {self.count}"
 
 
-class DailyUser(models.Model):
-    # No database constraint (decision 0055): rows come only from the fold of events, one per
-    # distinct (event, day, user), so a check per row was a large share of the fold's commit.
-    app = models.ForeignKey(
-        App, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
-    )
-    event = models.CharField(max_length=255)
-    day = models.DateField()
-    user_key = models.CharField(max_length=260)
+class UserKey(models.Model):
+    """The dictionary of user keys: each distinct ``Event.user_key`` the processor has folded,
+    numbered so that a day's users can be a bitmap of numbers (``DailyUserSet``). Written only
+    by processors and rebuilds, under the processor lock; a number is never reused."""
+
+    # 32 bits, as the bitmaps hold them (docs/decisions/0066-analytics-user-bitmaps.md).
+    id = models.AutoField(primary_key=True)
+    key = models.CharField(max_length=260, unique=True)
 
     class Meta:
+        verbose_name = "user key"
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.id}: {self.key}"
+
+
+class DailyUserSet(models.Model):
+    """The distinct users of one event in one app on one day: a roaring bitmap of ``UserKey``
+    ids (``users``, serialised by pyroaring) and its size. Unique users over any range and set
+    of apps are the size of the union of the range's bitmaps, exact."""
+
+    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="+", db_index=False)
+    event = models.CharField(max_length=255)
+    day = models.DateField()
+    users = models.BinaryField()
+    user_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "daily unique users"
+        verbose_name_plural = "daily unique users"
         ordering = ["-day", "event"]
         constraints = [
-            # Also the index the unique-user count scans (index-only).
             models.UniqueConstraint(
-                fields=["event", "app", "day", "user_key"], name="analytics_dailyuser_unique"
+                fields=["event", "app", "day"], name="analytics_dailyuserset_unique"
             )
         ]
 
     def __str__(self) -> str:
-        return f"{self.event} {self.day} {self.user_key}"
+        return f"{self.event} {self.day}: {self.user_count} users"
 
 
 class UserStat(models.Model):

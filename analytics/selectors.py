@@ -77,14 +77,14 @@ def event_summary_get(
     """Counts of one event over the owner's apps (or one of them), dates inclusive (UTC)."""
     if app_id is not None:
         app_id = app_get_owned(owner=owner, app_id=app_id).pk
-    rows = sql.event_summary_rows(
+    rows, unique_users = sql.event_summary_rows(
         owner_id=owner.pk, app_id=app_id, event=event, start=start, end=end
     )
-    devices = {(device or UNKNOWN_DEVICE): n for device, n, _ in rows if device is not None}
+    devices = {(device or UNKNOWN_DEVICE): n for device, n in rows}
     return EventSummary(
         event=event,
         count=sum(devices.values()),
-        unique_users=rows[0][2] if rows else 0,
+        unique_users=unique_users,
         device_data=dict(sorted(devices.items())),
     )
 

@@ -11,21 +11,34 @@ the same scheme as ingestion (docs/decisions/0022-processing-watermark.md):
 - ``PROCESSOR_LOCK``: processors and rebuilds hold it for their transaction, one after another.
 """
 
+import array
 import json
-from collections.abc import Iterator, Sequence
+import sys
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
 import orjson
 from django.db import connection, transaction
+from pyroaring import BitMap
 
-from analytics.models import ApiKey, App, Batch, DailyCount, DailyUser, Event, UserStat
+from analytics.models import (
+    ApiKey,
+    App,
+    Batch,
+    DailyCount,
+    DailyUserSet,
+    Event,
+    UserKey,
+    UserStat,
+)
 
 EVENTS = Event._meta.db_table
 BATCHES = Batch._meta.db_table
 COUNTS = DailyCount._meta.db_table
-USERS = DailyUser._meta.db_table
+USER_SETS = DailyUserSet._meta.db_table
+USER_KEYS = UserKey._meta.db_table
 STATS = UserStat._meta.db_table
 APPS = App._meta.db_table
 KEYS = ApiKey._meta.db_table
@@ -175,10 +188,10 @@ INSERT INTO {COUNTS} AS c (app_id, event, day, device, count)
 SELECT app_id, event, day, device, COUNT(*) FROM {{src}} GROUP BY app_id, event, day, device
 ON CONFLICT (event, app_id, day, device) DO UPDATE SET count = c.count + EXCLUDED.count
 """
-_USERS_FOLD = f"""
-INSERT INTO {USERS} (app_id, event, day, user_key)
-SELECT DISTINCT app_id, event, day, user_key FROM {{src}} WHERE true
-ON CONFLICT (event, app_id, day, user_key) DO NOTHING
+# Every user key of the range gets its number in the dictionary (an existing key keeps its own).
+_KEYS_FOLD = f"""
+INSERT INTO {USER_KEYS} (key) SELECT DISTINCT user_key FROM {{src}} WHERE true
+ON CONFLICT (key) DO NOTHING
 """
 _STATS_FOLD_POSTGRES = f"""
 INSERT INTO {STATS} AS s
@@ -205,29 +218,93 @@ SELECT app_id, user_id, n, timestamp, id, browser, os, ip_address FROM (
 
 
 def rollups_fold(cursor, *, after: int, upto: int) -> int:
-    """Add the events with ids in (after, upto] to the three rollups; returns their count.
+    """Add the events with ids in (after, upto] to the rollups; returns their count.
 
-    PostgreSQL: one statement (data-modifying CTEs over one materialised scan of the range).
-    SQLite: the same three upserts one after the other, under its IMMEDIATE write lock.
+    The range's user keys are numbered first (``_KEYS_FOLD``). Then, on PostgreSQL, one
+    statement (data-modifying CTEs over one materialised scan of the range) upserts the daily
+    counts and the per-user statistics and returns each (app, event, day)'s user numbers;
+    SQLite runs the same steps one after the other, under its IMMEDIATE write lock. The
+    numbers are added to that day's bitmap (``_user_sets_merge``).
     """
     params = {"after": after, "upto": upto}
+    range_sql = f"(SELECT {_FOLD_COLUMNS} FROM {EVENTS} WHERE {_RANGE}) AS src"
+    cursor.execute(_KEYS_FOLD.format(src=range_sql), params)
     if _postgres():
         src = "src"
         cursor.execute(
             f"WITH src AS MATERIALIZED (SELECT {_FOLD_COLUMNS} FROM {EVENTS} WHERE {_RANGE}), "
             f"counts AS ({_COUNTS_FOLD.format(src=src)} RETURNING 1), "
-            f"users AS ({_USERS_FOLD.format(src=src)} RETURNING 1), "
             f"stats AS ({_STATS_FOLD_POSTGRES.format(src=src)} RETURNING 1) "
-            "SELECT COUNT(*) FROM src",
+            f"SELECT {_group_users_sql(src)} "
+            "UNION ALL SELECT NULL, NULL, NULL, NULL, COUNT(*) FROM src",
             params,
         )
-        return int(cursor.fetchone()[0])
-    src = f"(SELECT {_FOLD_COLUMNS} FROM {EVENTS} WHERE {_RANGE}) AS src"
-    cursor.execute(f"SELECT COUNT(*) FROM {EVENTS} WHERE {_RANGE}", params)
-    (size,) = cursor.fetchone()
-    for statement in (_COUNTS_FOLD, _USERS_FOLD, _STATS_FOLD_SQLITE):
-        cursor.execute(statement.format(src=src), params)
+        *groups, (*_, size) = cursor.fetchall()
+    else:
+        cursor.execute(f"SELECT COUNT(*) FROM {EVENTS} WHERE {_RANGE}", params)
+        (size,) = cursor.fetchone()
+        for statement in (_COUNTS_FOLD, _STATS_FOLD_SQLITE):
+            cursor.execute(statement.format(src=range_sql), params)
+        cursor.execute(f"SELECT {_group_users_sql(range_sql)}", params)
+        groups = cursor.fetchall()
+    _user_sets_merge(cursor, {(app, event, day): ids for app, event, day, ids, _ in groups})
     return int(size)
+
+
+def _group_users_sql(src: str) -> str:
+    """Each (app, event, day) of ``src`` with its users' numbers: on PostgreSQL one bytea of
+    4-byte big-endian integers (int4send), which arrives as bytes without per-number parsing;
+    on SQLite comma-separated text. ``user_numbers`` reads either."""
+    agg = "string_agg(int4send(k.id), ''::bytea)" if _postgres() else "group_concat(k.id)"
+    return (
+        f"src.app_id, src.event, src.day, {agg}, NULL FROM {src} "
+        f"JOIN {USER_KEYS} AS k ON k.key = src.user_key GROUP BY src.app_id, src.event, src.day"
+    )
+
+
+def user_numbers(value: bytes | memoryview | str) -> BitMap:
+    """The bitmap of user numbers aggregated by ``_group_users_sql``."""
+    if isinstance(value, str):
+        return BitMap(int(number) for number in value.split(","))
+    numbers = array.array("I")
+    numbers.frombytes(bytes(value))
+    if sys.byteorder == "little":
+        numbers.byteswap()
+    return BitMap(numbers)
+
+
+def user_set_bytes(users: BitMap) -> bytes:
+    users.run_optimize()
+    return users.serialize()
+
+
+def _user_sets_merge(cursor, groups: dict[tuple, bytes | str]) -> None:
+    """Add each group's user numbers to its stored bitmap (read, union, write back: processors
+    take turns under the processor lock, so nothing else writes these rows meanwhile)."""
+    if not groups:
+        return
+    apps = sorted({app for app, _, _ in groups}, key=str)
+    events = sorted({event for _, event, _ in groups})
+    days = [day for _, _, day in groups]
+    cursor.execute(
+        f"SELECT app_id, event, day, users FROM {USER_SETS} WHERE "
+        f"app_id IN ({', '.join(['%s'] * len(apps))}) AND "
+        f"event IN ({', '.join(['%s'] * len(events))}) AND day >= %s AND day <= %s",
+        [*apps, *events, min(days), max(days)],
+    )
+    stored = {(app, event, day): users for app, event, day, users in cursor.fetchall()}
+    rows = []
+    for group, numbers in groups.items():
+        users = user_numbers(numbers)
+        if group in stored:
+            users |= BitMap.deserialize(bytes(stored[group]))
+        rows.append((*group, user_set_bytes(users), len(users)))
+    cursor.executemany(
+        f"INSERT INTO {USER_SETS} (app_id, event, day, users, user_count) "
+        "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (event, app_id, day) DO UPDATE SET "
+        "users = EXCLUDED.users, user_count = EXCLUDED.user_count",
+        rows,
+    )
 
 
 def event_pending_count() -> int:
@@ -237,7 +314,7 @@ def event_pending_count() -> int:
 
 
 def rollups_clear(cursor) -> None:
-    for table in (COUNTS, USERS, STATS):
+    for table in (COUNTS, USER_SETS, STATS):
         cursor.execute(f"DELETE FROM {table}")
 
 
@@ -287,14 +364,15 @@ def _read_snapshot(cursor) -> Iterator[str]:
 
 def event_summary_rows(
     *, owner_id: int, app_id, event: str, start: date | None, end: date | None
-) -> list[tuple[str | None, int, int]]:
-    """(device, count, unique users) rows: the rollups merged with the pending events.
+) -> tuple[list[tuple[str, int]], int]:
+    """((device, count) rows, unique users): the rollups merged with the pending events.
 
-    The watermark, the rollups and the pending rows come from one snapshot (``_read_snapshot``):
-    an event is counted once whether or not a processor commits meanwhile. Unique users are
-    the size of the UNION (which removes duplicates, by hashing) of the per-day user rows (an
-    index-only scan of the unique index) and the pending events' user keys; PostgreSQL hashes
-    a UNION about twice as fast as it sorts for COUNT(DISTINCT). No data: one row (None, 0, 0).
+    One statement over one snapshot (``_read_snapshot``), so an event is counted once whether
+    or not a processor commits meanwhile. Its rows are tagged: 0, the counts per device (the
+    daily counts plus the pending events); 1, each day's bitmap of users in the range; 2, each
+    distinct user key among the pending events with its number, if the dictionary has one.
+    Unique users are the size of the union of the bitmaps and the pending keys' numbers, plus
+    the pending keys without a number: such a key was never folded, so no bitmap holds it.
     """
     apps, app_params = _apps_sql(owner_id=owner_id, app_id=app_id)
     days, day_params = _days_sql(start, end)
@@ -305,22 +383,31 @@ def event_summary_rows(
         WITH pending AS (
             SELECT device, user_key FROM {EVENTS}
             WHERE id > {watermark} AND {where}
-        ), counts AS (
-            SELECT device, SUM(n) AS n FROM (
-                SELECT device, count AS n FROM {COUNTS} WHERE {where}
-                UNION ALL SELECT device, 1 FROM pending
-            ) AS t GROUP BY device
-        ), users AS (
-            SELECT COUNT(*) AS u FROM (
-                SELECT user_key FROM {USERS} WHERE {where}
-                UNION SELECT user_key FROM pending
-            ) AS t
         )
-        SELECT counts.device, COALESCE(counts.n, 0), users.u
-        FROM users LEFT JOIN counts ON 1 = 1
+        SELECT 0, device, SUM(n), NULL FROM (
+            SELECT device, count AS n FROM {COUNTS} WHERE {where}
+            UNION ALL SELECT device, 1 FROM pending
+        ) AS t GROUP BY device
+        UNION ALL SELECT 1, NULL, NULL, users FROM {USER_SETS} WHERE {where}
+        UNION ALL SELECT 2, p.user_key, k.id, NULL
+            FROM (SELECT DISTINCT user_key FROM pending) AS p
+            LEFT JOIN {USER_KEYS} AS k ON k.key = p.user_key
         """
         cursor.execute(sql, [*where_params, *where_params, *where_params])
-        return [(device, int(n), int(u)) for device, n, u in cursor.fetchall()]
+        rows = cursor.fetchall()
+    devices: list[tuple[str, int]] = []
+    users = BitMap()
+    unnumbered = 0
+    for tag, text, number, blob in rows:
+        if tag == 0:
+            devices.append((text, int(number)))
+        elif tag == 1:
+            users |= BitMap.deserialize(bytes(blob))
+        elif number is None:
+            unnumbered += 1
+        else:
+            users.add(int(number))
+    return devices, len(users) + unnumbered
 
 
 def user_stats_row(*, owner_id: int, app_id, user_id: str) -> tuple | None:
@@ -351,16 +438,14 @@ def user_stats_row(*, owner_id: int, app_id, user_id: str) -> tuple | None:
 def rollup_differences_rows(cursor) -> list[tuple[str, str]]:
     """Rollup rows that differ from a fold of the processed log: (table, description).
 
-    Each rollup is recomputed from the events at or below the watermark and compared with the
-    stored one both ways with EXCEPT (at most 100 rows each way)."""
+    The daily counts and the per-user statistics are recomputed from the events at or below
+    the watermark and compared with the stored ones both ways with EXCEPT (at most 100 rows
+    each way); the daily user sets by ``_user_set_differences``."""
     differences: list[tuple[str, str]] = []
     checks = (
         (COUNTS, "app_id, event, day, device, count",
          f"SELECT app_id, event, day, device, COUNT(*) FROM {EVENTS} "
          f"WHERE id <= {WATERMARK_SQL} GROUP BY app_id, event, day, device"),
-        (USERS, "app_id, event, day, user_key",
-         f"SELECT DISTINCT app_id, event, day, user_key FROM {EVENTS} "
-         f"WHERE id <= {WATERMARK_SQL}"),
         (STATS, "app_id, user_id, total_events, last_event_id",
          f"SELECT app_id, user_id, n, id FROM (SELECT app_id, user_id, id, "
          "COUNT(*) OVER (PARTITION BY app_id, user_id) AS n, ROW_NUMBER() OVER ("
@@ -375,4 +460,37 @@ def rollup_differences_rows(cursor) -> list[tuple[str, str]]:
         ):
             cursor.execute(f"SELECT * FROM ({left} EXCEPT {right}) AS d LIMIT 100")
             differences += [(table, f"{label}: {row}") for row in cursor.fetchall()]
+    differences += _user_set_differences(cursor)
     return differences
+
+
+def _user_set_differences(cursor, limit: int = 100) -> Iterable[tuple[str, str]]:
+    """The daily user sets that differ from the processed log's distinct users per (app,
+    event, day), each way (at most ``limit`` each), and the log's user keys the dictionary
+    lacks. A stored set is also wrong when its ``user_count`` is not its size."""
+    cursor.execute(
+        f"SELECT DISTINCT user_key FROM {EVENTS} AS e WHERE id <= {WATERMARK_SQL} AND "
+        f"NOT EXISTS (SELECT 1 FROM {USER_KEYS} AS k WHERE k.key = e.user_key) LIMIT %s",
+        [limit],
+    )
+    for (key,) in cursor.fetchall():
+        yield USER_KEYS, f"missing: {key!r}"
+    src = f"(SELECT app_id, event, day, user_key FROM {EVENTS} WHERE id <= {WATERMARK_SQL}) AS src"
+    cursor.execute(f"SELECT {_group_users_sql(src)}")
+    expected = {(app, event, day): user_numbers(ids) for app, event, day, ids, _ in cursor}
+    cursor.execute(f"SELECT app_id, event, day, users, user_count FROM {USER_SETS}")
+    stored = {
+        (app, event, day): (BitMap.deserialize(bytes(users)), count)
+        for app, event, day, users, count in cursor.fetchall()
+    }
+    wrong = unexpected = 0
+    for group, users in expected.items():
+        found = stored.get(group)
+        if (found is None or found != (users, len(users))) and wrong < limit:
+            wrong += 1
+            have = "none" if found is None else f"{found[1]} (a set of {len(found[0])})"
+            yield USER_SETS, f"missing or wrong: {group}: {len(users)} users, stored {have}"
+    for group, (_users, count) in stored.items():
+        if group not in expected and unexpected < limit:
+            unexpected += 1
+            yield USER_SETS, f"unexpected: {group}: {count} users"

@@ -55,7 +55,7 @@ def _reset(h: Harness) -> None:
     with h.connect() as conn:
         conn.execute(
             "TRUNCATE analytics_event, analytics_batch, analytics_dailycount, "
-            "analytics_dailyuser, analytics_userstat RESTART IDENTITY"
+            "analytics_dailyuserset, analytics_userkey, analytics_userstat RESTART IDENTITY"
         )
 
 

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from analytics.models import ApiKey, App, Batch, DailyCount, DailyUser, Event, UserStat
+from analytics.models import ApiKey, App, Batch, DailyCount, DailyUserSet, Event, UserStat
 from analytics.services import events_collect, events_process_pending
 from analytics.validation import event_validate
 from tests.admin_checks import assert_constant_queries, assert_read_only, messages_of
@@ -58,7 +58,7 @@ def every_state(db):
         "/admin/analytics/event/?q=click",
         "/admin/analytics/batch/",
         "/admin/analytics/dailycount/",
-        "/admin/analytics/dailyuser/?q=u:u1",
+        "/admin/analytics/dailyuserset/?q=click",
         "/admin/analytics/userstat/?q=u1",
     ],
 )
@@ -86,7 +86,7 @@ def test_every_object_reads_in_every_state_and_the_hash_is_never_shown(admin_cli
         assert key.hashed_key not in page.content.decode()
         app_page = admin_client.get(f"/admin/analytics/app/{key.app_id}/change/")
         assert key.hashed_key not in app_page.content.decode()
-    for model in (Event, DailyCount, DailyUser, UserStat):
+    for model in (Event, DailyCount, DailyUserSet, UserStat):
         for obj in model.objects.all():
             url = f"/admin/analytics/{model._meta.model_name}/{obj.pk}/change/"
             assert admin_client.get(url).status_code == 200
@@ -152,7 +152,7 @@ def test_everything_but_apps_is_read_only(admin_client, every_state):
         Event.objects.first(),
         Batch.objects.first(),
         DailyCount.objects.first(),
-        DailyUser.objects.first(),
+        DailyUserSet.objects.first(),
         UserStat.objects.first(),
     ):
         assert_read_only(admin_client, obj)
@@ -185,7 +185,7 @@ def _apps(count: int) -> None:
         registered_app(OwnerFactory())
 
 
-@pytest.mark.parametrize("model", ["event", "dailycount", "dailyuser", "userstat"])
+@pytest.mark.parametrize("model", ["event", "dailycount", "dailyuserset", "userstat"])
 def test_event_changelists_cost_the_same_queries_for_1_and_20_rows(
     admin_client, django_assert_num_queries, made, model
 ):

@@ -434,6 +434,24 @@ def test_unique_users_over_days_count_a_user_once(owner_client, collect_client):
     assert (body["count"], body["uniqueUsers"]) == (4, 2)
 
 
+def test_pending_users_join_the_folded_ones_once(owner_client, collect_client):
+    """A pending event's user may already be in a day's bitmap (counted once), be numbered
+    only by another event (counted), or be new to the dictionary (counted)."""
+    _collect(collect_client, userId="u1", timestamp="2024-03-01T08:00:00Z")
+    _collect(collect_client, event="view", userId="u2", timestamp="2024-03-01T08:00:00Z")
+    events_process_pending()
+    _collect(collect_client, userId="u1", timestamp="2024-03-02T08:00:00Z")
+    _collect(collect_client, userId="u2", timestamp="2024-03-02T08:00:00Z")
+    _collect(collect_client, userId="u3", timestamp="2024-03-02T08:00:00Z")
+    _collect(collect_client, userId="u3", timestamp="2024-03-03T08:00:00Z")
+    body = _summary(owner_client, event="click").json()
+    assert (body["count"], body["uniqueUsers"]) == (5, 3)
+    one_day = _summary(owner_client, event="click", startDate="2024-03-02", endDate="2024-03-02")
+    assert (one_day.json()["count"], one_day.json()["uniqueUsers"]) == (3, 3)
+    events_process_pending()
+    assert _summary(owner_client, event="click").json() == body
+
+
 @pytest.mark.parametrize("processed", ["none", "half", "all"])
 def test_device_data_lists_the_devices_seen_and_unknown(owner_client, collect_client, processed):
     devices = ["mobile", None, "desktop", "mobile", "tablet", None, "other", None]

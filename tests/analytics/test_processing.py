@@ -10,8 +10,9 @@ import pytest
 from django.core.cache import cache
 from django.db import DatabaseError, connection
 from django_q.conf import Conf
+from pyroaring import BitMap
 
-from analytics.models import Batch, DailyCount, DailyUser, Event, UserStat
+from analytics.models import Batch, DailyCount, DailyUserSet, Event, UserKey, UserStat
 from analytics.selectors import event_pending_count, rollup_differences
 from analytics.services import (
     EVENTS_BATCHER,
@@ -65,7 +66,12 @@ def _expected(app_ids_and_events) -> tuple[dict, set, dict]:
 
 def _stored() -> tuple[dict, set, dict]:
     counts = {(r.app_id, r.event, r.day, r.device): r.count for r in DailyCount.objects.all()}
-    users = set(DailyUser.objects.values_list("app_id", "event", "day", "user_key"))
+    keys = dict(UserKey.objects.values_list("id", "key"))
+    users = set()
+    for stored in DailyUserSet.objects.all():
+        numbers = BitMap.deserialize(bytes(stored.users))
+        assert stored.user_count == len(numbers)
+        users |= {(stored.app_id, stored.event, stored.day, keys[n]) for n in numbers}
     stats = {
         (r.app_id, r.user_id): (r.total_events, r.browser, r.ip_address)
         for r in UserStat.objects.all()
@@ -118,10 +124,13 @@ def test_rebuild_reports_and_repairs_a_damaged_rollup(db, owner):
     events_collect(app_id=app.pk, events=_events(5, seed=3))  # pending: not part of the check
     damaged = DailyCount.objects.order_by("id")[0]
     DailyCount.objects.filter(pk=damaged.pk).update(count=damaged.count + 5)
-    DailyUser.objects.order_by("id")[0].delete()
+    user_set = DailyUserSet.objects.order_by("id")[0]
+    numbers = BitMap.deserialize(bytes(user_set.users))
+    numbers.discard(numbers.min())
+    DailyUserSet.objects.filter(pk=user_set.pk).update(users=numbers.serialize())
     differences = rollup_differences()
-    assert {d.table for d in differences} == {"analytics_dailycount", "analytics_dailyuser"}
-    assert len(differences) == 3  # the wrong count both ways, the missing user row
+    assert {d.table for d in differences} == {"analytics_dailycount", "analytics_dailyuserset"}
+    assert len(differences) == 3  # the wrong count both ways, the set missing a user
     assert rollups_rebuild() == differences
     assert rollup_differences() == []
     assert event_pending_count() == 5
@@ -274,7 +283,7 @@ def test_a_summary_outside_any_transaction_reads_one_snapshot_half_processed():
 
 @pytest.mark.django_db
 def test_an_app_with_events_cannot_be_deleted_and_its_rows_stay_whole():
-    """The events' and per-day users' app has no database constraint (decision 0055): Django's
+    """The events' app has no database constraint (decision 0055): Django's
     PROTECT still refuses to delete an app that has events, and nothing is removed."""
     from django.db.models import ProtectedError
 
@@ -283,9 +292,9 @@ def test_an_app_with_events_cannot_be_deleted_and_its_rows_stay_whole():
     app, _key = registered_app()
     events_collect(app_id=app.pk, events=_events(6, seed=5))
     events_process_pending()
-    users = DailyUser.objects.filter(app=app).count()
+    users = DailyUserSet.objects.filter(app=app).count()
     assert users > 0
     with pytest.raises(ProtectedError):
         App.objects.get(pk=app.pk).delete()
     assert Event.objects.filter(app=app).count() == 6
-    assert DailyUser.objects.filter(app=app).count() == users
+    assert DailyUserSet.objects.filter(app=app).count() == users

@@ -22,7 +22,7 @@ CHANGELISTS = [
     "/admin/analytics/event/",
     "/admin/analytics/batch/",
     "/admin/analytics/dailycount/",
-    "/admin/analytics/dailyuser/",
+    "/admin/analytics/dailyuserset/",
     "/admin/analytics/userstat/",
     "/admin/webhooks/collectionrequest/",
     "/admin/webhooks/faileddelivery/",
