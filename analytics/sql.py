@@ -159,10 +159,13 @@ PROCESSOR_WORK_MEM = "64MB"
 
 def processor_lock(cursor) -> None:
     """Processors and rebuilds take turns (held until the transaction ends); on PostgreSQL the
-    transaction also gets ``PROCESSOR_WORK_MEM``."""
+    transaction also gets ``PROCESSOR_WORK_MEM`` and no JIT: the fold's statements are planned
+    as costly over a large claim, and compiling them took 0.6 s of a 1,000,000-event fold
+    that runs in about 2 s without it (docs/performance.md)."""
     if _postgres():
         cursor.execute(
-            f"SELECT pg_advisory_xact_lock({PROCESSOR_LOCK}), set_config('work_mem', %s, true)",
+            f"SELECT pg_advisory_xact_lock({PROCESSOR_LOCK}), set_config('work_mem', %s, true), "
+            "set_config('jit', 'off', true)",
             [PROCESSOR_WORK_MEM],
         )
 
@@ -193,13 +196,21 @@ _KEYS_FOLD = f"""
 INSERT INTO {USER_KEYS} (key) SELECT DISTINCT user_key FROM {{src}} WHERE true
 ON CONFLICT (key) DO NOTHING
 """
+# The latest event of each user found by a hash aggregate (the largest [microseconds, id]
+# pair) and read back by primary key (OFFSET 0 keeps the lookups from being planned as a
+# hash join over the whole claim, which measured slower): sorting the claim by user, twice
+# (the window count, then DISTINCT ON), cost about twice as much.
 _STATS_FOLD_POSTGRES = f"""
 INSERT INTO {STATS} AS s
     (app_id, user_id, total_events, last_timestamp, last_event_id, browser, os, ip_address)
-SELECT DISTINCT ON (app_id, user_id) app_id, user_id,
-    COUNT(*) OVER (PARTITION BY app_id, user_id), timestamp, id, browser, os, ip_address
-FROM {{src}} WHERE user_id IS NOT NULL
-ORDER BY app_id, user_id, timestamp DESC, id DESC
+SELECT l.app_id, l.user_id, l.n, e.timestamp, e.id, e.browser, e.os, e.ip_address
+FROM (
+    SELECT app_id, user_id, COUNT(*) AS n,
+        MAX(ARRAY[(EXTRACT(EPOCH FROM timestamp) * 1000000)::bigint, id]) AS latest
+    FROM {{src}} WHERE user_id IS NOT NULL GROUP BY app_id, user_id
+) AS l CROSS JOIN LATERAL (
+    SELECT timestamp, id, browser, os, ip_address FROM {EVENTS} WHERE id = l.latest[2] OFFSET 0
+) AS e
 {_STATS_UPSERT}
 """
 _STATS_FOLD_SQLITE = f"""
@@ -221,43 +232,40 @@ def rollups_fold(cursor, *, after: int, upto: int) -> int:
     """Add the events with ids in (after, upto] to the rollups; returns their count.
 
     The range's user keys are numbered first (``_KEYS_FOLD``). Then, on PostgreSQL, one
-    statement (data-modifying CTEs over one materialised scan of the range) upserts the daily
-    counts and the per-user statistics and returns each (app, event, day)'s user numbers;
-    SQLite runs the same steps one after the other, under its IMMEDIATE write lock. The
-    numbers are added to that day's bitmap (``_user_sets_merge``).
+    statement upserts the daily counts and the per-user statistics (data-modifying CTEs) and
+    returns each (app, event, day)'s user numbers and events; SQLite runs the same steps one
+    after the other, under its IMMEDIATE write lock. The numbers are added to that day's
+    bitmap (``_user_sets_merge``). Each part scans the range by itself: materialising it
+    once for all of them wrote the whole claim to temporary files and read it back.
     """
     params = {"after": after, "upto": upto}
-    range_sql = f"(SELECT {_FOLD_COLUMNS} FROM {EVENTS} WHERE {_RANGE}) AS src"
-    cursor.execute(_KEYS_FOLD.format(src=range_sql), params)
+    src = f"(SELECT {_FOLD_COLUMNS} FROM {EVENTS} WHERE {_RANGE}) AS src"
+    cursor.execute(_KEYS_FOLD.format(src=src), params)
     if _postgres():
-        src = "src"
         cursor.execute(
-            f"WITH src AS MATERIALIZED (SELECT {_FOLD_COLUMNS} FROM {EVENTS} WHERE {_RANGE}), "
-            f"counts AS ({_COUNTS_FOLD.format(src=src)} RETURNING 1), "
+            f"WITH counts AS ({_COUNTS_FOLD.format(src=src)} RETURNING 1), "
             f"stats AS ({_STATS_FOLD_POSTGRES.format(src=src)} RETURNING 1) "
-            f"SELECT {_group_users_sql(src)} "
-            "UNION ALL SELECT NULL, NULL, NULL, NULL, COUNT(*) FROM src",
+            f"SELECT {_group_users_sql(src)}",
             params,
         )
-        *groups, (*_, size) = cursor.fetchall()
     else:
-        cursor.execute(f"SELECT COUNT(*) FROM {EVENTS} WHERE {_RANGE}", params)
-        (size,) = cursor.fetchone()
         for statement in (_COUNTS_FOLD, _STATS_FOLD_SQLITE):
-            cursor.execute(statement.format(src=range_sql), params)
-        cursor.execute(f"SELECT {_group_users_sql(range_sql)}", params)
-        groups = cursor.fetchall()
+            cursor.execute(statement.format(src=src), params)
+        cursor.execute(f"SELECT {_group_users_sql(src)}", params)
+    groups = cursor.fetchall()
     _user_sets_merge(cursor, {(app, event, day): ids for app, event, day, ids, _ in groups})
-    return int(size)
+    # Every event of the range has its key numbered, so the groups hold every event.
+    return sum(int(events) for *_, events in groups)
 
 
 def _group_users_sql(src: str) -> str:
-    """Each (app, event, day) of ``src`` with its users' numbers: on PostgreSQL one bytea of
+    """Each (app, event, day) of ``src`` with its users' numbers and its number of events
+    (every key of a folded range is numbered). The numbers: on PostgreSQL one bytea of
     4-byte big-endian integers (int4send), which arrives as bytes without per-number parsing;
     on SQLite comma-separated text. ``user_numbers`` reads either."""
     agg = "string_agg(int4send(k.id), ''::bytea)" if _postgres() else "group_concat(k.id)"
     return (
-        f"src.app_id, src.event, src.day, {agg}, NULL FROM {src} "
+        f"src.app_id, src.event, src.day, {agg}, COUNT(*) FROM {src} "
         f"JOIN {USER_KEYS} AS k ON k.key = src.user_key GROUP BY src.app_id, src.event, src.day"
     )
 

@@ -503,6 +503,23 @@ def test_summary_query_budget(owner_client, collect_client, django_assert_num_qu
         assert _summary(owner_client, event="click").status_code == 200
 
 
+def test_one_claim_keeps_the_latest_event_to_the_microsecond_and_then_by_id(
+    owner_client, collect_client
+):
+    sent = [
+        ("2024-02-20T12:00:00.000001Z", "Late"),
+        ("2024-02-20T12:00:00.000002Z", "Latest, first of a tie"),
+        ("2024-02-20T12:00:00.000002Z", "Latest, last of a tie"),
+        ("2024-02-20T12:00:00Z", "Early"),
+        ("2019-01-01T00:00:00Z", "Old"),
+    ]
+    for timestamp, browser in sent:
+        _collect(collect_client, userId="u7", timestamp=timestamp, metadata={"browser": browser})
+    assert events_process_pending() == len(sent)  # one claim
+    body = owner_client.get("/api/analytics/user-stats", {"userId": "u7"}).json()
+    assert (body["totalEvents"], body["deviceDetails"]["browser"]) == (5, "Latest, last of a tie")
+
+
 @pytest.mark.parametrize("processed", [False, True])
 def test_user_stats_take_the_latest_event_by_timestamp(owner_client, collect_client, processed):
     _collect(
