@@ -16,6 +16,7 @@ import json
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -258,14 +259,20 @@ def rollups_fold(cursor, *, after: int, upto: int) -> int:
     return sum(int(events) for *_, events in groups)
 
 
+def _numbers_agg(column: str) -> str:
+    """An aggregate of user numbers that ``user_numbers`` reads (NULLs are left out)."""
+    return (
+        f"string_agg(int4send({column}), ''::bytea)" if _postgres() else f"group_concat({column})"
+    )
+
+
 def _group_users_sql(src: str) -> str:
     """Each (app, event, day) of ``src`` with its users' numbers and its number of events
     (every key of a folded range is numbered). The numbers: on PostgreSQL one bytea of
     4-byte big-endian integers (int4send), which arrives as bytes without per-number parsing;
     on SQLite comma-separated text. ``user_numbers`` reads either."""
-    agg = "string_agg(int4send(k.id), ''::bytea)" if _postgres() else "group_concat(k.id)"
     return (
-        f"src.app_id, src.event, src.day, {agg}, COUNT(*) FROM {src} "
+        f"src.app_id, src.event, src.day, {_numbers_agg('k.id')}, COUNT(*) FROM {src} "
         f"JOIN {USER_KEYS} AS k ON k.key = src.user_key GROUP BY src.app_id, src.event, src.day"
     )
 
@@ -346,28 +353,42 @@ def _days_sql(start: date | None, end: date | None) -> tuple[str, list]:
     return "".join(f" AND {clause}" for clause in clauses), params
 
 
-@contextmanager
-def _read_snapshot(cursor) -> Iterator[str]:
-    """Yield the watermark as SQL for a read that must see one snapshot.
+@dataclass(frozen=True)
+class _Snapshot:
+    watermark: str  # SQL: a literal, or the subquery
+    apps: str  # SQL that an app_id is tested with: "IN (subquery)" or "= ANY(%s)"
+    app_params: list
 
-    PostgreSQL: the watermark is read first, in a REPEATABLE READ read-only transaction, and
-    passed to the next statement as a literal, so the planner sees how few ids lie above it
-    and scans the pending events by primary key (with a subquery there it must guess, and
-    over millions of events it guesses a full scan). Both statements see the same snapshot.
-    Inside an enclosing transaction the isolation level cannot change; the enclosing one is
-    used. SQLite: one statement with the watermark as a subquery (one statement, one state).
+
+@contextmanager
+def _read_snapshot(cursor, *, owner_id: int, app_id) -> Iterator[_Snapshot]:
+    """Yield the watermark and the owner's apps as SQL for a read that must see one snapshot.
+
+    PostgreSQL: the watermark and the owner's app ids are read first, in a REPEATABLE READ
+    read-only transaction, and passed to the next statement as literals: the planner then
+    sees how few ids lie above the watermark and scans the pending events by primary key
+    (with a subquery it must guess, and over millions of events it guesses a full scan), and
+    tests each pending event's app against an array instead of joining the apps for each
+    (4 of the 9 ms of a one-day summary with 2,000 pending events). Both statements see the
+    same snapshot. Inside an enclosing transaction the isolation level cannot change; the
+    enclosing one is used. SQLite: one statement with both as subqueries (one statement, one
+    state).
     """
+    apps, app_params = _apps_sql(owner_id=owner_id, app_id=app_id)
     if connection.vendor != "postgresql":
-        yield WATERMARK_SQL
+        yield _Snapshot(WATERMARK_SQL, f"IN {apps}", app_params)
         return
+    first = f"SELECT {WATERMARK_SQL}, ARRAY{apps}"
     if connection.in_atomic_block:
-        cursor.execute(WATERMARK_SQL[1:-1])
-        yield str(int(cursor.fetchone()[0]))
+        cursor.execute(first, app_params)
+        watermark, app_ids = cursor.fetchone()
+        yield _Snapshot(str(int(watermark)), "= ANY(%s)", [app_ids])
         return
     with transaction.atomic():
         cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        cursor.execute(WATERMARK_SQL[1:-1])
-        yield str(int(cursor.fetchone()[0]))
+        cursor.execute(first, app_params)
+        watermark, app_ids = cursor.fetchone()
+        yield _Snapshot(str(int(watermark)), "= ANY(%s)", [app_ids])
 
 
 def event_summary_rows(
@@ -377,27 +398,31 @@ def event_summary_rows(
 
     One statement over one snapshot (``_read_snapshot``), so an event is counted once whether
     or not a processor commits meanwhile. Its rows are tagged: 0, the counts per device (the
-    daily counts plus the pending events); 1, each day's bitmap of users in the range; 2, each
-    distinct user key among the pending events with its number, if the dictionary has one.
-    Unique users are the size of the union of the bitmaps and the pending keys' numbers, plus
-    the pending keys without a number: such a key was never folded, so no bitmap holds it.
+    daily counts plus the pending events); 1, each day's bitmap of users in the range; 2, one
+    row: the numbers of the distinct user keys among the pending events that the dictionary
+    has, and how many it has not. Unique users are the size of the union of the bitmaps and
+    those numbers, plus the keys without a number: such a key was never folded, so no bitmap
+    holds it.
     """
-    apps, app_params = _apps_sql(owner_id=owner_id, app_id=app_id)
     days, day_params = _days_sql(start, end)
-    where = f"event = %s AND app_id IN {apps}{days}"
-    where_params = [event, *app_params, *day_params]
-    with connection.cursor() as cursor, _read_snapshot(cursor) as watermark:
+    with (
+        connection.cursor() as cursor,
+        _read_snapshot(cursor, owner_id=owner_id, app_id=app_id) as snapshot,
+    ):
+        where = f"event = %s AND app_id {snapshot.apps}{days}"
+        where_params = [event, *snapshot.app_params, *day_params]
         sql = f"""
         WITH pending AS (
             SELECT device, user_key FROM {EVENTS}
-            WHERE id > {watermark} AND {where}
+            WHERE id > {snapshot.watermark} AND {where}
         )
         SELECT 0, device, SUM(n), NULL FROM (
             SELECT device, count AS n FROM {COUNTS} WHERE {where}
             UNION ALL SELECT device, 1 FROM pending
         ) AS t GROUP BY device
         UNION ALL SELECT 1, NULL, NULL, users FROM {USER_SETS} WHERE {where}
-        UNION ALL SELECT 2, p.user_key, k.id, NULL
+        UNION ALL SELECT 2, NULL, SUM(CASE WHEN k.id IS NULL THEN 1 ELSE 0 END),
+            {_numbers_agg("k.id")}
             FROM (SELECT DISTINCT user_key FROM pending) AS p
             LEFT JOIN {USER_KEYS} AS k ON k.key = p.user_key
         """
@@ -406,15 +431,15 @@ def event_summary_rows(
     devices: list[tuple[str, int]] = []
     users = BitMap()
     unnumbered = 0
-    for tag, text, number, blob in rows:
+    for tag, device, number, blob in rows:
         if tag == 0:
-            devices.append((text, int(number)))
+            devices.append((device, int(number)))
         elif tag == 1:
             users |= BitMap.deserialize(bytes(blob))
-        elif number is None:
-            unnumbered += 1
         else:
-            users.add(int(number))
+            unnumbered = int(number or 0)
+            if blob is not None:
+                users |= user_numbers(blob)
     return devices, len(users) + unnumbered
 
 
