@@ -187,11 +187,9 @@ _RANGE = "id > %(after)s AND id <= %(upto)s"
 _FOLD_COLUMNS = (
     "id, app_id, event, day, device, user_key, user_id, timestamp, browser, os, ip_address"
 )
-_COUNTS_FOLD = f"""
-INSERT INTO {COUNTS} AS c (app_id, event, day, device, count)
-SELECT app_id, event, day, device, COUNT(*) FROM {{src}} GROUP BY app_id, event, day, device
-ON CONFLICT (event, app_id, day, device) DO UPDATE SET count = c.count + EXCLUDED.count
-"""
+_COUNTS_UPSERT = (
+    "ON CONFLICT (event, app_id, day, device) DO UPDATE SET count = c.count + EXCLUDED.count"
+)
 # Every user key of the range gets its number in the dictionary (an existing key keeps its own).
 _KEYS_FOLD = f"""
 INSERT INTO {USER_KEYS} (key) SELECT DISTINCT user_key FROM {{src}} WHERE true
@@ -232,31 +230,39 @@ SELECT app_id, user_id, n, timestamp, id, browser, os, ip_address FROM (
 def rollups_fold(cursor, *, after: int, upto: int) -> int:
     """Add the events with ids in (after, upto] to the rollups; returns their count.
 
-    The range's user keys are numbered first (``_KEYS_FOLD``). Then, on PostgreSQL, one
-    statement upserts the daily counts and the per-user statistics (data-modifying CTEs) and
-    returns each (app, event, day)'s user numbers and events; SQLite runs the same steps one
-    after the other, under its IMMEDIATE write lock. The numbers are added to that day's
-    bitmap (``_user_sets_merge``). Each part scans the range by itself: materialising it
-    once for all of them wrote the whole claim to temporary files and read it back.
+    The range's user keys are numbered first (``_KEYS_FOLD``). One aggregate over the range
+    then gives each (app, event, day, device) its events and its users' numbers
+    (``_groups_sql``): the daily counts are upserted from it, and the numbers are added to
+    the day's bitmap (``_user_sets_merge``). The per-user statistics are a second aggregate.
+    PostgreSQL runs both aggregates and both upserts as one statement (data-modifying CTEs;
+    the groups, a few rows per app, event and day, are materialised); SQLite runs them one
+    after the other, under its IMMEDIATE write lock.
     """
     params = {"after": after, "upto": upto}
     src = f"(SELECT {_FOLD_COLUMNS} FROM {EVENTS} WHERE {_RANGE}) AS src"
     cursor.execute(_KEYS_FOLD.format(src=src), params)
+    counts_insert = f"INSERT INTO {COUNTS} AS c (app_id, event, day, device, count)"
     if _postgres():
         cursor.execute(
-            f"WITH counts AS ({_COUNTS_FOLD.format(src=src)} RETURNING 1), "
+            f"WITH g AS MATERIALIZED (SELECT {_groups_sql(src)}), "
+            f"counts AS ({counts_insert} SELECT app_id, event, day, device, n FROM g "
+            f"{_COUNTS_UPSERT} RETURNING 1), "
             f"stats AS ({_STATS_FOLD_POSTGRES.format(src=src)} RETURNING 1) "
-            f"SELECT {_group_users_sql(src)}",
+            "SELECT app_id, event, day, device, n, numbers FROM g",
             params,
         )
+        groups = cursor.fetchall()
     else:
-        for statement in (_COUNTS_FOLD, _STATS_FOLD_SQLITE):
-            cursor.execute(statement.format(src=src), params)
-        cursor.execute(f"SELECT {_group_users_sql(src)}", params)
-    groups = cursor.fetchall()
-    _user_sets_merge(cursor, {(app, event, day): ids for app, event, day, ids, _ in groups})
+        cursor.execute(f"SELECT {_groups_sql(src)}", params)
+        groups = cursor.fetchall()
+        cursor.executemany(
+            f"{counts_insert} VALUES (%s, %s, %s, %s, %s) {_COUNTS_UPSERT}",
+            [group[:5] for group in groups],
+        )
+        cursor.execute(_STATS_FOLD_SQLITE.format(src=src), params)
+    _user_sets_merge(cursor, _day_users(groups))
     # Every event of the range has its key numbered, so the groups hold every event.
-    return sum(int(events) for *_, events in groups)
+    return sum(int(n) for *_, n, _ in groups)
 
 
 def _numbers_agg(column: str) -> str:
@@ -266,19 +272,32 @@ def _numbers_agg(column: str) -> str:
     )
 
 
-def _group_users_sql(src: str) -> str:
-    """Each (app, event, day) of ``src`` with its users' numbers and its number of events
-    (every key of a folded range is numbered). The numbers: on PostgreSQL one bytea of
+def _day_users(groups: Iterable[tuple]) -> dict[tuple, BitMap]:
+    """The users of each (app, event, day) from ``_groups_sql``'s rows (one per device)."""
+    days: dict[tuple, BitMap] = {}
+    for app, event, day, _device, _n, numbers in groups:
+        users = user_numbers(numbers)
+        day_users = days.setdefault((app, event, day), users)
+        if day_users is not users:
+            day_users |= users
+    return days
+
+
+def _groups_sql(src: str) -> str:
+    """Each (app, event, day, device) of ``src`` with its number of events and its users'
+    numbers (every key of a folded range is numbered). The numbers: on PostgreSQL one bytea of
     4-byte big-endian integers (int4send), which arrives as bytes without per-number parsing;
     on SQLite comma-separated text. ``user_numbers`` reads either."""
+    columns = "src.app_id, src.event, src.day, src.device"
     return (
-        f"src.app_id, src.event, src.day, {_numbers_agg('k.id')}, COUNT(*) FROM {src} "
-        f"JOIN {USER_KEYS} AS k ON k.key = src.user_key GROUP BY src.app_id, src.event, src.day"
+        f"{columns.replace('src.', '')}, n, numbers FROM (SELECT {columns}, COUNT(*) AS n, "
+        f"{_numbers_agg('k.id')} AS numbers FROM {src} "
+        f"JOIN {USER_KEYS} AS k ON k.key = src.user_key GROUP BY {columns}) AS grouped"
     )
 
 
 def user_numbers(value: bytes | memoryview | str) -> BitMap:
-    """The bitmap of user numbers aggregated by ``_group_users_sql``."""
+    """The bitmap of user numbers aggregated by ``_numbers_agg``."""
     if isinstance(value, str):
         return BitMap(int(number) for number in value.split(","))
     numbers = array.array("I")
@@ -293,7 +312,7 @@ def user_set_bytes(users: BitMap) -> bytes:
     return users.serialize()
 
 
-def _user_sets_merge(cursor, groups: dict[tuple, bytes | str]) -> None:
+def _user_sets_merge(cursor, groups: dict[tuple, BitMap]) -> None:
     """Add each group's user numbers to its stored bitmap (read, union, write back: processors
     take turns under the processor lock, so nothing else writes these rows meanwhile)."""
     if not groups:
@@ -309,8 +328,7 @@ def _user_sets_merge(cursor, groups: dict[tuple, bytes | str]) -> None:
     )
     stored = {(app, event, day): users for app, event, day, users in cursor.fetchall()}
     rows = []
-    for group, numbers in groups.items():
-        users = user_numbers(numbers)
+    for group, users in groups.items():
         if group in stored:
             users |= BitMap.deserialize(bytes(stored[group]))
         rows.append((*group, user_set_bytes(users), len(users)))
@@ -508,9 +526,12 @@ def _user_set_differences(cursor, limit: int = 100) -> Iterable[tuple[str, str]]
     )
     for (key,) in cursor.fetchall():
         yield USER_KEYS, f"missing: {key!r}"
-    src = f"(SELECT app_id, event, day, user_key FROM {EVENTS} WHERE id <= {WATERMARK_SQL}) AS src"
-    cursor.execute(f"SELECT {_group_users_sql(src)}")
-    expected = {(app, event, day): user_numbers(ids) for app, event, day, ids, _ in cursor}
+    src = (
+        f"(SELECT app_id, event, day, device, user_key FROM {EVENTS} "
+        f"WHERE id <= {WATERMARK_SQL}) AS src"
+    )
+    cursor.execute(f"SELECT {_groups_sql(src)}")
+    expected = _day_users(cursor.fetchall())
     cursor.execute(f"SELECT app_id, event, day, users, user_count FROM {USER_SETS}")
     stored = {
         (app, event, day): (BitMap.deserialize(bytes(users)), count)
