@@ -295,6 +295,9 @@ def user_set_bytes(users: BitMap) -> bytes:
     return users.serialize()
 
 
+_EVENTS_PER_READ = 500
+
+
 def _user_sets_merge(cursor, groups: dict[tuple, BitMap]) -> None:
     """Add each group's user numbers to its stored bitmap (read, union, write back: processors
     take turns under the processor lock, so nothing else writes these rows meanwhile)."""
@@ -303,13 +306,17 @@ def _user_sets_merge(cursor, groups: dict[tuple, BitMap]) -> None:
     apps = sorted({app for app, _, _ in groups}, key=str)
     events = sorted({event for _, event, _ in groups})
     days = [day for _, _, day in groups]
-    cursor.execute(
-        f"SELECT app_id, event, day, users FROM {USER_SETS} WHERE "
-        f"app_id IN ({', '.join(['%s'] * len(apps))}) AND "
-        f"event IN ({', '.join(['%s'] * len(events))}) AND day >= %s AND day <= %s",
-        [*apps, *events, min(days), max(days)],
-    )
-    stored = {(app, event, day): users for app, event, day, users in cursor.fetchall()}
+    stored: dict[tuple, Any] = {}
+    # In parts, so a claim with many event names stays under SQLite's parameter limit.
+    for start in range(0, len(events), _EVENTS_PER_READ):
+        part = events[start : start + _EVENTS_PER_READ]
+        cursor.execute(
+            f"SELECT app_id, event, day, users FROM {USER_SETS} WHERE "
+            f"app_id IN ({', '.join(['%s'] * len(apps))}) AND "
+            f"event IN ({', '.join(['%s'] * len(part))}) AND day >= %s AND day <= %s",
+            [*apps, *part, min(days), max(days)],
+        )
+        stored.update(((a, e, d), users) for a, e, d, users in cursor.fetchall())
     rows = []
     for group, users in groups.items():
         if group in stored:

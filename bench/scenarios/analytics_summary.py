@@ -79,9 +79,10 @@ def _data_set_build(h: Harness) -> tuple[float, float]:
     _python(h, _PROCESS)
     process_seconds = time.perf_counter() - started
     with h.connect() as conn:
-        conn.execute("VACUUM ANALYZE analytics_dailyuserset")
-        conn.execute("VACUUM ANALYZE analytics_userkey")
-        conn.execute("VACUUM ANALYZE analytics_dailycount")
+        # The reads are measured in the steady state, not beside autovacuum's first pass over
+        # the 10,000,000 rows just loaded (which otherwise runs during the one-day reads).
+        for table in ("event", "dailyuserset", "userkey", "dailycount"):
+            conn.execute(f"VACUUM (ANALYZE) analytics_{table}")
         # Pending events (above the watermark): the summary merges them in.
         conn.execute(
             "INSERT INTO analytics_event (app_id, event, url, referrer, device, ip_address, "
@@ -91,6 +92,7 @@ def _data_set_build(h: Harness) -> tuple[float, float]:
             "FROM generate_series(1, %s) AS i",
             [app_id, PENDING],
         )
+        conn.execute("CHECKPOINT")
     return load_seconds, process_seconds
 
 
@@ -98,10 +100,12 @@ def run(h: Harness) -> dict:
     import requests
 
     h.prepare()
+    load_seconds: float | None
+    process_seconds: float | None
     if _data_set_present(h):
         # The same deterministic data set from an earlier run: reuse it (loading and folding
         # 10,000,000 events takes minutes), so only the reads are measured again.
-        load_seconds = process_seconds = 0.0
+        load_seconds = process_seconds = None
     else:
         load_seconds, process_seconds = _data_set_build(h)
     with h.connect() as conn:
@@ -112,8 +116,9 @@ def run(h: Harness) -> dict:
         "events": EVENTS + PENDING,
         "pending_events": PENDING,
         "daily_user_sets": rows,
-        "generate_seconds": round(load_seconds, 1),
-        "process_seconds": round(process_seconds, 1),
+        # None: the data set of an earlier run was reused (its build was not timed here).
+        "generate_seconds": None if load_seconds is None else round(load_seconds, 1),
+        "process_seconds": None if process_seconds is None else round(process_seconds, 1),
     }
     ranges = {"one_day": ("2026-01-15", "2026-01-15"), "90_days": ("2026-01-01", "2026-03-31")}
     with h.server(env=SERVER_SETTINGS) as base:

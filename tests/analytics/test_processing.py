@@ -101,6 +101,21 @@ def test_processing_folds_every_event_once_into_the_three_rollups(db, owner):
     assert rollup_differences() == []
 
 
+def test_a_claim_with_more_event_names_than_one_read_adds_to_every_stored_day(db, owner):
+    """The stored bitmaps are read in parts of 500 event names; each part's days are merged."""
+    app, _ = registered_app(owner)
+    names = [f"event{i}" for i in range(1_100)]
+    for user in ("u1", "u2", "u1"):
+        data = [{"event": n, "userId": user, "timestamp": BASE.isoformat()} for n in names]
+        events_collect(
+            app_id=app.pk, events=[event_validate(d, client_ip="127.0.0.1")[0] for d in data]
+        )
+        assert events_process_pending() == len(names)
+    counts = set(DailyUserSet.objects.values_list("event", "user_count"))
+    assert counts == {(n, 2) for n in names}
+    assert rollup_differences() == []
+
+
 def test_a_failure_inside_processing_folds_nothing_and_a_retry_folds_everything(db, owner):
     app, _ = registered_app(owner)
     collected = _collect_all(_events(120), [app.pk])
