@@ -1,6 +1,7 @@
 """HTTP endpoints of the analytics domain: owners' auth and keys, collect, summaries."""
 
 import uuid
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -306,8 +307,9 @@ class CollectView(APIView):
             )
         good: list[CleanEvent] = []
         rejected: list[dict[str, object]] = []
+        now = datetime.now(tz=UTC)  # one receipt time: the default timestamp of the batch
         for index, item in enumerate(items):
-            event, errors = event_validate(item, client_ip=client_ip)
+            event, errors = event_validate(item, client_ip=client_ip, now=now)
             if event is None:
                 rejected.append({"index": index, "errors": errors})
             else:
