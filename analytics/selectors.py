@@ -14,7 +14,7 @@ from django.db import connection
 from django.db.models import Count, F, Max, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
-from analytics import sql
+from analytics import fold, sql
 from analytics.models import ApiKey, App, Batch, DailyCount, Event
 from core.errors import NotFoundError
 
@@ -119,7 +119,7 @@ class RollupDifference:
 def rollup_differences() -> list[RollupDifference]:
     """Rollup rows that differ from the processed log (at most 100 per table and direction)."""
     with connection.cursor() as cursor:
-        rows = sql.rollup_differences_rows(cursor)
+        rows = fold.rollup_differences_rows(cursor)
     return [RollupDifference(table=table, detail=detail) for table, detail in rows]
 
 

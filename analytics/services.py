@@ -25,7 +25,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from analytics import sql
+from analytics import fold, sql
 from analytics.models import ApiKey, App, Batch
 from analytics.selectors import RollupDifference, app_get_owned, rollup_differences
 from analytics.validation import CleanEvent
@@ -262,14 +262,14 @@ def events_process_batch(*, limit: int | None = None) -> ProcessedBatch | None:
 
     limit = limit or settings.ANALYTICS_PROCESS_CLAIM
     with transaction.atomic(), connection.cursor() as cursor:
-        sql.processor_lock(cursor)
+        fold.processor_lock(cursor)
         after = watermark_get()
         upto = event_range_claim(
             cursor, table=sql.EVENTS, writer_lock=sql.WRITER_LOCK, after=after, limit=limit
         )
         if upto is None:
             return None
-        size = sql.rollups_fold(cursor, after=after, upto=upto)
+        size = fold.rollups_fold(cursor, after=after, upto=upto)
         # Recorded even when the range holds no event (ids skipped by rollbacks), so the
         # watermark moves past it.
         batch = Batch.objects.create(
@@ -310,11 +310,11 @@ def rollups_rebuild() -> list[RollupDifference]:
     from analytics.selectors import watermark_get
 
     with transaction.atomic(), connection.cursor() as cursor:
-        sql.processor_lock(cursor)
+        fold.processor_lock(cursor)
         differences = rollup_differences()
         if differences:
-            sql.rollups_clear(cursor)
-            sql.rollups_fold(cursor, after=0, upto=watermark_get())
+            fold.rollups_clear(cursor)
+            fold.rollups_fold(cursor, after=0, upto=watermark_get())
     for difference in differences:
         logger.warning("analytics: repaired %s %s", difference.table, difference.detail)
     return differences
