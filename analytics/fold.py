@@ -22,7 +22,6 @@ from analytics.sql import (
     numbers_agg,
     postgres,
     user_numbers,
-    user_set_bytes,
 )
 
 # One processor runs at a time, so it may sort and hash in memory rather than on disk (the
@@ -164,6 +163,11 @@ def _groups_sql(src: str) -> str:
 _EVENTS_PER_READ = 500
 
 
+def _user_set_bytes(users: BitMap) -> bytes:
+    users.run_optimize()
+    return users.serialize()
+
+
 def _user_sets_merge(cursor, groups: dict[tuple, BitMap]) -> None:
     """Add each group's user numbers to its stored bitmap (read, union, write back: processors
     take turns under the processor lock, so nothing else writes these rows meanwhile)."""
@@ -187,7 +191,7 @@ def _user_sets_merge(cursor, groups: dict[tuple, BitMap]) -> None:
     for group, users in groups.items():
         if group in stored:
             users |= BitMap.deserialize(bytes(stored[group]))
-        rows.append((*group, user_set_bytes(users), len(users)))
+        rows.append((*group, _user_set_bytes(users), len(users)))
     cursor.executemany(
         f"INSERT INTO {USER_SETS} (app_id, event, day, users, user_count) "
         "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (event, app_id, day) DO UPDATE SET "

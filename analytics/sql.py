@@ -144,7 +144,7 @@ def numbers_agg(column: str) -> str:
 
 
 def user_numbers(value: bytes | memoryview | str) -> BitMap:
-    """The bitmap of user numbers aggregated by ``_numbers_agg``."""
+    """The bitmap of user numbers aggregated by ``numbers_agg``."""
     if isinstance(value, str):
         return BitMap(int(number) for number in value.split(","))
     numbers = array.array("I")
@@ -152,11 +152,6 @@ def user_numbers(value: bytes | memoryview | str) -> BitMap:
     if sys.byteorder == "little":
         numbers.byteswap()
     return BitMap(numbers)
-
-
-def user_set_bytes(users: BitMap) -> bytes:
-    users.run_optimize()
-    return users.serialize()
 
 
 def event_pending_count() -> int:

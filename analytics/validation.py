@@ -41,13 +41,12 @@ class CleanEvent:
     device: str  # "" when absent
     ip_address: str
     user_id: str | None
-    metadata: dict[str, Any] | None
     timestamp: datetime
-    # Derived once, when validated: the metadata as stored (serialised to check its size) and
-    # the device details the rollups keep.
-    metadata_json: str | None = None
-    browser: str = ""
-    os: str = ""
+    # The metadata as stored (serialised once, when its size is checked), and the device
+    # details taken from it that the rollups keep.
+    metadata_json: str | None
+    browser: str
+    os: str
 
     @property
     def user_key(self) -> str:
@@ -188,7 +187,6 @@ def event_validate(
         device=data.get("device") or "",
         ip_address=ip_address,
         user_id=data.get("userId"),
-        metadata=metadata,
         timestamp=timestamp,
         metadata_json=metadata_json,
         browser=_detail(metadata, "browser"),
