@@ -194,35 +194,12 @@ def _owned_key_by_raw(*, owner: User, raw: str) -> ApiKey:
 
 @dataclass(frozen=True)
 class KeyIdentity:
-    """The authenticated party of collect: one live key of one app."""
+    """The party of a collect request: one key of one app, its secret verified
+    (``analytics.admission``: whether it is still live is read on every request)."""
 
     key_id: int
     app_id: uuid.UUID
     owner_id: int
-
-
-def api_key_authenticate(*, raw: str) -> KeyIdentity | None:
-    """The live key matching ``raw``, or None (unknown, wrong secret, revoked or expired).
-
-    Read from the database on every request (no cache), so a revoked key is refused from the
-    very next request, on every web process.
-    """
-    prefix = key_prefix(raw)
-    if prefix is None:
-        return None
-    row = sql.api_key_row(prefix)
-    if row is None:
-        key_matches(raw, "0" * 64)  # same work whether or not the prefix exists
-        return None
-    pk, app_id, owner_id, hashed, revoked_at, expires_at, last_used_at = row
-    now = timezone.now()
-    if not key_matches(raw, hashed) or revoked_at is not None:
-        return None
-    if expires_at is not None and expires_at <= now:
-        return None
-    if last_used_at is None or (now - last_used_at).total_seconds() >= LAST_USED_RESOLUTION_SECONDS:
-        ApiKey.objects.filter(pk=pk).update(last_used_at=now)
-    return KeyIdentity(key_id=pk, app_id=app_id, owner_id=owner_id)
 
 
 # --- Collect --------------------------------------------------------------------------------

@@ -86,7 +86,8 @@ def api_key_row(prefix: str) -> tuple | None:
     return (key_id, app_id, owner_id, hashed, *moments)
 
 
-def _event_row(e: Any, adapt_datetime) -> tuple:
+def event_row(e: Any, adapt_datetime) -> tuple:
+    """An event's columns after ``app_id``, up to ``day`` (``INSERT_COLUMNS``)."""
     return (
         *(e.event, e.url, e.referrer, e.device, e.ip_address, e.user_id, e.user_key, e.browser),
         *(e.os, e.metadata_json, adapt_datetime(e.timestamp), e.timestamp.date()),
@@ -102,7 +103,7 @@ def events_insert(*, app_id, events: Sequence, received_at) -> int:
     app = app_id_param(app_id)
     adapt_datetime = connection.ops.adapt_datetimefield_value
     received = adapt_datetime(received_at)
-    rows = [_event_row(e, adapt_datetime) for e in events]
+    rows = [event_row(e, adapt_datetime) for e in events]
     with connection.cursor() as cursor:
         if postgres():
             return _events_insert_postgres(cursor, app, rows, received)

@@ -62,8 +62,9 @@ def _environ(method: str, path: str, *, body: bytes = b"", headers: dict | None 
     return environ
 
 
-def _measure(kinds: dict, *, only: list[str], requests: int, tree: bool) -> None:
-    """Print the mean time of one request of each kind (and its call tree with ``tree``)."""
+def _measure(kinds: dict, *, only: list[str], requests: int, tree: bool, cpu_top: int = 0) -> None:
+    """Print the mean time of one request of each kind (and its call tree with ``tree``, and
+    the ``cpu_top`` functions that cost this process the most CPU, by cProfile)."""
     from pyinstrument import Profiler
 
     for name, fn in kinds.items():
@@ -88,6 +89,22 @@ def _measure(kinds: dict, *, only: list[str], requests: int, tree: bool) -> None
                 fn()
             profiler.stop()
             print(profiler.output_text(unicode=False, color=False, show_all=False), flush=True)
+        if cpu_top:
+            _cpu_profile(fn, requests=requests, top=cpu_top)
+
+
+def _cpu_profile(fn: Callable[[], int], *, requests: int, top: int) -> None:
+    """cProfile on the process's CPU clock: where the Python side spends, not where it waits."""
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile(time.process_time)
+    profiler.enable()
+    for _ in range(requests):
+        fn()
+    profiler.disable()
+    stats = pstats.Stats(profiler, stream=sys.stdout)
+    stats.sort_stats("tottime").print_stats(top)
 
 
 PROFILE_ENV = {
@@ -121,12 +138,20 @@ def _succeeded_run_user() -> str:
     return subscriber.user_id
 
 
-def main(argv: list[str] | None = None) -> int:
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--only", default="", help="comma-separated kinds")
     parser.add_argument("--tree", action="store_true", help="print pyinstrument's call trees")
-    args = parser.parse_args(argv)
+    parser.add_argument(
+        "--cpu-top", type=int, default=0, metavar="N",
+        help="print the N functions with the most CPU time of their own (cProfile)",
+    )  # fmt: skip
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
 
     harness = Harness()
     harness.prepare()
@@ -233,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         "compat_user": lambda: call(_environ("GET", f"/users/{compat_user_id}")),
     }
     _measure(kinds, only=[k for k in args.only.split(",") if k], requests=args.requests,
-             tree=args.tree)  # fmt: skip
+             tree=args.tree, cpu_top=args.cpu_top)  # fmt: skip
     return 0
 
 

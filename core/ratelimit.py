@@ -42,21 +42,52 @@ class RateLimitDecision:
     retry_after_seconds: int
 
 
+@dataclass(frozen=True)
+class RateWindow:
+    """The fixed window a request falls in: where it starts, when its database counter may be
+    pruned, and how long a refused client should wait."""
+
+    start: int
+    expires_at: datetime
+    retry_after_seconds: int
+
+    def decide(self, *, count: int, limit: int) -> RateLimitDecision:
+        return RateLimitDecision(
+            allowed=count <= limit,
+            count=count,
+            limit=limit,
+            retry_after_seconds=self.retry_after_seconds,
+        )
+
+
+def ratelimit_window(*, window_seconds: int = 60, now: float | None = None) -> RateWindow:
+    now = time.time() if now is None else now
+    start = int(now // window_seconds) * window_seconds
+    return RateWindow(
+        start=start,
+        expires_at=datetime.fromtimestamp(start + window_seconds * 2, tz=UTC),
+        retry_after_seconds=max(1, math.ceil(start + window_seconds - now)),
+    )
+
+
+def ratelimit_counter_key(key: str) -> str:
+    """The counter's name as stored (bounded by the column's length)."""
+    return key[:KEY_MAX_CHARS]
+
+
 def ratelimit_hit(
     *, key: str, limit: int, window_seconds: int = 60, now: float | None = None
 ) -> RateLimitDecision:
     """Count one request for ``key``; refuse it once more than ``limit`` fell in this window."""
-    now = time.time() if now is None else now
-    window = int(now // window_seconds) * window_seconds
-    key = key[:KEY_MAX_CHARS]
+    window = ratelimit_window(window_seconds=window_seconds, now=now)
+    key = ratelimit_counter_key(key)
     if settings.REDIS_URL:
-        count = _redis_increment(key, window, window_seconds)
+        count = _redis_increment(key, window.start, window_seconds)
     else:
-        count = _database_increment(key, window, window_seconds)
-    retry_after = max(1, math.ceil(window + window_seconds - now))
-    return RateLimitDecision(
-        allowed=count <= limit, count=count, limit=limit, retry_after_seconds=retry_after
-    )
+        count = sql.ratelimit_counter_increment(
+            key=key, window_start=window.start, expires_at=window.expires_at
+        )
+    return window.decide(count=count, limit=limit)
 
 
 @cache
@@ -73,11 +104,6 @@ def _redis_increment(key: str, window: int, window_seconds: int) -> int:
     pipe.expire(redis_key, window_seconds * 2)
     count, _ = pipe.execute()
     return int(count)
-
-
-def _database_increment(key: str, window: int, window_seconds: int) -> int:
-    expires_at = datetime.fromtimestamp(window + window_seconds * 2, tz=UTC)
-    return sql.ratelimit_counter_increment(key=key, window_start=window, expires_at=expires_at)
 
 
 def ratelimit_prune(*, now: datetime | None = None) -> int:

@@ -14,12 +14,13 @@ from django.db.models.expressions import Col
 
 # The conflict on the unique (key, window_start) turns the insert into an increment, atomically
 # (SQLite >= 3.35 for RETURNING). Django's database cache ``incr`` is a read-then-write.
-_COUNTER_INCREMENT = """
-    INSERT INTO core_ratelimitcounter (key, window_start, count, expires_at)
-    VALUES (%s, %s, 1, %s)
-    ON CONFLICT (key, window_start) DO UPDATE SET count = core_ratelimitcounter.count + 1
-    RETURNING count
-"""
+# Shared with statements that count a request as one of their steps (analytics.admission).
+COUNTER_INSERT = "INSERT INTO core_ratelimitcounter (key, window_start, count, expires_at)"
+COUNTER_ON_CONFLICT = (
+    "ON CONFLICT (key, window_start) DO UPDATE SET count = core_ratelimitcounter.count + 1 "
+    "RETURNING count"
+)
+_COUNTER_INCREMENT = f"{COUNTER_INSERT} VALUES (%s, %s, 1, %s) {COUNTER_ON_CONFLICT}"
 
 
 def ratelimit_counter_increment(*, key: str, window_start: int, expires_at: datetime) -> int:

@@ -1,4 +1,10 @@
-"""The ``x-api-key`` header of collect: one live key of one app, checked on every request."""
+"""The ``x-api-key`` header of collect: the key's secret, checked here on every request.
+
+Whether the key is still live (not revoked, not expired) is read on every request too, by the
+collect view's admission, in the same statement as the rate limit and the insert
+(``analytics.admission``): authenticating here costs no round trip once the process knows the
+key.
+"""
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication
@@ -6,7 +12,8 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from analytics.services import KeyIdentity, api_key_authenticate
+from analytics.admission import api_key_verify
+from analytics.services import KeyIdentity
 
 
 class AppClient:
@@ -23,7 +30,7 @@ class ApiKeyAuthentication(BaseAuthentication):
         raw = request.META.get("HTTP_X_API_KEY")  # header names are case-insensitive
         if raw is None:
             return None
-        identity = api_key_authenticate(raw=raw)
+        identity = api_key_verify(raw=raw)
         if identity is None:
             raise AuthenticationFailed("Invalid, revoked or expired API key.")
         return AppClient(identity), identity

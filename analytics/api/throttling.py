@@ -1,16 +1,9 @@
-"""Rate limits of the analytics API (core.api.throttling: atomic across web processes)."""
+"""Rate limits of the analytics API (core.api.throttling: atomic across web processes).
+
+Collect's per-key limit is counted by its admission (``analytics.admission``), in the same
+statement as the key's liveness and the insert."""
 
 from core.api.throttling import FixedWindowThrottle
-
-
-class CollectThrottle(FixedWindowThrottle):
-    """Collect requests per API key per minute (ANALYTICS_COLLECT_RATE)."""
-
-    scope = "analytics.collect"
-    rate_setting = "ANALYTICS_COLLECT_RATE"
-
-    def get_key(self, request, view) -> str | None:
-        return str(request.auth.key_id) if request.auth is not None else None
 
 
 class ReadThrottle(FixedWindowThrottle):

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from analytics.api.views import CollectView, EventSummaryView, UserStatsView
+from analytics.api.collect import CollectView
+from analytics.api.views import EventSummaryView, UserStatsView
 
 urlpatterns = [
     path("collect", CollectView.as_view(), name="analytics-collect"),

@@ -1,27 +1,22 @@
 """HTTP endpoints of the analytics domain: owners' auth and keys, collect, summaries."""
 
-import uuid
-from datetime import UTC, datetime
-
-from django.conf import settings
 from django.contrib.auth.models import User
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework.exceptions import NotAuthenticated, ValidationError
+from rest_framework.exceptions import (
+    NotAuthenticated,
+)
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from analytics.api.authentication import ApiKeyAuthentication, HasApiKey
 from analytics.api.serializers import (
     AnalyticsFieldErrorsOutputSerializer,
     ApiKeyOutputSerializer,
     AppIdInputSerializer,
     AppRegisterInputSerializer,
     AppRegisterOutputSerializer,
-    CollectBatchOutputSerializer,
-    CollectEventSerializer,
     EventSummaryInputSerializer,
     EventSummaryOutputSerializer,
     RegeneratedKeyOutputSerializer,
@@ -34,7 +29,7 @@ from analytics.api.serializers import (
     UserStatsInputSerializer,
     UserStatsOutputSerializer,
 )
-from analytics.api.throttling import CollectThrottle, ReadThrottle
+from analytics.api.throttling import ReadThrottle
 from analytics.selectors import (
     api_key_live_get,
     app_get_owned,
@@ -42,16 +37,13 @@ from analytics.selectors import (
     user_stats_get,
 )
 from analytics.services import (
-    KeyIdentity,
     api_key_regenerate,
     api_key_revoke,
     app_register,
-    events_collect,
     owner_signup,
     owner_token_get,
     owner_token_issue,
 )
-from analytics.validation import CleanEvent, event_validate
 from core.api.serializers import ErrorOutputSerializer
 from core.api.views import OpenView
 
@@ -69,14 +61,6 @@ def _owner(request: Request) -> User:
     if not isinstance(user, User):
         raise NotAuthenticated()
     return user
-
-
-def _key_identity(request: Request) -> KeyIdentity:
-    """The app key that authenticated a collect request (``ApiKeyAuthentication``)."""
-    identity = request.auth
-    if not isinstance(identity, KeyIdentity):
-        raise NotAuthenticated()
-    return identity
 
 
 def _validated(serializer_class, data):
@@ -256,66 +240,6 @@ class RevokeView(OwnerView):
 
 
 # --- /api/analytics/ ------------------------------------------------------------------------
-
-
-def _client_ip(request: Request) -> str:
-    return request.META.get("REMOTE_ADDR") or "0.0.0.0"
-
-
-class CollectView(APIView):
-    authentication_classes = [ApiKeyAuthentication]
-    permission_classes = [HasApiKey]
-    throttle_classes = [CollectThrottle]
-
-    @extend_schema(
-        operation_id="analytics_collect",
-        tags=["analytics"],
-        summary="Collect one event, or a JSON array of events (per-item results)",
-        description=(
-            "One JSON object: 202 once stored, 400 with field errors otherwise. A JSON array of "
-            "up to ANALYTICS_MAX_BATCH events: good items are committed together before the 202, "
-            "bad ones are listed by index (from 0) and not stored."
-        ),
-        request={"application/json": CollectEventSerializer},
-        responses={
-            202: OpenApiResponse(
-                CollectBatchOutputSerializer,
-                "Stored (committed). A single event answers {accepted: 1} only.",
-            ),
-            400: INVALID,
-            401: OpenApiResponse(
-                ErrorOutputSerializer, "Missing, invalid, revoked or expired key."
-            ),
-        },
-    )
-    def post(self, request: Request) -> Response:
-        data = request.data
-        client_ip = _client_ip(request)
-        app_id = _key_identity(request).app_id
-        if isinstance(data, list):
-            return self._batch(data, app_id=app_id, client_ip=client_ip)
-        event, errors = event_validate(data, client_ip=client_ip)
-        if event is None:
-            raise ValidationError(errors)
-        return Response({"accepted": events_collect(app_id=app_id, events=[event])}, status=202)
-
-    def _batch(self, items: list, *, app_id: uuid.UUID, client_ip: str) -> Response:
-        limit = settings.ANALYTICS_MAX_BATCH
-        if len(items) > limit:
-            raise ValidationError(
-                {"non_field_errors": [f"At most {limit} events per batch, got {len(items)}."]}
-            )
-        good: list[CleanEvent] = []
-        rejected: list[dict[str, object]] = []
-        now = datetime.now(tz=UTC)  # one receipt time: the default timestamp of the batch
-        for index, item in enumerate(items):
-            event, errors = event_validate(item, client_ip=client_ip, now=now)
-            if event is None:
-                rejected.append({"index": index, "errors": errors})
-            else:
-                good.append(event)
-        accepted = events_collect(app_id=app_id, events=good)
-        return Response({"accepted": accepted, "rejected": rejected}, status=202)
 
 
 class EventSummaryView(OwnerView):

@@ -29,11 +29,13 @@ THROTTLED_RESPONSE = {
 
 
 class AutoSchema(SpectacularAutoSchema):
-    """drf-spectacular's schema, plus 429 on every operation of a view that has throttles."""
+    """drf-spectacular's schema, plus 429 on every operation of a view that has throttles (or
+    that counts its own limit: ``rate_limited = True``)."""
 
     def get_operation(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
         operation = super().get_operation(*args, **kwargs)
-        if operation is not None and self.view.get_throttles():
+        limited = getattr(self.view, "rate_limited", False) or self.view.get_throttles()
+        if operation is not None and limited:
             operation.setdefault("responses", {}).setdefault("429", THROTTLED_RESPONSE)
         return operation
 

@@ -6,8 +6,9 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
+from analytics.admission import api_key_verify
 from analytics.models import ApiKey, App, DailyCount, Event
-from analytics.services import api_key_authenticate, events_process_pending
+from analytics.services import events_process_pending
 from tests.analytics.factories import OwnerFactory, registered_app
 
 
@@ -25,7 +26,7 @@ def test_create_app_prints_a_working_key_once(db):
     app = App.objects.get()
     raw = out.split("apiKey: ")[1].strip()
     assert f"appId: {app.pk}" in out
-    identity = api_key_authenticate(raw=raw)
+    identity = api_key_verify(raw=raw)
     assert identity is not None
     assert identity.app_id == app.pk
     assert raw not in ApiKey.objects.get().hashed_key

@@ -1,0 +1,165 @@
+"""Collect's admission (analytics.admission): the secret checked in process, the key's
+liveness read on every request, the per-key limit, then the insert, in that order."""
+
+import threading
+from datetime import timedelta
+from types import SimpleNamespace
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from analytics import admission
+from analytics.admission import api_key_verify, collect_admit
+from analytics.models import ApiKey, Event
+from analytics.validation import event_validate
+from core import ratelimit
+from core.models import RateLimitCounter
+from tests.analytics.conftest import json_client
+from tests.analytics.factories import registered_app
+from tests.core.test_ratelimit import REDIS_TEST_URL
+
+EVENT = {"event": "click", "userId": "u1", "device": "mobile"}
+COLLECT = "/api/analytics/collect"
+WINDOW_START = 1_699_999_980  # a multiple of 60
+
+
+@pytest.fixture(params=["database", "redis"])
+def store(request, settings, db):
+    """The per-key counters in the database (one statement on PostgreSQL), then in Redis."""
+    ratelimit._redis_client.cache_clear()
+    settings.REDIS_URL = REDIS_TEST_URL if request.param == "redis" else ""
+    if request.param == "redis":
+        ratelimit._redis_client().flushdb()
+    yield request.param
+    if request.param == "redis":
+        ratelimit._redis_client().flushdb()
+    ratelimit._redis_client.cache_clear()
+
+
+@pytest.fixture
+def one_window(monkeypatch):
+    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: WINDOW_START + 10.0))
+
+
+def _client(raw: str):
+    client = json_client()
+    client.credentials(HTTP_X_API_KEY=raw)
+    return client
+
+
+@pytest.mark.parametrize("change", ["revoked_at", "expires_at"])
+def test_a_key_the_process_knows_is_refused_once_revoked_or_expired(store, owner, change):
+    _, raw = registered_app(owner)
+    client = _client(raw)
+    assert client.post(COLLECT, EVENT).status_code == 202  # the process now knows the key
+    assert api_key_verify(raw=raw) is not None
+    ApiKey.objects.update(**{change: timezone.now() - timedelta(seconds=1)})
+    assert client.post(COLLECT, EVENT).status_code == 401
+    assert client.post(COLLECT, [EVENT, EVENT]).status_code == 401
+    assert Event.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"event": ""}, [EVENT] * 4, b"{nope"],
+    ids=["invalid event", "batch over the maximum", "not json"],
+)
+def test_refusals_answer_401_then_429_then_400(store, owner, settings, one_window, body):
+    settings.ANALYTICS_COLLECT_RATE = 2
+    settings.ANALYTICS_MAX_BATCH = 3
+    app, raw = registered_app(owner)
+    client = _client(raw)
+
+    def post():
+        if isinstance(body, bytes):
+            return client.post(COLLECT, body, content_type="application/json")
+        return client.post(COLLECT, body, format="json")
+
+    assert post().status_code == 400  # live, within the limit: the body's own error
+    assert client.post(COLLECT, EVENT).status_code == 202  # the second of two
+    refused = post()
+    assert (refused.status_code, refused["Retry-After"]) == (429, "50")
+    ApiKey.objects.filter(app=app).update(revoked_at=timezone.now())
+    assert post().status_code == 401
+    assert Event.objects.count() == 1
+
+
+def test_a_refused_body_counts_against_the_limit(store, owner, settings, one_window):
+    settings.ANALYTICS_COLLECT_RATE = 2
+    _, raw = registered_app(owner)
+    client = _client(raw)
+    statuses = [client.post(COLLECT, body).status_code for body in ({"event": ""}, EVENT, EVENT)]
+    assert statuses == [400, 202, 429]
+    assert Event.objects.count() == 1
+
+
+def test_last_use_is_written_at_most_once_a_minute(store, owner, monkeypatch):
+    app, raw = registered_app(owner)
+    client = _client(raw)
+    start = timezone.now()
+    for offset, expected in [(0, 0), (59, 0), (61, 61)]:
+        moment = start + timedelta(seconds=offset)
+        monkeypatch.setattr(admission, "timezone", SimpleNamespace(now=lambda m=moment: m))
+        assert client.post(COLLECT, EVENT).status_code == 202
+        written = ApiKey.objects.get(app=app).last_used_at
+        assert written == start + timedelta(seconds=expected)
+
+
+def test_the_process_remembers_a_bounded_number_of_keys(owner, monkeypatch):
+    monkeypatch.setattr(admission, "KNOWN_KEYS_MAX", 2)
+    monkeypatch.setattr(admission, "_known", {})
+    keys = [registered_app(owner, name=f"app {n}") for n in range(3)]
+    for app, raw in keys * 2:
+        identity = api_key_verify(raw=raw)
+        assert identity is not None
+        assert identity.app_id == app.pk
+        assert api_key_verify(raw=raw[:-1] + ("A" if raw[-1] != "A" else "B")) is None
+        assert len(admission._known) <= 2
+
+
+def test_an_unknown_prefix_is_not_remembered(db, monkeypatch):
+    monkeypatch.setattr(admission, "_known", {})
+    assert api_key_verify(raw="ak_0123456789ab_not-a-key-at-all") is None
+    assert admission._known == {}
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_collects_store_exactly_the_limit(settings, monkeypatch):
+    """16 threads, each with its own connection, 10 single-event admissions each against a
+    per-key limit of 57: exactly 57 stored, and the counter saw all 160."""
+    from tests.analytics.factories import OwnerFactory
+
+    settings.REDIS_URL = ""
+    settings.ANALYTICS_COLLECT_RATE = 57
+    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: WINDOW_START + 1.0))
+    _, raw = registered_app(OwnerFactory())
+    identity = api_key_verify(raw=raw)
+    assert identity is not None
+    event, errors = event_validate(EVENT, client_ip="10.0.0.1")
+    assert event is not None, errors
+    outcomes: list[tuple[bool, int]] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(16)
+
+    def client() -> None:
+        try:
+            barrier.wait()
+            for _ in range(10):
+                result = collect_admit(identity=identity, events=[event])
+                with lock:
+                    outcomes.append((result.allowed, result.stored))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=client) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(outcomes) == 160
+    assert outcomes.count((True, 1)) == 57
+    assert outcomes.count((False, 0)) == 103
+    assert Event.objects.count() == 57
+    assert RateLimitCounter.objects.get(key=f"analytics.collect:{identity.key_id}").count == 160
