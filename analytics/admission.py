@@ -5,17 +5,19 @@ then the events stored (docs/decisions/0067-collect-admission.md).
   never change once issued, so each web process remembers them by prefix after the first read
   (at most ``KNOWN_KEYS_MAX`` keys). The secret is compared with the hash in constant time.
 - **Liveness** (not revoked, not expired) is read from the database on every request, so a
-  revoked key is refused on the very next request, on every web process. The same step writes
-  the key's ``last_used_at`` when it is older than a minute.
+  revoked key is refused on the very next request, on every web process. The same statement
+  writes the key's ``last_used_at`` when it is older than a minute.
 - **The limit** counts the request in the window's counter (``core.ratelimit``: atomic across
-  processes), and only for a live key.
+  processes).
 - **The insert** happens only for a live key within its limit.
 
-On PostgreSQL with the counters in the database (no ``REDIS_URL``), one event is admitted in
-one statement: the three steps are data-modifying parts of one ``WITH``, one round trip and one
-transaction. A batch is admitted by the same statement without the insert, then stored by
-``events_collect`` (the ``COPY``). Elsewhere (SQLite, or the counters in Redis) the steps run
-one after another, in the same order.
+PostgreSQL, counters in the database (no ``REDIS_URL``): one statement reads the key live and
+counts the request, a second stores the events. They are not one statement: the counter's
+row would stay locked until the event's flush, and concurrent requests of one key would then
+queue behind each other's flushes (decision 0060). PostgreSQL with Redis: the request is
+counted in Redis first, then one statement reads the key live and stores one event if the
+count allowed it. A batch is stored after the check by ``events_collect`` (the ``COPY``).
+SQLite: the three steps one after another.
 
 The outcome says which gate refused, in the order the API answers: 401 (not live) before 429
 (over the limit) before the body's own 400.
@@ -99,23 +101,47 @@ def collect_admit(*, identity: KeyIdentity, events: Sequence[CleanEvent]) -> Adm
     limit = settings.ANALYTICS_COLLECT_RATE
     counter = ratelimit_counter_key(f"{COLLECT_SCOPE}:{identity.key_id}")
     now = timezone.now()
-    decision: RateLimitDecision | None
-    if connection.vendor == "postgresql" and not settings.REDIS_URL:
-        window = ratelimit_window()
-        one = events[0] if len(events) == 1 else None
-        live, count, stored = _admit_postgres(
-            key_id=identity.key_id, event=one, limit=limit, window=window, counter=counter, now=now
+    if connection.vendor != "postgresql":
+        return _admit_in_steps(
+            identity=identity, events=events, counter=counter, limit=limit, now=now
         )
-        decision = None if count is None else window.decide(count=count, limit=limit)
-        if one is not None or not live or (decision is not None and not decision.allowed):
-            return Admission(live=live, limit=decision, stored=stored)
-    else:
-        if not _key_live(key_id=identity.key_id, now=now):
-            return Admission(live=False, limit=None, stored=0)
+    decision: RateLimitDecision | None = None
+    one = events[0] if len(events) == 1 else None
+    if settings.REDIS_URL:
+        # Counted first (a key found dead was counted for nothing, harmlessly), then the key
+        # live and the event stored if allowed, in one statement.
         decision = ratelimit_hit(key=counter, limit=limit) if limit > 0 else None
-        if decision is not None and not decision.allowed:
-            return Admission(live=True, limit=decision, stored=0)
+        allowed = decision is None or decision.allowed
+        live, _, stored = _admit_postgres(
+            key_id=identity.key_id, now=now, event=one if allowed else None
+        )
+    else:
+        # The counter's row stays locked until its transaction ends: counted in a statement
+        # of its own, so concurrent requests of one key never wait on each other's flush of
+        # the event (decision 0060).
+        window = ratelimit_window()
+        live, count, stored = _admit_postgres(
+            key_id=identity.key_id, now=now, count=(counter, window, limit)
+        )
+        if count is not None:
+            decision = window.decide(count=count, limit=limit)
+    admission = Admission(live=live, limit=decision, stored=stored)
+    if stored or not admission.live or not admission.allowed or not events:
+        return admission
     stored = events_collect(app_id=identity.app_id, events=events)
+    return Admission(live=True, limit=decision, stored=stored)
+
+
+def _admit_in_steps(
+    *, identity: KeyIdentity, events: Sequence[CleanEvent], counter: str, limit: int, now: datetime
+) -> Admission:
+    """SQLite: the key live, then the counter, then the insert, one statement each."""
+    if not _key_live(key_id=identity.key_id, now=now):
+        return Admission(live=False, limit=None, stored=0)
+    decision = ratelimit_hit(key=counter, limit=limit) if limit > 0 else None
+    if decision is not None and not decision.allowed:
+        return Admission(live=True, limit=decision, stored=0)
+    stored = events_collect(app_id=identity.app_id, events=events) if events else 0
     return Admission(live=True, limit=decision, stored=stored)
 
 
@@ -139,45 +165,54 @@ def _key_live(*, key_id: int, now: datetime) -> bool:
     return True
 
 
-# PostgreSQL: the key live (and its last use touched), the request counted, in one statement.
-# ``hit`` runs only for a live key and only when a limit is set; the insert reads ``hit``, so
-# it sees the new count. The writer lock is taken in the insert's FROM, before the sequence
-# draws the event's id (analytics.sql: WRITER_LOCK).
-_GATE = (
+# PostgreSQL: the key live and its last use touched, then either the request counted in the
+# database (``hit``) or the event stored (``stored``), never both: the counter's row lock must
+# not wait for the event's flush. The writer lock is taken in the insert's FROM, before the
+# sequence draws the event's id (analytics.sql: WRITER_LOCK).
+_LIVE = (
     f"live AS (SELECT id, app_id FROM {sql.KEYS} WHERE id = %s AND revoked_at IS NULL "
     "AND (expires_at IS NULL OR expires_at > %s)), "
     f"touched AS (UPDATE {sql.KEYS} SET last_used_at = %s WHERE id IN (SELECT id FROM live) "
-    "AND (last_used_at IS NULL OR last_used_at <= %s)), "
-    f"hit AS ({COUNTER_INSERT} SELECT %s, %s, 1, %s FROM live WHERE %s > 0 "
-    f"{COUNTER_ON_CONFLICT})"
+    "AND (last_used_at IS NULL OR last_used_at <= %s))"
 )
-_GATE_SQL = f"WITH {_GATE} SELECT (SELECT count(*) FROM live), (SELECT count FROM hit), 0"
-_GATE_AND_STORE_SQL = (
-    f"WITH {_GATE}, stored AS (INSERT INTO {sql.EVENTS} ({sql.INSERT_COLUMNS}) "
+_HIT = (
+    f"hit AS ({COUNTER_INSERT} SELECT %s, %s, 1, %s FROM live WHERE %s > 0 {COUNTER_ON_CONFLICT})"
+)
+_STORED = (
+    f"stored AS (INSERT INTO {sql.EVENTS} ({sql.INSERT_COLUMNS}) "
     "SELECT live.app_id, %s, %s, %s, %s, %s::inet, %s, %s, %s, %s, %s::jsonb, %s, %s, %s "
     f"FROM live, (SELECT pg_advisory_xact_lock_shared({sql.WRITER_LOCK})) AS writer_lock "
-    "WHERE NOT EXISTS (SELECT FROM hit WHERE count > %s) RETURNING 1) "
-    "SELECT (SELECT count(*) FROM live), (SELECT count FROM hit), (SELECT count(*) FROM stored)"
+    "RETURNING 1)"
+)
+_LIVE_SQL = f"WITH {_LIVE} SELECT (SELECT count(*) FROM live), NULL, 0"
+_LIVE_AND_HIT_SQL = (
+    f"WITH {_LIVE}, {_HIT} SELECT (SELECT count(*) FROM live), (SELECT count FROM hit), 0"
+)
+_LIVE_AND_STORED_SQL = (
+    f"WITH {_LIVE}, {_STORED} "
+    "SELECT (SELECT count(*) FROM live), NULL, (SELECT count(*) FROM stored)"
 )
 
 
 def _admit_postgres(
     *,
     key_id: int,
-    event: CleanEvent | None,
-    limit: int,
-    window: RateWindow,
-    counter: str,
     now: datetime,
+    event: CleanEvent | None = None,
+    count: tuple[str, RateWindow, int] | None = None,
 ) -> tuple[bool, int | None, int]:
-    """(live, the request's count or None, events stored): one statement in autocommit."""
+    """(live, the request's count or None, events stored), in one statement in autocommit:
+    the key live, and ``count`` (counter, window, limit) counted or ``event`` stored."""
     params: list[Any] = [key_id, now, now, _stale(now)]
-    params += [counter, window.start, window.expires_at, limit]
-    statement = _GATE_SQL
-    if event is not None:
-        statement = _GATE_AND_STORE_SQL
-        params += [*sql.event_row(event, connection.ops.adapt_datetimefield_value), now, limit]
+    statement = _LIVE_SQL
+    if count is not None:
+        counter, window, limit = count
+        statement = _LIVE_AND_HIT_SQL
+        params += [counter, window.start, window.expires_at, limit]
+    elif event is not None:
+        statement = _LIVE_AND_STORED_SQL
+        params += [*sql.event_row(event, connection.ops.adapt_datetimefield_value), now]
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
-        live, count, stored = cursor.fetchone()
-    return bool(live), count, stored
+        live, counted, stored = cursor.fetchone()
+    return bool(live), counted, stored

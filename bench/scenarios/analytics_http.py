@@ -124,9 +124,10 @@ def run(h: Harness) -> dict:
         "batch_events_per_s": 200_000,
     }
     figures["notes"] = (
-        "202 means committed. Each single collect: the key looked up by its prefix and "
-        "compared by hash (no cache, so a revoked key is refused at once), the rate-limit "
-        "upsert, one INSERT, and the batcher's in-flight check. No worker runs: the first "
+        "202 means committed. Each single collect: the secret compared with the hash the "
+        "process keeps of the key, one statement reading the key live (so a revoked key is "
+        "refused at once) and counting it against the rate limit, one INSERT, and the "
+        "batcher's in-flight check (decision 0067). No worker runs: the first "
         "threshold crossing enqueues one task and the in-flight lock keeps later requests to "
         "one cache read. events_stored counts rows after the run, warm-up included."
     )

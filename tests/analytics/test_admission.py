@@ -106,6 +106,28 @@ def test_last_use_is_written_at_most_once_a_minute(store, owner, monkeypatch):
         assert written == start + timedelta(seconds=expected)
 
 
+@pytest.fixture
+def redis_store(settings, db):
+    ratelimit._redis_client.cache_clear()
+    settings.REDIS_URL = REDIS_TEST_URL
+    ratelimit._redis_client().flushdb()
+    yield
+    ratelimit._redis_client().flushdb()
+    ratelimit._redis_client.cache_clear()
+
+
+@pytest.mark.postgres_only
+def test_with_redis_one_event_is_one_statement(redis_store, owner, django_assert_num_queries):
+    """The counter in Redis, the key's liveness and the insert in one PostgreSQL statement
+    (with the counter in the database it is a statement of its own: test_api's round trips)."""
+    _, raw = registered_app(owner)
+    client = _client(raw)
+    assert client.post(COLLECT, EVENT).status_code == 202  # the key read and touched
+    with django_assert_num_queries(1):
+        assert client.post(COLLECT, EVENT).status_code == 202
+    assert Event.objects.count() == 2
+
+
 def test_the_process_remembers_a_bounded_number_of_keys(owner, monkeypatch):
     monkeypatch.setattr(admission, "KNOWN_KEYS_MAX", 2)
     monkeypatch.setattr(admission, "_known", {})
