@@ -62,9 +62,14 @@ _COUNTS_UPSERT = (
     "ON CONFLICT (event, app_id, day, device) DO UPDATE SET count = c.count + EXCLUDED.count"
 )
 # Every user key of the range gets its number in the dictionary (an existing key keeps its own).
+# Only processors and rebuilds write the dictionary, one at a time under the processor lock, so
+# the keys already numbered are left out by an anti-join of the range's distinct keys: a
+# speculative insert per key (ON CONFLICT DO NOTHING) took 0.44-0.47 s for 50,000 new keys of
+# a 1,000,000-event claim against 0.34 s, and 0.29 s against 0.21 s when all were known. A key
+# written by anything else meanwhile would stop the fold with a unique violation, not pass.
 _KEYS_FOLD = f"""
-INSERT INTO {USER_KEYS} (key) SELECT DISTINCT user_key FROM {{src}} WHERE true
-ON CONFLICT (key) DO NOTHING
+INSERT INTO {USER_KEYS} (key) SELECT d.key FROM (SELECT DISTINCT user_key AS key FROM {{src}}) AS d
+WHERE NOT EXISTS (SELECT 1 FROM {USER_KEYS} AS k WHERE k.key = d.key)
 """
 # The latest event of each user found by a hash aggregate (the largest [microseconds, id]
 # pair) and read back by primary key (OFFSET 0 keeps the lookups from being planned as a

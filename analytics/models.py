@@ -170,11 +170,14 @@ class UserKey(models.Model):
 
     # 32 bits, as the bitmaps hold them (docs/decisions/0066-analytics-user-bitmaps.md).
     id = models.AutoField(primary_key=True)
-    key = models.CharField(max_length=260, unique=True)
+    key = models.CharField(max_length=260)
 
     class Meta:
         verbose_name = "user key"
         ordering = ["id"]
+        # A constraint, not ``unique=True``: on PostgreSQL that would add a second index
+        # (varchar_pattern_ops, for LIKE), which nothing reads and every new key writes.
+        constraints = [models.UniqueConstraint(fields=["key"], name="analytics_userkey_unique")]
 
     def __str__(self) -> str:
         return f"{self.id}: {self.key}"
@@ -206,7 +209,9 @@ class DailyUserSet(models.Model):
 
 
 class UserStat(models.Model):
-    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="+", db_index=False)
+    app = models.ForeignKey(
+        App, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
     user_id = models.CharField(max_length=255)
     total_events = models.BigIntegerField(default=0)
     # The latest event by (timestamp, id) and its device details.

@@ -67,13 +67,19 @@ def event_range_claim(
             f"SELECT pg_advisory_unlock({writer_lock}) "
             f"FROM (SELECT pg_advisory_lock({writer_lock})) AS writers_drained"
         )
-    cursor.execute(
-        f"SELECT id FROM {table} WHERE id > %s ORDER BY id LIMIT 1 OFFSET %s", [after, limit - 1]
-    )
-    nth = cursor.fetchone()
-    if nth is not None:
-        upto = min(int(upto), int(nth[0]))
-    return int(upto) if upto > after else None
+    upto = int(upto)
+    if upto - after > limit:
+        # More ids than the limit could lie in the range: find the limit-th (an index scan
+        # over ``limit`` entries: 0.1 s for 1,000,000, so skipped when the range cannot hold
+        # more than the limit, ids being distinct integers).
+        cursor.execute(
+            f"SELECT id FROM {table} WHERE id > %s ORDER BY id LIMIT 1 OFFSET %s",
+            [after, limit - 1],
+        )
+        nth = cursor.fetchone()
+        if nth is not None:
+            upto = min(upto, int(nth[0]))
+    return upto if upto > after else None
 
 
 def rows_update(objects: Sequence[models.Model], fields: Sequence[str]) -> None:

@@ -74,3 +74,39 @@ def test_row_loader_builds_what_the_orm_loads():
     assert loaded.content_id is None
     assert loaded._state.adding is False
     assert row[-1] == "extra"
+
+
+@pytest.mark.parametrize(
+    ("after", "limit", "expected"),
+    [
+        (0, 10, 40),  # no 10th id: the cap does not bind
+        (0, 40, 40),  # (0, 40] holds 40 ids at most: the 40th is not looked for
+        (0, 3, 30),  # the 3rd id after 0
+        (10, 2, 30),  # ids 20 and 30
+        (30, 1, 40),
+        (40, 5, None),  # nothing after the last id
+    ],
+)
+def test_a_claim_ends_at_the_last_id_or_the_limit_th_id_whatever_the_gaps(
+    after, limit, expected, django_assert_num_queries
+):
+    """core.sql.event_range_claim over ids 10, 20, 30, 40 (gaps, as rollbacks leave them)."""
+    from django.utils import timezone
+
+    from core.sql import event_range_claim
+    from ingestion import sql as ingestion_sql
+    from ingestion.models import Event
+
+    for event_id in (10, 20, 30, 40):
+        Event.objects.create(
+            id=event_id, user_id="u", name="add_revenue", value=1, amount=1, credential="c",
+            received_at=timezone.now(),
+        )  # fmt: skip
+    # MAX(id), the writers' drain on PostgreSQL, and the limit-th id only when it could bind.
+    statements = 1 + (connection.vendor == "postgresql") + (40 - after > limit)
+    with django_assert_num_queries(statements), connection.cursor() as cursor:
+        upto = event_range_claim(
+            cursor, table=ingestion_sql.EVENTS, writer_lock=ingestion_sql.WRITER_LOCK,
+            after=after, limit=limit,
+        )  # fmt: skip
+    assert upto == expected
