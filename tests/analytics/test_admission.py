@@ -1,12 +1,10 @@
 """Collect's admission (analytics.admission): the secret checked in process, the key's
 liveness read on every request, the per-key limit, then the insert, in that order."""
 
-import threading
 from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from analytics import admission
@@ -17,6 +15,7 @@ from core import ratelimit
 from core.models import RateLimitCounter
 from tests.analytics.conftest import json_client
 from tests.analytics.factories import registered_app
+from tests.concurrency import run_in_threads
 from tests.core.test_ratelimit import REDIS_TEST_URL
 
 EVENT = {"event": "click", "userId": "u1", "device": "mobile"}
@@ -161,25 +160,12 @@ def test_concurrent_collects_store_exactly_the_limit(settings, monkeypatch):
     assert identity is not None
     event, errors = event_validate(EVENT, client_ip="10.0.0.1")
     assert event is not None, errors
-    outcomes: list[tuple[bool, int]] = []
-    lock = threading.Lock()
-    barrier = threading.Barrier(16)
 
-    def client() -> None:
-        try:
-            barrier.wait()
-            for _ in range(10):
-                result = collect_admit(identity=identity, events=[event])
-                with lock:
-                    outcomes.append((result.allowed, result.stored))
-        finally:
-            connection.close()
+    def client(_: int) -> list[tuple[bool, int]]:
+        results = [collect_admit(identity=identity, events=[event]) for _ in range(10)]
+        return [(result.allowed, result.stored) for result in results]
 
-    threads = [threading.Thread(target=client) for _ in range(16)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = [outcome for done in run_in_threads(16, client) for outcome in done]
     assert len(outcomes) == 160
     assert outcomes.count((True, 1)) == 57
     assert outcomes.count((False, 0)) == 103

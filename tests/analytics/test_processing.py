@@ -23,6 +23,7 @@ from analytics.services import (
 from analytics.validation import event_validate
 from core import batching
 from tests.analytics.factories import registered_app
+from tests.concurrency import run_in_threads
 from tests.dbfaults import inserts_refused
 
 BASE = datetime(2024, 2, 20, tzinfo=UTC)
@@ -159,30 +160,14 @@ def test_two_processors_at_once_give_the_serial_totals():
     owner = OwnerFactory.create()
     apps = [registered_app(owner, name=n)[0].pk for n in ("a", "b", "c")]
     collected = _collect_all(_events(5000, seed=11), apps)
-    barrier = threading.Barrier(2)
-    processed: list[int] = []
-    errors: list[Exception] = []
 
-    def processor() -> None:
-        try:
-            barrier.wait()
-            # A pause after each commit lets the other processor in: SQLite's busy handler
-            # sleeps, so without it one thread can take every batch (still exact, but then
-            # the test would not show two processors at work).
-            processed.append(
-                events_process_pending(limit=150, on_batch=lambda _: time.sleep(0.005))
-            )
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
+    def processor(_: int) -> int:
+        # A pause after each commit lets the other processor in: SQLite's busy handler
+        # sleeps, so without it one thread can take every batch (still exact, but then the
+        # test would not show two processors at work).
+        return events_process_pending(limit=150, on_batch=lambda _: time.sleep(0.005))
 
-    threads = [threading.Thread(target=processor) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert errors == []
+    processed = run_in_threads(2, processor)
     assert sum(processed) == 5000
     assert min(processed) > 0  # both took part
     assert _stored() == _expected(collected)

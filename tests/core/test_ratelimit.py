@@ -1,7 +1,5 @@
 """The fixed-window limiter (core.ratelimit) and its DRF throttle, on both stores."""
 
-import threading
-
 import pytest
 from django.db import connection
 from django.test import override_settings
@@ -9,6 +7,7 @@ from django.test import override_settings
 from core import ratelimit
 from core.models import RateLimitCounter
 from core.ratelimit import ratelimit_hit, ratelimit_prune
+from tests.concurrency import run_in_threads
 
 REDIS_TEST_URL = "redis://127.0.0.1:6379/15"
 WINDOW_START = 1_800_000_000  # a multiple of 60
@@ -107,25 +106,12 @@ def test_concurrent_hits_never_let_more_than_the_limit_through(backend, settings
     settings.REDIS_URL = REDIS_TEST_URL if backend == "redis" else ""
     if backend == "redis":
         ratelimit._redis_client().flushdb()
-    allowed: list[bool] = []
-    lock = threading.Lock()
-    barrier = threading.Barrier(20)
 
-    def client() -> None:
-        try:
-            barrier.wait()
-            for _ in range(10):
-                decision = ratelimit_hit(key="storm", limit=57, now=WINDOW_START + 1)
-                with lock:
-                    allowed.append(decision.allowed)
-        finally:
-            connection.close()
+    def client(_: int) -> list[bool]:
+        hits = [ratelimit_hit(key="storm", limit=57, now=WINDOW_START + 1) for _ in range(10)]
+        return [decision.allowed for decision in hits]
 
-    threads = [threading.Thread(target=client) for _ in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    allowed = [allowed for done in run_in_threads(20, client) for allowed in done]
     assert len(allowed) == 200
     assert allowed.count(True) == 57
     if backend == "database":

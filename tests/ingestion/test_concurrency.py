@@ -3,38 +3,15 @@
 import threading
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from ingestion.models import Batch, Event, UserRevenue
 from ingestion.selectors import event_pending_count
 from ingestion.services import credential_id, events_process_pending
+from tests.concurrency import run_in_threads
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
-
-
-def _run_in_threads(count: int, target) -> list:
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-    errors: list = []
-
-    def runner(index: int) -> None:
-        try:
-            barrier.wait()
-            results[index] = target(index)
-        except Exception as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=runner, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert errors == []
-    return results
 
 
 def test_two_processors_draining_the_same_events_equal_the_serial_sum():
@@ -58,7 +35,7 @@ def test_two_processors_draining_the_same_events_equal_the_serial_sum():
         expected[user_id] = expected.get(user_id, 0) + amount
     Event.objects.bulk_create(events, batch_size=2000)
 
-    processed = _run_in_threads(2, lambda _: events_process_pending(limit=250))
+    processed = run_in_threads(2, lambda _: events_process_pending(limit=250))
 
     assert sum(processed) == 10_000
     assert min(processed) > 0  # both really took part
@@ -81,7 +58,7 @@ def test_twenty_concurrent_posts_with_one_key_store_one_event():
         )
         return response.status_code, response.json()
 
-    results = _run_in_threads(20, post)
+    results = run_in_threads(20, post)
 
     assert Event.objects.count() == 1
     event_id = str(Event.objects.get().pk)
@@ -118,7 +95,7 @@ def test_processors_running_while_writers_insert_count_every_event_once():
             processed += events_process_pending(limit=40)
         return processed + events_process_pending()
 
-    processed = _run_in_threads(6, work)
+    processed = run_in_threads(6, work)
 
     expected: dict[str, int] = {}
     for user_id, amount in Event.objects.values_list("user_id", "amount"):
