@@ -23,6 +23,7 @@ The outcome says which gate refused, in the order the API answers: 401 (not live
 (over the limit) before the body's own 400.
 """
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -58,6 +59,7 @@ _NO_SUCH_HASH = "0" * 64
 
 # prefix -> (the key, its SHA-256). Only what never changes for a key id is kept here.
 _known: dict[str, tuple[KeyIdentity, str]] = {}
+_known_lock = threading.Lock()
 
 
 def api_key_verify(*, raw: str) -> KeyIdentity | None:
@@ -74,9 +76,10 @@ def api_key_verify(*, raw: str) -> KeyIdentity | None:
             return None
         key_id, app_id, owner_id, hashed, *_moments = row
         known = (KeyIdentity(key_id=key_id, app_id=app_id, owner_id=owner_id), hashed)
-        if len(_known) >= KNOWN_KEYS_MAX:
-            del _known[next(iter(_known))]  # the oldest remembered
-        _known[prefix] = known
+        with _known_lock:  # a web worker may run several threads
+            while len(_known) >= KNOWN_KEYS_MAX:
+                del _known[next(iter(_known))]  # the oldest remembered
+            _known[prefix] = known
     identity, hashed = known
     return identity if key_matches(raw, hashed) else None
 

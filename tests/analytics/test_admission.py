@@ -139,6 +139,31 @@ def test_the_process_remembers_a_bounded_number_of_keys(owner, monkeypatch):
         assert len(admission._known) <= 2
 
 
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_threads_forgetting_and_remembering_keys_at_once_stay_within_the_bound(monkeypatch):
+    """8 threads verify 12 keys each, in different orders, through a memory of 5: each gets
+    its own key's app every time, and the memory never holds more than 5. (The eviction runs
+    under a lock; a race there is too narrow to show on demand, so this checks the outcome.)"""
+    from tests.analytics.factories import OwnerFactory
+
+    monkeypatch.setattr(admission, "KNOWN_KEYS_MAX", 5)
+    monkeypatch.setattr(admission, "_known", {})
+    owner = OwnerFactory()
+    keys = [registered_app(owner, name=f"app {n}") for n in range(12)]
+
+    def verify(index: int) -> list[bool]:
+        order = keys[index:] + keys[:index]
+        return [
+            getattr(api_key_verify(raw=raw), "app_id", None) == app.pk
+            for _ in range(5)
+            for app, raw in order
+        ]
+
+    assert all(all(done) for done in run_in_threads(8, verify))
+    assert len(admission._known) <= 5
+
+
 def test_an_unknown_prefix_is_not_remembered(db, monkeypatch):
     monkeypatch.setattr(admission, "_known", {})
     assert api_key_verify(raw="ak_0123456789ab_not-a-key-at-all") is None
