@@ -87,7 +87,7 @@ def api_key_verify(*, raw: str) -> KeyIdentity | None:
 @dataclass(frozen=True)
 class Admission:
     live: bool
-    limit: RateLimitDecision | None  # None when not counted: no limit set, or the key not live
+    limit: RateLimitDecision | None  # None when the request was not counted
     stored: int
 
     @property
