@@ -74,7 +74,7 @@ def api_key_verify(*, raw: str) -> KeyIdentity | None:
         if row is None:
             key_matches(raw, _NO_SUCH_HASH)  # same work whether or not the prefix exists
             return None
-        key_id, app_id, owner_id, hashed, *_moments = row
+        key_id, app_id, owner_id, hashed = row
         known = (KeyIdentity(key_id=key_id, app_id=app_id, owner_id=owner_id), hashed)
         with _known_lock:  # a web worker may run several threads
             while len(_known) >= KNOWN_KEYS_MAX:

@@ -64,26 +64,24 @@ def app_id_param(app_id) -> object:
 
 
 _KEY_SQL = (
-    f"SELECT k.id, k.app_id, a.owner_id, k.hashed_key, k.revoked_at, k.expires_at, "
-    f"k.last_used_at FROM {KEYS} AS k JOIN {APPS} AS a ON a.id = k.app_id WHERE k.prefix = %s"
+    f"SELECT k.id, k.app_id, a.owner_id, k.hashed_key FROM {KEYS} AS k "
+    f"JOIN {APPS} AS a ON a.id = k.app_id WHERE k.prefix = %s"
 )
 
 
 def api_key_row(prefix: str) -> tuple | None:
-    """(id, app id, owner id, hash, revoked at, expires at, last used at) of the key with this
-    prefix (unique), or None. Plain SQL: it runs on every collect, and building the ORM query
-    cost more than running it."""
+    """(id, app id, owner id, hash) of the key with this prefix (unique), or None: what never
+    changes for a key (``analytics.admission`` keeps it; liveness is read per request there).
+    Plain SQL: building the ORM query cost more than running it."""
     with connection.cursor() as cursor:
         cursor.execute(_KEY_SQL, [prefix])
         row = cursor.fetchone()
     if row is None:
         return None
-    key_id, app_id, owner_id, hashed, *moments = row
-    if not postgres():  # SQLite returns text: convert as the ORM would
+    key_id, app_id, owner_id, hashed = row
+    if not postgres():  # SQLite returns the uuid as text: convert as the ORM would
         app_id = App._meta.pk.to_python(app_id)
-        convert = connection.ops.convert_datetimefield_value  # type: ignore[attr-defined]
-        moments = [convert(value, None, connection) for value in moments]
-    return (key_id, app_id, owner_id, hashed, *moments)
+    return (key_id, app_id, owner_id, hashed)
 
 
 def event_row(e: Any, adapt_datetime) -> tuple:
