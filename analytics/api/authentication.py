@@ -1,7 +1,7 @@
 """The ``x-api-key`` header of collect: the key's secret, checked here on every request.
 
 Whether the key is still live (not revoked, not expired) is read on every request too, by the
-collect view's admission, in the same statement as the rate limit and the insert
+collect view's admission, in the statement that counts the request against the rate limit
 (``analytics.admission``): authenticating here costs no round trip once the process knows the
 key.
 """

@@ -22,16 +22,11 @@ from rest_framework.views import APIView
 
 from analytics.admission import collect_admit
 from analytics.api.authentication import ApiKeyAuthentication, HasApiKey
-from analytics.api.serializers import (
-    AnalyticsFieldErrorsOutputSerializer,
-    CollectBatchOutputSerializer,
-    CollectEventSerializer,
-)
+from analytics.api.serializers import CollectBatchOutputSerializer, CollectEventSerializer
+from analytics.api.views import INVALID
 from analytics.services import KeyIdentity
 from analytics.validation import CleanEvent, event_validate
 from core.api.serializers import ErrorOutputSerializer
-
-INVALID = OpenApiResponse(AnalyticsFieldErrorsOutputSerializer, "Invalid input (field errors).")
 
 
 def _key_identity(request: Request) -> KeyIdentity:
@@ -115,6 +110,6 @@ def _admit(identity: KeyIdentity, events: list[CleanEvent]) -> int:
     admission = collect_admit(identity=identity, events=events)
     if not admission.live:
         raise AuthenticationFailed("Invalid, revoked or expired API key.")
-    if admission.limit is not None and not admission.limit.allowed:
+    if admission.limit is not None and not admission.allowed:
         raise Throttled(wait=admission.limit.retry_after_seconds)
     return admission.stored

@@ -1,7 +1,7 @@
 """Rate limits of the analytics API (core.api.throttling: atomic across web processes).
 
-Collect's per-key limit is counted by its admission (``analytics.admission``), in the same
-statement as the key's liveness and the insert."""
+Collect's per-key limit is counted by its admission (``analytics.admission``), in the
+statement that reads the key's liveness."""
 
 from core.api.throttling import FixedWindowThrottle
 

@@ -1,11 +1,10 @@
-"""HTTP endpoints of the analytics domain: owners' auth and keys, collect, summaries."""
+"""HTTP endpoints of the analytics domain: owners' auth and keys, and the summaries (collect is
+in ``analytics.api.collect``)."""
 
 from django.contrib.auth.models import User
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework.exceptions import (
-    NotAuthenticated,
-)
+from rest_framework.exceptions import NotAuthenticated
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response

@@ -322,7 +322,8 @@ def test_a_batch_over_the_limit_is_refused_whole(collect_client, settings):
 def test_collect_query_budget(collect_client, django_assert_max_num_queries, settings):
     settings.ANALYTICS_COLLECT_RATE = 0  # the limiter's own query is counted in its tests
     collect_client.post("/api/analytics/collect", EVENT, format="json")  # last_used_at written
-    # key lookup, insert (+ savepoint on SQLite), the batcher's lock check and pending count
+    # the key's liveness, insert (+ savepoint on SQLite), the batcher's lock check and pending
+    # count
     with django_assert_max_num_queries(5):
         response = collect_client.post("/api/analytics/collect", EVENT, format="json")
     assert response.status_code == 202
