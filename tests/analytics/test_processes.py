@@ -115,9 +115,11 @@ def test_rate_limit_and_revocation_hold_across_two_server_processes(servers):
     token = Token.objects.create(user=owner).key
     first, second = servers
     # The window is the clock minute: a sequence that crosses a minute boundary (a slow machine)
-    # proves nothing, so it is repeated with a fresh key.
+    # proves nothing, so it is repeated with a fresh key (what it stored is still counted below).
+    stored = 0
     for attempt in range(3):
         statuses, one_window = _collect_alternating(servers, raw, COLLECT_RATE + 4)
+        stored += statuses.count(202)
         if one_window:
             break
         _, raw = registered_app(owner, name=f"retry {attempt}")
@@ -151,7 +153,7 @@ def test_rate_limit_and_revocation_hold_across_two_server_processes(servers):
         headers={"Authorization": f"Token {token}"},
         timeout=10,
     )
-    assert summary.json()["count"] == COLLECT_RATE + 1
+    assert summary.json()["count"] == stored + 1
 
     # The per-owner read limit, counted across both processes (this owner read twice above).
     reads = [

@@ -1,8 +1,11 @@
 """The harness itself: the server serves the demo data, a sign-in works in the browser, and the
 watch catches what it is there to catch."""
 
+import re
+
 import pytest
 from django.conf import settings
+from playwright.sync_api import expect
 
 from core.browser import url_is_local
 from tests.browser.conftest import assert_page_clean
@@ -74,5 +77,6 @@ def test_the_journey_of_the_architecture_doc(admin_page, browser_watch):
     admin_page.goto("/admin/webhooks/faileddelivery/")
     # The list shows a webhook id by its start; the whole id is the cell's title.
     admin_page.click('#result_list [title="msg_demo_failed_delivery"]')
-    assert admin_page.title().startswith("msg_demo_failed_delivery")
+    # The click returns once the next page is committed, before its <title> is parsed: wait for it.
+    expect(admin_page).to_have_title(re.compile(r"^msg_demo_failed_delivery"))
     assert_page_clean(browser_watch)

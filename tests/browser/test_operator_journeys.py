@@ -106,7 +106,8 @@ def test_retry_all_failed_deliveries_matching_a_filter(admin_page, browser_data_
     admin_page.locator("#changelist-filter a", has_text="internet").click()
     expect(admin_page.locator("#result_list tbody tr")).to_have_count(2)
     admin_page.click("text=Retry all matching this filter")
-    assert "2 failed deliveries match this filter" in admin_page.inner_text("#content-main")
+    confirmation = admin_page.locator("#content-main")
+    expect(confirmation).to_contain_text("2 failed deliveries match this filter")
     admin_page.click('input[type=submit][value="Yes, retry 2"]')
     message = admin_page.locator(".messagelist .success").inner_text()
     assert message == "Queued 2 deliveries for retry"
