@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TextIO
 
 from django.contrib.auth import get_user_model
+from rest_framework.authtoken.models import Token
 
 from analytics.models import App, Event
 from analytics.services import app_register, events_collect, events_process_pending
@@ -27,6 +28,12 @@ def demo_load(*, stdout: TextIO) -> None:
     if app is None:
         app, issued = app_register(owner=owner, name=DEMO_APP, domain="https://example.com")
         stdout.write(f"analytics: demo app {app.pk}, API key {issued.raw} (shown once)\n")
+    # The app's reads are the owner's: its token is printed at every start, as the operator's.
+    token, _ = Token.objects.get_or_create(user=owner)
+    stdout.write(
+        f"analytics: {DEMO_OWNER}'s API token {token.key} reads {DEMO_APP} "
+        "(GET /api/analytics/event-summary?event=signup)\n"
+    )
     if Event.objects.filter(app=app).exists():
         stdout.write("analytics: demo events already loaded\n")
         return
