@@ -11,7 +11,7 @@ run() {
         tests/core/test_schema_fuzz.py -p no:randomly "$@"
 }
 echo "== schemathesis, $examples examples per operation, SQLite"
-env -u DATABASE_URL run
+(unset DATABASE_URL; run)
 if [[ -n "${BENCH_DATABASE_URL:-}" ]]; then
     echo "== schemathesis, $examples examples per operation, PostgreSQL"
     DATABASE_URL="$BENCH_DATABASE_URL" run
