@@ -1,8 +1,9 @@
 """OpenAPI additions: the errors every endpoint can give, declared once for all.
 
-The body-size middleware answers 413 and the JSON-only parsers 415 on every operation that takes
-a body, whichever domain it belongs to; declaring them here keeps each view's schema about its
-own errors.
+The body-size middleware answers 400 to a URL with a NUL character on every operation, and 413
+on every operation that takes a body; the JSON-only parsers 415. Declaring them here keeps each
+view's schema about its own errors (an operation that declares its own 400 keeps its
+description).
 """
 
 from typing import Any
@@ -15,6 +16,7 @@ ERROR_SCHEMA = {
     "properties": {"code": {"type": "string"}, "detail": {"type": "string"}},
     "required": ["code", "detail"],
 }
+URL_ERRORS = {"400": "A NUL character (`%00`) in the URL: code `nul_character`."}
 BODY_ERRORS = {
     "413": "Request body over API_MAX_BODY_BYTES (multipart: API_MAX_UPLOAD_BYTES).",
     "415": "Body in a content type this endpoint does not take.",
@@ -47,10 +49,11 @@ def common_errors_add(
     schemas.setdefault("ErrorOutput", ERROR_SCHEMA)
     for operations in result.get("paths", {}).values():
         for operation in operations.values():
-            if not isinstance(operation, dict) or "requestBody" not in operation:
+            if not isinstance(operation, dict):
                 continue
             responses = operation.setdefault("responses", {})
-            for status, description in BODY_ERRORS.items():
+            errors = {**URL_ERRORS, **(BODY_ERRORS if "requestBody" in operation else {})}
+            for status, description in errors.items():
                 responses.setdefault(
                     status,
                     {
