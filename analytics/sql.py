@@ -329,23 +329,30 @@ def event_summary_rows(
 def user_stats_row(*, owner_id: int, app_id, user_id: str) -> tuple | None:
     """(total, browser, os, ip) of one userId over the owner's apps, rollups plus pending.
 
-    One statement (one snapshot, as above); the device details are those of the latest event
-    by (timestamp, id) among the rollups' latest and the pending events. None: never seen.
+    One statement over one snapshot (``_read_snapshot``, as the event summary), so an event is
+    counted once whether or not a processor commits meanwhile; the device details are those of
+    the latest event by (timestamp, id) among the rollups' latest and the pending events. The
+    pending events are scanned by id above the watermark, with no index by user: such an index
+    cost a third of the batch collect's throughput (decision 0068). None: never seen.
     """
-    apps, app_params = _apps_sql(owner_id=owner_id, app_id=app_id)
     ip = "host(ip_address)" if postgres() else "ip_address"
-    sql = f"""
-    WITH seen AS (
-        SELECT total_events AS n, last_timestamp AS ts, last_event_id AS eid, browser, os,
-            {ip} AS ip
-        FROM {STATS} WHERE user_id = %s AND app_id IN {apps}
-        UNION ALL
-        SELECT 1, timestamp, id, browser, os, {ip} FROM {EVENTS}
-        WHERE user_id = %s AND id > {WATERMARK_SQL} AND app_id IN {apps}
-    )
-    SELECT (SELECT SUM(n) FROM seen), browser, os, ip FROM seen ORDER BY ts DESC, eid DESC
-    LIMIT 1
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [user_id, *app_params, user_id, *app_params])
+    with (
+        connection.cursor() as cursor,
+        _read_snapshot(cursor, owner_id=owner_id, app_id=app_id) as snapshot,
+    ):
+        where = f"user_id = %s AND app_id {snapshot.apps}"
+        sql = f"""
+        WITH seen AS (
+            SELECT total_events AS n, last_timestamp AS ts, last_event_id AS eid, browser, os,
+                {ip} AS ip
+            FROM {STATS} WHERE {where}
+            UNION ALL
+            SELECT 1, timestamp, id, browser, os, {ip} FROM {EVENTS}
+            WHERE id > {snapshot.watermark} AND {where}
+        )
+        SELECT (SELECT SUM(n) FROM seen), browser, os, ip FROM seen ORDER BY ts DESC, eid DESC
+        LIMIT 1
+        """
+        params = [user_id, *snapshot.app_params]
+        cursor.execute(sql, [*params, *params])
         return cursor.fetchone()

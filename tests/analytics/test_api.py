@@ -507,6 +507,15 @@ def test_summary_query_budget(owner_client, collect_client, django_assert_num_qu
         assert _summary(owner_client, event="click").status_code == 200
 
 
+def test_user_stats_query_budget(owner_client, collect_client, django_assert_num_queries, settings):
+    settings.ANALYTICS_READ_RATE = 0
+    _collect(collect_client, userId="u9")
+    # token auth, (PostgreSQL: the watermark, so the plan sees it), the user-stats statement
+    with django_assert_num_queries(3 if connection.vendor == "postgresql" else 2):
+        response = owner_client.get("/api/analytics/user-stats", {"userId": "u9"})
+    assert (response.status_code, response.json()["totalEvents"]) == (200, 1)
+
+
 def test_one_claim_keeps_the_latest_event_to_the_microsecond_and_then_by_id(
     owner_client, collect_client
 ):

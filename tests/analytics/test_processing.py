@@ -280,6 +280,26 @@ def test_a_summary_outside_any_transaction_reads_one_snapshot_half_processed():
     assert summary.unique_users == len({event.user_key for event in clicks})
 
 
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_user_stats_outside_any_transaction_read_one_snapshot_half_processed():
+    """As the summary: REPEATABLE READ on the request path, the pending events found by id
+    above the watermark (no index by user, decision 0068)."""
+    from analytics.selectors import user_stats_get
+    from tests.analytics.factories import OwnerFactory
+
+    owner = OwnerFactory.create()
+    app, _ = registered_app(owner)
+    collected = _collect_all(_events(400, seed=3), [app.pk])
+    events_process_pending(max_events=150)
+    assert 0 < event_pending_count() < 400
+    assert connection.in_atomic_block is False
+    per_user = Counter(event.user_id for _, event, _ in collected if event.user_id)
+    assert len(per_user) == 40
+    for user_id, total in per_user.items():
+        assert user_stats_get(owner=owner, user_id=user_id).total_events == total
+
+
 @pytest.mark.django_db
 def test_an_app_with_events_cannot_be_deleted_and_its_rows_stay_whole():
     """The events' app has no database constraint (decision 0055): Django's
