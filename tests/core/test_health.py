@@ -59,5 +59,8 @@ def test_health_follows_the_worker_cluster(client, test_database_url):
 def test_health_is_in_the_schema_without_auth(client, db):
     schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
     operation = schema["paths"]["/healthz"]["get"]
-    assert set(operation["responses"]) == {"200", "503"}
+    # 400: a NUL in the URL, refused before any view (declared on every operation).
+    assert set(operation["responses"]) == {"200", "400", "503"}
     assert operation.get("security") in ([], [{}], None)
+    refused = client.get("/healthz", {"probe": "a\x00b"})
+    assert (refused.status_code, refused.json()["code"]) == (400, "nul_character")
