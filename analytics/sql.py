@@ -84,12 +84,17 @@ def api_key_row(prefix: str) -> tuple | None:
     return (key_id, app_id, owner_id, hashed)
 
 
-def event_row(e: Any, adapt_datetime) -> tuple:
-    """An event's columns after ``app_id``, up to ``day`` (``INSERT_COLUMNS``)."""
+def _event_texts(e: Any) -> tuple[str | None, ...]:
+    """An event's text columns after ``app_id``, up to ``metadata`` (``INSERT_COLUMNS``)."""
     return (
         *(e.event, e.url, e.referrer, e.device, e.ip_address, e.user_id, e.user_key, e.browser),
-        *(e.os, e.metadata_json, adapt_datetime(e.timestamp), e.timestamp.date()),
+        *(e.os, e.metadata_json),
     )
+
+
+def event_row(e: Any, adapt_datetime) -> tuple:
+    """An event's columns after ``app_id``, up to ``day`` (``INSERT_COLUMNS``)."""
+    return (*_event_texts(e), adapt_datetime(e.timestamp), e.timestamp.date())
 
 
 def events_insert(*, app_id, events: Sequence, received_at) -> int:
@@ -168,14 +173,12 @@ def _copy_rows(events: Sequence, app: str, received: str, *, escape) -> tuple[st
         stamp = stamps.get(e.timestamp)
         if stamp is None:
             stamp = stamps[e.timestamp] = f"{e.timestamp.isoformat()}\t{e.timestamp.date()}"
-        fields: tuple[str | None, ...] = (
-            *(e.event, e.url, e.referrer, e.device, e.ip_address, e.user_id, e.user_key),
-            *(e.browser, e.os, e.metadata_json),
-        )
+        texts = _event_texts(e)
         if escape is not None:
-            fields = tuple(None if f is None else escape(f) for f in fields)
-        nulls += fields.count(None)
-        event, url, referrer, device, ip, user_id, user_key, browser, os, metadata = fields
+            texts = tuple(None if t is None else escape(t) for t in texts)
+        nulls += texts.count(None)
+        # Unpacked and formatted at once: half the time of joining the fields one by one.
+        event, url, referrer, device, ip, user_id, user_key, browser, os, metadata = texts
         lines.append(
             f"{app}\t{event}\t{url}\t{referrer}\t{device}\t{ip}\t{_text(user_id)}\t{user_key}\t"
             f"{browser}\t{os}\t{_text(metadata)}\t{stamp}\t{received}\n"
