@@ -119,9 +119,9 @@ def _send(
     body: bytes | None = None,
 ) -> requests.Response:
     """One call through the pooled adapter of the kind's session, without the session's own
-    machinery (merging its settings, cookies and hooks into every call: a third of what a call
-    cost the worker's CPU; decision 0069). Redirects are not followed here; cookies a server
-    sets are not kept."""
+    machinery (merging its settings, cookies and hooks into every call: about a sixth of a
+    fetch's CPU, 0.48-0.53 ms before, 0.40-0.42 ms after; decision 0069). Redirects are not
+    followed here; cookies a server sets are not kept."""
     request = requests.PreparedRequest()
     request.prepare(method=method, url=url, headers={**_HEADERS, **(headers or {})}, data=body)
     session = session_get(kind)
