@@ -10,6 +10,8 @@ callable taking no arguments that drains the pending rows and returns how many i
   on every cache backend) keeps at most one trigger in flight across all web processes; the task
   releases it when done and checks once more, so rows that arrived meanwhile are not stranded.
   The lock expires after ``lock_seconds`` so a worker that died cannot block triggers forever.
+  A processor that runs long can keep its lock short: it calls ``lock_refresh()`` as it goes,
+  and a processor that died then blocks triggers for ``lock_seconds`` at most.
 - Timeout: a django-q2 schedule declared by the domain calls ``batcher.run()`` every N seconds
   and drains whatever is pending, however little.
 - By hand: a management command calls ``batcher.run()`` too.
@@ -111,6 +113,18 @@ class Batcher:
     def _remember_lock(self) -> None:
         if self.memo_seconds > 0:
             _lock_seen_until[self.ref] = time.monotonic() + self.memo_seconds
+
+    def lock_refresh(self) -> bool:
+        """Extend the in-flight lock to ``lock_seconds`` from now, if it is still held; a free
+        lock is never taken here. A processor calls it as it goes (at each pass), so that the
+        lock outlives one step of a live processor, not the whole run of a dead one."""
+        try:
+            return bool(cache.touch(self.lock_key, timeout=self.lock_seconds))
+        except Exception:
+            # The lock only saves redundant tasks (correctness never rests on it): a cache
+            # that failed to answer must not stop the processing.
+            logger.exception("batcher %s: could not refresh the in-flight lock", self.ref)
+            return False
 
     def forget_lock(self) -> None:
         """Drop this process's memory of the in-flight lock (the releasing process calls it)."""

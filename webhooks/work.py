@@ -51,9 +51,11 @@ WORK_BATCHER = Batcher(
     pending="webhooks.selectors.work_due_soon",
     threshold_setting="WEBHOOKS_SWEEP_THRESHOLD",
     processor="webhooks.work.work_drain",
-    # Longer than one drain: its budget plus its last pass, which holds work no longer than a
-    # lease. A drain task that died frees the way for the next one after this.
-    lock_seconds=settings.WEBHOOKS_SWEEP_SECONDS + settings.WEBHOOKS_LEASE_SECONDS,
+    # Refreshed by the drain at every pass (work_drain), so it must outlive one pass only,
+    # which holds its work no longer than a lease. A drain task that died (a worker killed, a
+    # restart) frees the way for the next one a lease after its last pass at most, not after
+    # the whole budget of a drain (decision 0070).
+    lock_seconds=settings.WEBHOOKS_LEASE_SECONDS,
 )
 
 
@@ -202,11 +204,16 @@ def work_next_due_in() -> float | None:
 
 
 def work_drain() -> int:
-    """Run passes while work falls due within the horizon, for at most WEBHOOKS_SWEEP_SECONDS."""
+    """Run passes while work falls due within the horizon, for at most WEBHOOKS_SWEEP_SECONDS,
+    keeping the batcher's in-flight lock alive a pass at a time."""
     ends = time.monotonic() + settings.WEBHOOKS_SWEEP_SECONDS
     poll = float(settings.WEBHOOKS_SWEEP_POLL_SECONDS)
     total = 0
+    refreshed = float("-inf")
     while time.monotonic() < ends:
+        if time.monotonic() - refreshed >= WORK_BATCHER.lock_seconds / 3:
+            WORK_BATCHER.lock_refresh()  # a cache write every third of a lease, not every poll
+            refreshed = time.monotonic()
         handled = work_run_due()
         total += handled
         if handled:

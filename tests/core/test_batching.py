@@ -1,9 +1,13 @@
 """The threshold-or-timeout batcher (core.batching), driven through ingestion's batcher: the
-threshold fires one task per crossing, the task re-checks, and enqueueing never fails a write.
+threshold fires one task per crossing, the task re-checks, enqueueing never fails a write, and
+a long processor keeps its in-flight lock alive without ever taking a free one.
 
 Ingestion's own wiring (its endpoints, its schedule, processing through django-q2) is tested
 in tests/ingestion/test_batching.py.
 """
+
+import dataclasses
+import time
 
 import pytest
 from django.core.cache import cache
@@ -68,3 +72,17 @@ def test_failed_enqueue_never_fails_the_write(monkeypatch, settings):
     _accept(1)
     assert Event.objects.count() == 1
     assert cache.get(EVENTS_BATCHER.lock_key) is None  # released for the next try
+
+
+def test_lock_refresh_extends_a_held_lock_and_never_takes_a_free_one():
+    short = dataclasses.replace(EVENTS_BATCHER, lock_seconds=1)
+    refreshing = dataclasses.replace(EVENTS_BATCHER, lock_seconds=60)
+    assert cache.add(short.lock_key, "1", timeout=short.lock_seconds)
+
+    assert refreshing.lock_refresh() is True
+    time.sleep(1.5)  # past the lock's first expiry
+    assert cache.get(EVENTS_BATCHER.lock_key) == "1"
+
+    cache.delete(EVENTS_BATCHER.lock_key)
+    assert refreshing.lock_refresh() is False
+    assert cache.get(EVENTS_BATCHER.lock_key) is None

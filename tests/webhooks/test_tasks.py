@@ -1,12 +1,15 @@
 """The drain task and the schedule's sweep (the django-q2 entry points), on the real clock."""
 
+import dataclasses
 import time
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.utils import timezone
 
 from tests.webhooks.factories import MockProviderFactory, collection_make
+from webhooks import work
 from webhooks.models import Attempt
 from webhooks.schedules import SCHEDULES
 from webhooks.tasks import work_sweep_task
@@ -57,6 +60,24 @@ def test_the_drain_leaves_work_due_beyond_the_horizon_to_the_schedule(outside, s
     assert work_drain() == 2  # waited for it: the fetch, then the delivery
     assert outside.provider_calls["gas"] == 1
     assert len(outside.receiver.calls) == 1
+
+
+@pytest.mark.usefixtures("cache_cleared")
+def test_a_drain_keeps_its_lock_alive_a_pass_at_a_time(outside, short, monkeypatch):
+    """The in-flight lock lasts a lease, not a drain's whole budget: a drain task that died (a
+    worker killed, a restart) blocks the next one for a lease at most, while a live drain that
+    runs longer than a lease keeps it."""
+    assert work.WORK_BATCHER.lock_seconds == short.WEBHOOKS_LEASE_SECONDS
+    batcher = dataclasses.replace(work.WORK_BATCHER, lock_seconds=3)
+    monkeypatch.setattr(work, "WORK_BATCHER", batcher)
+    MockProviderFactory()
+    request = collection_make(providers=("gas",))
+    request.fetches.update(next_attempt_at=timezone.now() + timedelta(seconds=5))
+    assert cache.add(batcher.lock_key, "1", timeout=batcher.lock_seconds)  # the trigger's
+    started = time.monotonic()
+    assert work_drain() == 2  # waited 5 s for the fetch, then delivered
+    assert time.monotonic() - started > batcher.lock_seconds
+    assert cache.get(batcher.lock_key) == "1"  # it would have lapsed after 3 s
 
 
 def test_the_sweep_runs_a_pass_and_starts_a_drain_when_work_is_due_soon(outside, enqueued, driven):
