@@ -23,6 +23,15 @@ BODY_ERRORS = {
 }
 
 
+UNAVAILABLE_RESPONSE = {
+    "description": (
+        "The database or the cache did not answer for the moment: code `service_unavailable`; "
+        "retry after the number of seconds in `Retry-After` (decision 0071)."
+    ),
+    "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}},
+    "content": {"application/json": {"schema": ERROR_REF}},
+}
+
 THROTTLED_RESPONSE = {
     "description": "Rate limited: retry after the number of seconds in `Retry-After`.",
     "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}},
@@ -61,4 +70,5 @@ def common_errors_add(
                         "content": {"application/json": {"schema": ERROR_REF}},
                     },
                 )
+            responses.setdefault("503", UNAVAILABLE_RESPONSE)  # /healthz declares its own
     return result
