@@ -16,7 +16,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, connection
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -51,9 +51,23 @@ def service_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, RedisConnectionError | RedisTimeoutError)
 
 
+def _pool_check() -> None:
+    """After a lost connection, test the pool's idle connections: a server that restarted broke
+    every one of them, and each would otherwise fail one more request before the pool noticed."""
+    pool = getattr(connection, "pool", None)  # PostgreSQL with a pool (the production set-up)
+    if pool is None:
+        return
+    try:
+        pool.check()  # a round trip per idle connection; broken ones are replaced in the back
+    except Exception:
+        logger.exception("could not check the database pool after a lost connection")
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if service_unavailable(exc):
         logger.error("service unavailable: %s: %s", type(exc).__name__, exc)
+        if isinstance(exc, InterfaceError | OperationalError) and connection.vendor != "sqlite":
+            _pool_check()
         return Response(
             {
                 "code": "service_unavailable",

@@ -39,14 +39,19 @@ def test_a_connection_the_server_terminated_answers_503_then_the_next_request_is
     api_client, test_database_url, caplog
 ):
     assert api_client.get(UNKNOWN_COLLECTION).status_code == 404  # the connection is open
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        (pid,) = cursor.fetchone()
+    pool = connection.pool
+    with pool.connection():
+        pass  # and one idle in the pool, as a web process keeps between requests
     with psycopg.connect(test_database_url.replace("postgres://", "postgresql://")) as admin:
-        admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+        admin.execute(  # as a restart of the server would
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
 
     _assert_unavailable(api_client.get(UNKNOWN_COLLECTION))
     assert "service unavailable: OperationalError" in caplog.text
+    # The idle connection was tested and replaced then, not handed to the next request broken.
+    assert pool.get_stats().get("connections_lost") == 1
     # What the server does when a request ends (request_finished), which the test client
     # leaves out: the broken connection goes, the next request takes a new one.
     connection.close_if_unusable_or_obsolete()
