@@ -39,7 +39,7 @@ def test_a_connection_the_server_terminated_answers_503_then_the_next_request_is
     api_client, test_database_url, caplog
 ):
     assert api_client.get(UNKNOWN_COLLECTION).status_code == 404  # the connection is open
-    pool = connection.pool
+    pool = connection.pool  # type: ignore[attr-defined]  # PostgreSQL with a pool only
     with pool.connection():
         pass  # and one idle in the pool, as a web process keeps between requests
     with psycopg.connect(test_database_url.replace("postgres://", "postgresql://")) as admin:
