@@ -1,7 +1,8 @@
 """A store the request needs, unavailable for the moment: a 503 ``service_unavailable`` with
-``Retry-After`` in the one error shape, never a 500, and the next request served once the store
-is back (decision 0071). Each failure here is real: a PostgreSQL connection terminated by the
-server, SQLite's write lock held by another connection, Redis on a port nothing listens on.
+``Retry-After`` in the one error shape, never a 500, from the API and the admin alike, and the
+next request served once the store is back (decision 0071). Each failure here is real: a
+PostgreSQL connection terminated by the server, SQLite's write lock held by another connection,
+Redis on a port nothing listens on.
 """
 
 import sqlite3
@@ -15,7 +16,7 @@ from drf_spectacular.generators import SchemaGenerator
 
 from analytics.models import Event
 from core import ratelimit
-from core.api.exceptions import RETRY_AFTER_UNAVAILABLE_SECONDS, service_unavailable
+from core.outages import RETRY_AFTER_UNAVAILABLE_SECONDS, service_unavailable
 from tests.analytics.factories import registered_app
 from webhooks.models import CollectionRequest
 
@@ -42,11 +43,7 @@ def test_a_connection_the_server_terminated_answers_503_then_the_next_request_is
     pool = connection.pool  # type: ignore[attr-defined]  # PostgreSQL with a pool only
     with pool.connection():
         pass  # and one idle in the pool, as a web process keeps between requests
-    with psycopg.connect(test_database_url.replace("postgres://", "postgresql://")) as admin:
-        admin.execute(  # as a restart of the server would
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
+    _terminate_every_connection(test_database_url)
 
     _assert_unavailable(api_client.get(UNKNOWN_COLLECTION))
     assert "service unavailable: OperationalError" in caplog.text
@@ -56,6 +53,29 @@ def test_a_connection_the_server_terminated_answers_503_then_the_next_request_is
     # leaves out: the broken connection goes, the next request takes a new one.
     connection.close_if_unusable_or_obsolete()
     assert api_client.get(UNKNOWN_COLLECTION).status_code == 404
+
+
+def _terminate_every_connection(database_url: str) -> None:
+    """What a restart of the server does to every connection a process holds."""
+    with psycopg.connect(database_url.replace("postgres://", "postgresql://")) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_an_admin_page_whose_connection_was_lost_answers_503_then_the_page(
+    admin_client, test_database_url
+):
+    page = "/admin/webhooks/collectionrequest/"
+    assert admin_client.get(page).status_code == 200
+    _terminate_every_connection(test_database_url)
+
+    _assert_unavailable(admin_client.get(page))
+    connection.close_if_unusable_or_obsolete()  # as at the end of a served request
+    assert admin_client.get(page).status_code == 200
 
 
 @pytest.mark.django_db(transaction=True)
