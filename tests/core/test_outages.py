@@ -34,27 +34,6 @@ def _assert_unavailable(response) -> None:
     assert response["Retry-After"] == str(RETRY_AFTER_UNAVAILABLE_SECONDS)
 
 
-@pytest.mark.postgres_only
-@pytest.mark.django_db(transaction=True)
-def test_a_connection_the_server_terminated_answers_503_then_the_next_request_is_served(
-    api_client, test_database_url, caplog
-):
-    assert api_client.get(UNKNOWN_COLLECTION).status_code == 404  # the connection is open
-    pool = connection.pool  # type: ignore[attr-defined]  # PostgreSQL with a pool only
-    with pool.connection():
-        pass  # and one idle in the pool, as a web process keeps between requests
-    _terminate_every_connection(test_database_url)
-
-    _assert_unavailable(api_client.get(UNKNOWN_COLLECTION))
-    assert "service unavailable: OperationalError" in caplog.text
-    # The idle connection was tested and replaced then, not handed to the next request broken.
-    assert pool.get_stats().get("connections_lost") == 1
-    # What the server does when a request ends (request_finished), which the test client
-    # leaves out: the broken connection goes, the next request takes a new one.
-    connection.close_if_unusable_or_obsolete()
-    assert api_client.get(UNKNOWN_COLLECTION).status_code == 404
-
-
 def _terminate_every_connection(database_url: str) -> None:
     """What a restart of the server does to every connection a process holds."""
     with psycopg.connect(database_url.replace("postgres://", "postgresql://")) as admin:
@@ -64,14 +43,48 @@ def _terminate_every_connection(database_url: str) -> None:
         )
 
 
+@pytest.fixture
+def server_restart(test_database_url):
+    """Terminates this test database's connections when called; afterwards, whatever the test
+    reached, this process keeps no broken connection for the next test."""
+    yield lambda: _terminate_every_connection(test_database_url)
+    connection.close()  # given back to the pool, which discards it if broken
+    connection.pool.check()  # type: ignore[attr-defined]  # PostgreSQL with a pool only
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_the_server_terminated_answers_503_then_the_next_request_is_served(
+    api_client, server_restart, caplog
+):
+    assert api_client.get(UNKNOWN_COLLECTION).status_code == 404  # the connection is open
+    pool = connection.pool  # type: ignore[attr-defined]  # PostgreSQL with a pool only
+    with pool.connection():
+        pass  # and one idle in the pool at least, as a web process keeps between requests
+    lost = pool.get_stats().get("connections_lost", 0)
+    server_restart()
+
+    _assert_unavailable(api_client.get(UNKNOWN_COLLECTION))
+    assert "service unavailable: OperationalError" in caplog.text
+    # The idle connections were tested then and the broken ones replaced: the next one handed
+    # out works (without the check, a broken one would be).
+    assert pool.get_stats().get("connections_lost", 0) > lost
+    with pool.connection() as pooled:
+        assert pooled.execute("SELECT 1").fetchone() == (1,)
+    # What the server does when a request ends (request_finished), which the test client
+    # leaves out: the broken connection goes, the next request takes a new one.
+    connection.close_if_unusable_or_obsolete()
+    assert api_client.get(UNKNOWN_COLLECTION).status_code == 404
+
+
 @pytest.mark.postgres_only
 @pytest.mark.django_db(transaction=True)
 def test_an_admin_page_whose_connection_was_lost_answers_503_then_the_page(
-    admin_client, test_database_url
+    admin_client, server_restart
 ):
     page = "/admin/webhooks/collectionrequest/"
     assert admin_client.get(page).status_code == 200
-    _terminate_every_connection(test_database_url)
+    server_restart()
 
     _assert_unavailable(admin_client.get(page))
     connection.close_if_unusable_or_obsolete()  # as at the end of a served request
