@@ -80,8 +80,8 @@ MIDDLEWARE = [
     # django-allauth's request context (sign-in pages); required by allauth, cheap elsewhere.
     "allauth.account.middleware.AccountMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # A view that raised because the database or Redis is unavailable for the moment: 503 with
-    # Retry-After, not 500 (DRF's views get it from the API's exception handler; decision 0071).
+    # A view that raised because the database or Redis is unavailable for the moment, the API's
+    # and the admin's alike: 503 with Retry-After, not 500 (decision 0071).
     "core.outages.OutageMiddleware",
 ]
 

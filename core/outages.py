@@ -4,8 +4,8 @@ Redis unreachable. Such a request is answered 503 ``service_unavailable`` with `
 not 500: the client may send it again (decision 0071). Any other database error stays a 500,
 logged as a bug.
 
-The API's exception handler (``core.api.exceptions``) answers it for DRF views and
-``OutageMiddleware`` for every other view (the admin's pages).
+``OutageMiddleware`` answers it for every view: the admin's pages, and the API's, whose
+exception handler (``core.api.exceptions``) knows no such error and lets DRF raise it again.
 """
 
 import logging
@@ -65,8 +65,9 @@ def outage_record(exc: BaseException) -> None:
 
 
 class OutageMiddleware:
-    """The 503 for the views DRF does not handle (the admin's pages): an exception a view
-    raised because a store is unavailable. Until a view raises, a pass-through call."""
+    """The 503 for an exception a view raised because a store is unavailable, whichever view
+    (DRF re-raises what the API's exception handler does not know). Until a view raises, a
+    pass-through call."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
@@ -78,4 +79,4 @@ class OutageMiddleware:
         if not service_unavailable(exception):
             return None  # Django's own handling: a bug is a logged 500
         outage_record(exception)
-        return JsonResponse(dict(UNAVAILABLE_BODY), status=503, headers=UNAVAILABLE_HEADERS)
+        return JsonResponse(UNAVAILABLE_BODY, status=503, headers=UNAVAILABLE_HEADERS)

@@ -3,9 +3,6 @@
 - Validation errors: DRF's field-error shape, ``{"field": ["message"]}`` (400).
 - Everything else: ``{"detail": "...", "code": "..."}`` plus any extra fields an
   ``ApplicationError`` carries (409 ``stream_limit_reached`` lists the active sessions, say).
-
-A store the request needs that is unavailable for the moment is a 503 ``service_unavailable``
-with ``Retry-After``, not a 500 (``core.outages``, decision 0071).
 """
 
 from typing import Any
@@ -18,22 +15,9 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from core.errors import ApplicationError
-from core.outages import (
-    UNAVAILABLE_BODY,
-    UNAVAILABLE_HEADERS,
-    outage_record,
-    service_unavailable,
-)
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    if service_unavailable(exc):
-        outage_record(exc)
-        return Response(
-            dict(UNAVAILABLE_BODY),
-            status=status.HTTP_503_SERVICE_UNAVAILABLE,
-            headers=dict(UNAVAILABLE_HEADERS),
-        )
     if isinstance(exc, ApplicationError):
         body = {"code": exc.code, "detail": exc.detail, **exc.extra}
         return Response(body, status=exc.status_code)

@@ -23,18 +23,19 @@ BODY_ERRORS = {
 }
 
 
+RETRY_AFTER_HEADER = {"schema": {"type": "integer"}, "description": "Seconds to wait."}
 UNAVAILABLE_RESPONSE = {
     "description": (
         "The database or the cache did not answer for the moment: code `service_unavailable`; "
         "retry after the number of seconds in `Retry-After` (decision 0071)."
     ),
-    "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}},
+    "headers": {"Retry-After": RETRY_AFTER_HEADER},
     "content": {"application/json": {"schema": ERROR_REF}},
 }
 
 THROTTLED_RESPONSE = {
     "description": "Rate limited: retry after the number of seconds in `Retry-After`.",
-    "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}},
+    "headers": {"Retry-After": RETRY_AFTER_HEADER},
     "content": {"application/json": {"schema": ERROR_REF}},
 }
 
