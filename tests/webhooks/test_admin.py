@@ -7,6 +7,7 @@ import pytest
 
 from tests.admin_checks import assert_constant_queries, assert_read_only, messages_of
 from tests.webhooks.factories import collection_make, failed_deliveries_make
+from webhooks import clock
 from webhooks.models import (
     CollectionRequest,
     Delivery,
@@ -41,6 +42,17 @@ def test_requests_are_searched_by_callback_host_and_filtered(outside, driven, ad
     page = admin_client.get("/admin/webhooks/collectionrequest/?provider=gas")
     assert str(mine.pk) in page.text
     assert str(theirs.pk) not in page.text
+
+
+def test_the_provider_filter_lists_each_provider_once(outside, driven, admin_client):
+    for _ in range(3):
+        collection_make(providers=("gas", "internet"))
+        clock.clock_advance(seconds=1)  # requests of different times
+    page = admin_client.get("/admin/webhooks/collectionrequest/").text
+    # One choice per provider, however many requests and fetches there are (the choices once
+    # came from the fetches in their list order: one per fetch).
+    assert page.count('href="?provider=gas"') == 1
+    assert page.count('href="?provider=internet"') == 1
 
 
 def test_the_detail_page_shows_fetches_delivery_and_attempts_inline(outside, driven, admin_client):
