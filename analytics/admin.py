@@ -38,6 +38,7 @@ from analytics.models import (
 from analytics.selectors import events_per_day_per_app, watermark_expression
 from analytics.services import api_key_revoke_by_operator
 from core.admin import (
+    PlatformModelAdmin,
     ReadOnlyModelAdmin,
     action_confirmation,
     counted,
@@ -106,7 +107,7 @@ class ApiKeyInline(admin.TabularInline):
 
 
 @admin.register(App)
-class AppAdmin(admin.ModelAdmin):
+class AppAdmin(PlatformModelAdmin[App]):
     list_display = ("name", "owner", "site", "created")
     list_filter = (("created_at", admin.DateFieldListFilter),)
     search_fields = ("name", "=id", "owner__username", "domain")

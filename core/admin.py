@@ -4,7 +4,7 @@ and compact timestamps (lists must fit a 1,366 px screen)."""
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib import admin
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
@@ -21,8 +21,20 @@ from core.models import RateLimitCounter
 
 CONFIRM_LISTED_MAX = 20
 
+M = TypeVar("M", bound=Model)
 
-class ReadOnlyModelAdmin(admin.ModelAdmin[Any]):
+
+class PlatformModelAdmin(admin.ModelAdmin[M]):
+    """The base of every page of the platform's own tables.
+
+    No facet counts (Django's "Show counts"): each one is a count per filter choice over the
+    whole table, which on the tables that grow (events, sessions, requests, rollups) ran for
+    minutes a page, holding a web worker and a database connection (decision 0072)."""
+
+    show_facets = admin.ShowFacets.NEVER
+
+
+class ReadOnlyModelAdmin(PlatformModelAdmin[Any]):
     """Rows written only by the services: shown and filtered, never added, edited or deleted by
     hand. An admin action that calls a service may still change them: such actions declare
     ``permissions=["operate"]``, granted by the model's change permission."""

@@ -16,6 +16,7 @@ from django.utils.safestring import SafeString
 from django_stubs_ext import WithAnnotations
 
 from core.admin import (
+    PlatformModelAdmin,
     ReadOnlyModelAdmin,
     action_confirmation,
     counted,
@@ -111,7 +112,7 @@ class ViewerRefusedFilter(admin.SimpleListFilter):
 
 
 @admin.register(Viewer)
-class ViewerAdmin(admin.ModelAdmin):
+class ViewerAdmin(PlatformModelAdmin[Viewer]):
     list_display = [
         "user",
         "live_sessions",

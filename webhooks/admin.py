@@ -15,7 +15,14 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from core.admin import ReadOnlyModelAdmin, counted, operate_allowed, short_time, shortened
+from core.admin import (
+    PlatformModelAdmin,
+    ReadOnlyModelAdmin,
+    counted,
+    operate_allowed,
+    short_time,
+    shortened,
+)
 from webhooks.models import (
     Attempt,
     CollectionRequest,
@@ -214,6 +221,6 @@ class ProviderBreakerAdmin(ReadOnlyModelAdmin):
 
 
 @admin.register(MockProvider)
-class MockProviderAdmin(admin.ModelAdmin):
+class MockProviderAdmin(PlatformModelAdmin[MockProvider]):
     list_display = ("name", "failure_rate", "outage_until", "latency_ms", "updated_at")
     list_editable = ("failure_rate", "outage_until", "latency_ms")

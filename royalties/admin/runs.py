@@ -24,6 +24,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
+from core.admin import PlatformModelAdmin
 from core.errors import ApplicationError
 from royalties import selectors
 from royalties.admin.formatting import count, money
@@ -36,7 +37,7 @@ IMMUTABLE = "Run {run} succeeded: succeeded runs are immutable and cannot be del
 
 
 @admin.register(RevenueShare)
-class RevenueShareAdmin(admin.ModelAdmin[RevenueShare]):
+class RevenueShareAdmin(PlatformModelAdmin[RevenueShare]):
     list_display = ["origin", "share"]
     search_fields = ["origin"]
 
@@ -57,7 +58,7 @@ class RunChangeList(ChangeList):
 
 
 @admin.register(Run)
-class RunAdmin(admin.ModelAdmin[Run]):
+class RunAdmin(PlatformModelAdmin[Run]):
     list_display = [
         "id",
         "created",

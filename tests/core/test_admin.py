@@ -53,3 +53,32 @@ def test_rate_limit_counters_are_read_only(admin_client, django_assert_num_queri
     assert_constant_queries(admin_client, url, make, django_assert_num_queries)
     assert_read_only(admin_client, RateLimitCounter.objects.first())
     assert RateLimitCounter.objects.count() == 20
+
+
+PLATFORM_APPS = {"analytics", "core", "ingestion", "royalties", "streams", "webhooks"}
+PLATFORM_ADMINS = sorted(
+    (model._meta.label, model_admin)
+    for model, model_admin in admin.site._registry.items()
+    if model._meta.app_label in PLATFORM_APPS
+)
+
+
+@pytest.mark.parametrize(("label", "model_admin"), PLATFORM_ADMINS, ids=lambda v: str(v))
+def test_no_platform_page_offers_facet_counts(label, model_admin):
+    # A count per filter choice over the whole table: minutes a page on the tables that grow.
+    assert model_admin.show_facets is admin.ShowFacets.NEVER
+
+
+def test_asking_for_facets_counts_nothing(admin_client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.ingestion.factories import EventFactory
+
+    EventFactory.create_batch(3)
+    url = "/admin/ingestion/event/"
+    with CaptureQueriesContext(connection) as plain:
+        assert "Show counts" not in admin_client.get(url).text
+    with CaptureQueriesContext(connection) as asked:
+        assert admin_client.get(url, {"_facets": "True"}).status_code == 200
+    assert len(asked) == len(plain)  # no count per filter choice
