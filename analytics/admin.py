@@ -35,7 +35,11 @@ from analytics.models import (
     Owner,
     UserStat,
 )
-from analytics.selectors import events_per_day_per_app, watermark_expression
+from analytics.selectors import (
+    app_ids_with_events,
+    events_per_day_per_app,
+    watermark_expression,
+)
 from analytics.services import api_key_revoke_by_operator
 from core.admin import (
     PlatformModelAdmin,
@@ -119,6 +123,25 @@ class AppAdmin(PlatformModelAdmin[App]):
     def has_add_permission(self, request: HttpRequest) -> bool:
         # Register through the API or `manage.py create_analytics_app` (key shown once).
         return False
+
+    def get_deleted_objects(self, objs, request):
+        """An app whose events are in the log is not deleted: the log is kept, and the app's key
+        is revoked instead. Said from one query per app; Django's own answer loaded every
+        protected event to list it (20 s and 800 MB for 300,000 events; decision 0072)."""
+        apps = list(objs)
+        logged = app_ids_with_events(app_ids=[app.pk for app in apps])
+        if logged:
+            protected = [
+                f"{app}: its events in the event log, which is kept (revoke the app's key to "
+                "stop its collection)"
+                for app in apps
+                if app.pk in logged
+            ]
+            return [], {}, set(), protected
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(apps, request)
+        # An unused app goes with its keys: they are part of it, never deleted on their own.
+        perms_needed.discard(ApiKey._meta.verbose_name)
+        return deleted, counts, perms_needed, protected
 
     @admin.display(description="domain", ordering="domain")
     def site(self, obj: App) -> SafeString:

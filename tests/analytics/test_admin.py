@@ -3,6 +3,8 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from analytics.models import ApiKey, App, Batch, DailyCount, DailyUserSet, Event, UserStat
@@ -210,3 +212,48 @@ def test_account_changelists_cost_the_same_queries_for_1_and_20_rows(
 ):
     url = f"/admin/analytics/{model}/"
     assert_constant_queries(admin_client, url, _apps, django_assert_num_queries)
+
+
+def test_an_app_with_events_is_kept_and_its_delete_page_loads_no_event(
+    admin_client, django_assert_num_queries
+):
+    app, _ = registered_app(OwnerFactory(), name="logged")
+    _collect(app, 1)
+    url = f"/admin/analytics/app/{app.pk}/delete/"
+    admin_client.get(url)  # the client's first request warms per-process caches
+    with CaptureQueriesContext(connection) as one_event:
+        admin_client.get(url)
+    _collect(app, 50)
+    with django_assert_num_queries(len(one_event.captured_queries)) as many:  # 51 events
+        page = admin_client.get(url)
+    reads = [q["sql"] for q in many.captured_queries if '"analytics_event"' in q["sql"]]
+    assert reads and all("LIMIT 1" in sql for sql in reads)  # asks whether, never loads them
+    assert page.status_code == 200
+    assert "its events in the event log, which is kept" in page.text
+    assert admin_client.post(url, {"post": "yes"}).status_code == 200  # the same refusal
+    assert App.objects.filter(pk=app.pk).exists()
+    assert Event.objects.filter(app_id=app.pk).count() == 51
+
+
+def test_an_app_without_events_is_deleted_with_its_keys(admin_client):
+    kept, _ = registered_app(OwnerFactory(), name="kept")
+    _collect(kept, 2)
+    app, _ = registered_app(OwnerFactory(), name="unused")
+    page = admin_client.get(f"/admin/analytics/app/{app.pk}/delete/")
+    assert "Are you sure" in page.text
+    response = admin_client.post(f"/admin/analytics/app/{app.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not App.objects.filter(pk=app.pk).exists()
+    assert not ApiKey.objects.filter(app_id=app.pk).exists()
+    assert App.objects.filter(pk=kept.pk).exists()
+
+
+def test_deleting_selected_apps_keeps_them_all_when_one_has_events(admin_client):
+    logged, _ = registered_app(OwnerFactory(), name="logged")
+    _collect(logged, 1)
+    unused, _ = registered_app(OwnerFactory(), name="unused")
+    selected = {"action": "delete_selected", "_selected_action": [logged.pk, unused.pk]}
+    page = admin_client.post("/admin/analytics/app/", selected)
+    assert "its events in the event log, which is kept" in page.text
+    assert admin_client.post("/admin/analytics/app/", {**selected, "post": "yes"}).status_code
+    assert App.objects.filter(pk__in=[logged.pk, unused.pk]).count() == 2
