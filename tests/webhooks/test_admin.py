@@ -53,6 +53,10 @@ def test_the_provider_filter_lists_each_provider_once(outside, driven, admin_cli
     # came from the fetches in their list order: one per fetch).
     assert page.count('href="?provider=gas"') == 1
     assert page.count('href="?provider=internet"') == 1
+    failed_deliveries_make(2, provider="gas")
+    page = admin_client.get(CHANGELIST).text
+    assert page.count('href="?request__fetches__provider=gas"') == 1
+    assert page.count('href="?request__fetches__provider=internet"') == 1
 
 
 def test_the_detail_page_shows_fetches_delivery_and_attempts_inline(outside, driven, admin_client):
