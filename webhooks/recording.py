@@ -124,7 +124,7 @@ def _fetch_outcome_apply(
     )
 
 
-def _locked[M: models.Model](model: type[M], ids: Iterable[Any]) -> dict[Any, M]:
+def rows_locked[M: models.Model](model: type[M], ids: Iterable[Any]) -> dict[Any, M]:
     """Rows of ``model`` by primary key, locked in key order (every recorder locks requests,
     then their fetches or deliveries, in that order: no two passes deadlock)."""
     rows = model._default_manager.select_for_update().filter(pk__in=sorted(set(ids)))
@@ -138,8 +138,8 @@ def fetch_outcomes_store(
     them) and their fetches, record each outcome of a fetch still pending. Returns the results
     recorded (a fetch another worker finished after our lease lapsed is skipped) and the locked
     requests one of whose fetches ended."""
-    requests = _locked(CollectionRequest, (job.request_id for job, _ in results))
-    fetches = _locked(ProviderFetch, (job.fetch_id for job, _ in results))
+    requests = rows_locked(CollectionRequest, (job.request_id for job, _ in results))
+    fetches = rows_locked(ProviderFetch, (job.fetch_id for job, _ in results))
     recorded, attempts, ended = [], [], {}
     for job, http in results:
         fetch, request = fetches[job.fetch_id], requests[job.request_id]
@@ -242,8 +242,8 @@ def deliveries_record(*, results: Sequence[DeliveryResult], now: datetime) -> No
     if not results:
         return
     with transaction.atomic():
-        requests = _locked(CollectionRequest, (job.request_id for job, _ in results))
-        deliveries = _locked(Delivery, (job.delivery_id for job, _ in results))
+        requests = rows_locked(CollectionRequest, (job.request_id for job, _ in results))
+        deliveries = rows_locked(Delivery, (job.delivery_id for job, _ in results))
         attempts, changed, ended = [], [], {}
         for job, http in results:
             delivery, request = deliveries[job.delivery_id], requests[job.request_id]

@@ -5,6 +5,7 @@ The work engine's own writes (claims, attempt outcomes, deadlines) live in ``web
 
 import json
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -24,6 +25,7 @@ from webhooks.models import (
     ProviderFetch,
 )
 from webhooks.netguard import url_host_port
+from webhooks.recording import rows_locked
 from webhooks.selectors import MOCK_PROVIDER_NAMES, MockSettings, mock_provider_get
 from webhooks.work import WORK_BATCHER
 
@@ -88,25 +90,52 @@ def collection_redeliver(*, request_id: uuid.UUID) -> CollectionRequest:
     return request
 
 
-def deliveries_retry(*, deliveries: QuerySet[Delivery]) -> int:
-    """Deliver again every failed delivery of ``deliveries`` (admin, command). Returns how many."""
+RETRY_CHUNK = 1000
+
+
+def deliveries_retry(
+    *, deliveries: QuerySet[Delivery], progress: Callable[[int, int], None] | None = None
+) -> int:
+    """Deliver again every failed delivery of ``deliveries`` (admin, command). Returns how many.
+
+    A transaction per ``RETRY_CHUNK`` deliveries, each a few statements whatever its size
+    (a transaction per delivery took minutes for an outage's tens of thousands); ``progress``
+    hears (retried so far, matching) after each."""
     ids = list(deliveries.filter(state=DeliveryState.FAILED).values_list("pk", flat=True))
+    ids.sort()
     retried = 0
     now = clock.now()
-    for delivery_id in ids:
-        with transaction.atomic():
-            delivery = (
-                Delivery.objects.select_for_update()
-                .select_related("request")
-                .filter(pk=delivery_id, state=DeliveryState.FAILED)
-                .first()
-            )
-            if delivery is None:
-                continue
-            _delivery_reopen(delivery=delivery, now=now)
-            WORK_BATCHER.notify()
-            retried += 1
+    for start in range(0, len(ids), RETRY_CHUNK):
+        retried += _deliveries_reopen(ids=ids[start : start + RETRY_CHUNK], now=now)
+        if progress is not None:
+            progress(retried, len(ids))
+    if retried:
+        WORK_BATCHER.notify()
     return retried
+
+
+def _deliveries_reopen(*, ids: list[int], now: datetime) -> int:
+    """``_delivery_reopen`` for the deliveries of ``ids`` still failed, set-wise: their requests
+    locked first, then the deliveries, in key order, as the engine's recorders lock them."""
+    with transaction.atomic():
+        request_ids = Delivery.objects.filter(pk__in=ids).values_list("request_id", flat=True)
+        rows_locked(CollectionRequest, request_ids)
+        failed = [d for d in rows_locked(Delivery, ids).values() if d.state == DeliveryState.FAILED]
+        Delivery.objects.filter(pk__in=[d.pk for d in failed]).update(
+            state=DeliveryState.PENDING,
+            next_attempt_at=now,
+            claimed_until=None,
+            delivered_at=None,
+            window_ends_at=now + timedelta(seconds=settings.WEBHOOKS_DELIVERY_WINDOW),
+        )
+        # A failed collection stays failed: its redelivered callback says so.
+        completed = [
+            d.request_id for d in failed if json.loads(d.body).get("status") == "completed"
+        ]
+        CollectionRequest.objects.filter(pk__in=completed).update(
+            status=CollectionStatus.DELIVERING, finished_at=None
+        )
+    return len(failed)
 
 
 def mock_provider_set(

@@ -4,10 +4,14 @@ import io
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
-from tests.webhooks.factories import collection_make
+from tests.webhooks.factories import collection_make, failed_deliveries_make
+from webhooks import services
 from webhooks.demo import demo_load
-from webhooks.models import Delivery, MockProvider, ProviderBreaker
+from webhooks.management.commands import webhooks_retry_failed as retry_command
+from webhooks.models import CollectionRequest, Delivery, MockProvider, ProviderBreaker
 from webhooks.work import work_settle
 
 pytestmark = pytest.mark.django_db
@@ -33,13 +37,48 @@ def failed_two_hosts(outside, driven, dns):
 
 def test_retry_failed_by_host_and_provider(failed_two_hosts):
     assert run("webhooks_retry_failed", "--host", "other.example", "--dry-run") == (
-        "1 failed deliveries match (dry run)\n"
+        "1 failed delivery match (dry run)\n"
     )
     assert Delivery.objects.filter(state="failed").count() == 3
     assert run("webhooks_retry_failed", "--provider", "gas") == "2 failed deliveries queued again\n"
     pending = Delivery.objects.filter(state="pending")
     assert sorted(pending.values_list("request__providers", flat=True)) == [["gas"], ["gas"]]
-    assert run("webhooks_retry_failed") == "1 failed deliveries queued again\n"
+    assert run("webhooks_retry_failed") == "1 failed delivery queued again\n"
+
+
+def test_retry_goes_a_chunk_at_a_time_and_says_how_far_it_is(monkeypatch):
+    monkeypatch.setattr(services, "RETRY_CHUNK", 2)
+    monkeypatch.setattr(retry_command, "RETRY_CHUNK", 2)
+    made = failed_deliveries_make(5)
+    assert run("webhooks_retry_failed") == (
+        "  2 of 5 queued again\n"
+        "  4 of 5 queued again\n"
+        "  5 of 5 queued again\n"
+        "5 failed deliveries queued again\n"
+    )
+    pending = Delivery.objects.filter(state="pending", attempts=3)
+    assert sorted(pending.values_list("webhook_id", flat=True)) == sorted(
+        d.webhook_id for d in made
+    )
+    assert set(CollectionRequest.objects.values_list("status", flat=True)) == {"delivering"}
+
+
+def test_retry_costs_the_same_statements_for_3_as_for_30():
+    def retry_queries(count: int) -> int:
+        failed_deliveries_make(count)
+        with CaptureQueriesContext(connection) as queries:
+            assert services.deliveries_retry(deliveries=Delivery.objects.all()) == count
+        return len(queries)
+
+    assert retry_queries(3) == retry_queries(30)
+
+
+def test_a_failed_collection_retried_stays_failed():
+    (delivery,) = failed_deliveries_make(1)
+    Delivery.objects.filter(pk=delivery.pk).update(body='{"status":"failed","data":{}}')
+    assert services.deliveries_retry(deliveries=Delivery.objects.all()) == 1
+    assert Delivery.objects.get().state == "pending"
+    assert CollectionRequest.objects.get().status == "failed"
 
 
 def test_retry_failed_refuses_a_bad_time(failed_two_hosts):

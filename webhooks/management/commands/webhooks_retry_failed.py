@@ -3,8 +3,9 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_datetime
 
+from core.admin import counted
 from webhooks.selectors import deliveries_failed
-from webhooks.services import deliveries_retry
+from webhooks.services import RETRY_CHUNK, deliveries_retry
 
 
 class Command(BaseCommand):
@@ -33,7 +34,15 @@ class Command(BaseCommand):
             provider=options["provider"], host=options["host"], since=since
         )
         if options["dry_run"]:
-            self.stdout.write(f"{matching.count()} failed deliveries match (dry run)")
+            count = matching.count()
+            self.stdout.write(
+                f"{counted(count, 'failed delivery', 'failed deliveries')} match (dry run)"
+            )
             return
-        retried = deliveries_retry(deliveries=matching)
-        self.stdout.write(f"{retried} failed deliveries queued again")
+        retried = deliveries_retry(deliveries=matching, progress=self._progress)
+        done = counted(retried, "failed delivery", "failed deliveries")
+        self.stdout.write(f"{done} queued again")
+
+    def _progress(self, retried: int, matching: int) -> None:
+        if matching > RETRY_CHUNK:  # one line per chunk, only when there is more than one
+            self.stdout.write(f"  {retried:,} of {matching:,} queued again")
