@@ -17,6 +17,8 @@ from ingestion.models import Batch, Event, UserRevenue
 from ingestion.selectors import watermark_expression
 from ingestion.services import revenue_rebuild
 
+REPAIRS_LISTED_MAX = 20
+
 
 class Processed(TypedDict):
     """The annotation of the event list: at or below the watermark."""
@@ -29,7 +31,11 @@ def _reprocess(modeladmin: admin.ModelAdmin, request: HttpRequest, user_ids: lis
     repaired = revenue_rebuild(user_ids=users)
     checked = f"Checked {counted(len(users), 'user')}"
     if repaired:
-        changes = "; ".join(f"{d.user_id}: {d.stored} → {d.from_log}" for d in repaired)
+        # The first few by name: the message lives in the operator's session and on the page.
+        shown = repaired[:REPAIRS_LISTED_MAX]
+        changes = "; ".join(f"{d.user_id}: {d.stored} → {d.from_log}" for d in shown)
+        if len(repaired) > len(shown):
+            changes += f"; and {len(repaired) - len(shown):,} more"
         recomputed = f"recomputed {counted(len(repaired), 'total')} from the log"
         modeladmin.message_user(request, f"{checked}: {recomputed} ({changes})", messages.WARNING)
     else:

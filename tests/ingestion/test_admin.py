@@ -74,6 +74,19 @@ def test_reprocess_action_counts_the_users_it_checked(admin_client):
     assert messages_of(response) == ["Checked 3 users: every total already matches the log"]
 
 
+def test_reprocess_names_the_first_20_repairs_and_counts_the_rest(admin_client):
+    for n in range(23):
+        EventFactory(user_id=f"user{n:02}", value=4, amount=4)
+    events_process_pending()
+    UserRevenue.objects.update(revenue=7)
+    users = list(UserRevenue.objects.values_list("pk", flat=True))
+    chosen = {"action": "reprocess_from_log", "_selected_action": users}
+    (message,) = messages_of(admin_client.post("/admin/ingestion/userrevenue/", chosen))
+    named = "; ".join(f"user{n:02}: 7 → 4" for n in range(20))
+    assert message == (f"Checked 23 users: recomputed 23 totals from the log ({named}; and 3 more)")
+    assert set(UserRevenue.objects.values_list("revenue", flat=True)) == {4}
+
+
 def test_revenue_events_and_batches_are_read_only(admin_client):
     EventFactory(user_id="user1", value=4, amount=4)
     events_process_pending()
