@@ -2,12 +2,13 @@
 
 Builds the tables of ``bench/data/admin_scale.sql`` (millions of events, sessions and webhook
 rows; about a minute) once, in a database of its own (the bench database's name with
-``_admin_scale``: these rows would slow every scenario run after it), then runs ``bench/admin_crawl.py``: every
-page the admin's registry reaches, its filter, sort and page links, and one row's change,
-delete and history pages, each fetched once by a superuser in process. Statements are cut at
-30 s (``statement_timeout`` on the scenario's database for the crawl), so a page that would run
-for minutes shows as a failure instead of holding the run. Reported: pages, statuses, pages
-over 1 s, the median and the slowest pages, and the crawling process's peak memory.
+``_admin_scale``: these rows would slow every scenario run after it), then runs
+``bench/admin_crawl.py``: every page the admin's registry reaches, its filter, sort and page
+links, and one row's change, delete and history pages, each fetched once by a superuser in
+process. Statements are cut at 30 s (``statement_timeout`` on the scenario's database for the
+crawl), so a page that would run for minutes shows as a failure instead of holding the run.
+Reported: pages, statuses, pages over 1 s, the median and the slowest pages, and the crawling
+process's peak memory.
 """
 
 import json
