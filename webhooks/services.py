@@ -55,17 +55,30 @@ def collection_create(*, providers: list[str], callback_url: str) -> CollectionR
     return request
 
 
+def _reopened(*, now: datetime) -> dict[str, object]:
+    """A delivery sent again: the same message (webhook-id, body), a new delivery window."""
+    return {
+        "state": DeliveryState.PENDING,
+        "next_attempt_at": now,
+        "claimed_until": None,
+        "delivered_at": None,
+        "window_ends_at": now + timedelta(seconds=settings.WEBHOOKS_DELIVERY_WINDOW),
+    }
+
+
+def _delivers_completed(delivery: Delivery) -> bool:
+    """Whether the callback carries a completed collection (its request is then delivering
+    again; a failed collection stays failed: its redelivered callback says so)."""
+    return bool(json.loads(delivery.body).get("status") == "completed")
+
+
 def _delivery_reopen(*, delivery: Delivery, now: datetime) -> None:
-    """Send the same message again (same webhook-id, same body) with a new delivery window."""
+    """Send the same message again with a new delivery window."""
     request = delivery.request
-    delivery.state = DeliveryState.PENDING
-    delivery.next_attempt_at = now
-    delivery.claimed_until = None
-    delivery.delivered_at = None
-    delivery.window_ends_at = now + timedelta(seconds=settings.WEBHOOKS_DELIVERY_WINDOW)
+    for field, value in _reopened(now=now).items():
+        setattr(delivery, field, value)
     delivery.save()
-    if json.loads(delivery.body).get("status") == "completed":
-        # A failed collection stays failed: its redelivered callback says so.
+    if _delivers_completed(delivery):
         request.status, request.finished_at = CollectionStatus.DELIVERING, None
         request.save(update_fields=["status", "finished_at"])
 
@@ -101,8 +114,8 @@ def deliveries_retry(
     A transaction per ``RETRY_CHUNK`` deliveries, each a few statements whatever its size
     (a transaction per delivery took minutes for an outage's tens of thousands); ``progress``
     hears (retried so far, matching) after each."""
-    ids = list(deliveries.filter(state=DeliveryState.FAILED).values_list("pk", flat=True))
-    ids.sort()
+    failed = deliveries.filter(state=DeliveryState.FAILED).order_by("pk")
+    ids = list(failed.values_list("pk", flat=True))
     retried = 0
     now = clock.now()
     for start in range(0, len(ids), RETRY_CHUNK):
@@ -121,17 +134,8 @@ def _deliveries_reopen(*, ids: list[int], now: datetime) -> int:
         request_ids = Delivery.objects.filter(pk__in=ids).values_list("request_id", flat=True)
         rows_locked(CollectionRequest, request_ids)
         failed = [d for d in rows_locked(Delivery, ids).values() if d.state == DeliveryState.FAILED]
-        Delivery.objects.filter(pk__in=[d.pk for d in failed]).update(
-            state=DeliveryState.PENDING,
-            next_attempt_at=now,
-            claimed_until=None,
-            delivered_at=None,
-            window_ends_at=now + timedelta(seconds=settings.WEBHOOKS_DELIVERY_WINDOW),
-        )
-        # A failed collection stays failed: its redelivered callback says so.
-        completed = [
-            d.request_id for d in failed if json.loads(d.body).get("status") == "completed"
-        ]
+        Delivery.objects.filter(pk__in=[d.pk for d in failed]).update(**_reopened(now=now))
+        completed = [d.request_id for d in failed if _delivers_completed(d)]
         CollectionRequest.objects.filter(pk__in=completed).update(
             status=CollectionStatus.DELIVERING, finished_at=None
         )

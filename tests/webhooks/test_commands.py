@@ -46,7 +46,7 @@ def test_retry_failed_by_host_and_provider(failed_two_hosts):
     assert run("webhooks_retry_failed") == "1 failed delivery queued again\n"
 
 
-def test_retry_goes_a_chunk_at_a_time_and_says_how_far_it_is(monkeypatch):
+def test_retry_goes_a_chunk_at_a_time_and_says_how_far_it_is(monkeypatch, api_client, admin_client):
     monkeypatch.setattr(services, "RETRY_CHUNK", 2)
     monkeypatch.setattr(retry_command, "RETRY_CHUNK", 2)
     made = failed_deliveries_make(5)
@@ -61,6 +61,13 @@ def test_retry_goes_a_chunk_at_a_time_and_says_how_far_it_is(monkeypatch):
         d.webhook_id for d in made
     )
     assert set(CollectionRequest.objects.values_list("status", flat=True)) == {"delivering"}
+    # Read back as an operator and a client would, in the state the retry left.
+    first = made[0].request_id
+    body = api_client.get(f"/api/webhooks/collections/{first}").json()
+    assert body["status"] == "delivering"
+    page = admin_client.get(f"/admin/webhooks/collectionrequest/{first}/change/")
+    assert page.status_code == 200
+    assert made[0].webhook_id in page.text
 
 
 def test_retry_costs_the_same_statements_for_3_as_for_30():
