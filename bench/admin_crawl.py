@@ -1,11 +1,13 @@
 """Every admin page over the bench database, in process: ``python -m bench.admin_crawl``.
 
-The pages come from the admin's registry, so a page added later is crawled without anyone
-listing it: the dashboard, then for each registered model its changelist, each filter, sort and
-page link that list draws (up to ``LINKS_PER_LIST``), and the change, delete and history pages
-of one of its rows. Each page is fetched once by a signed-in superuser through Django's test
-client (no HTTP: the page's own cost). Prints one JSON object: per-page seconds, statuses and
-the process's peak memory. Run by ``bench/scenarios/admin_scale.py`` with the bench's settings.
+The pages are the ones the browser tests open (``core.admin_pages``: read from the admin's
+registry, so a page added later is crawled without anyone listing it): the dashboard, each
+app's page, each model's list, add form, one row's page and the views its admin adds. On top of
+those, each filter, sort and page link a list draws (up to ``LINKS_PER_LIST``) and the delete
+and history pages of the row. Each page is fetched once by a signed-in superuser through
+Django's test client (no HTTP: the page's own cost). Prints one JSON object: per-page seconds,
+statuses and the process's peak memory. Run by ``bench/scenarios/admin_scale.py`` with the
+bench's settings.
 """
 
 import json
@@ -18,44 +20,17 @@ import time
 LINKS_PER_LIST = 25
 
 
-def _changelists(site) -> dict:
-    """Each registered model with a list page, and that page's URL."""
-    from django.urls import NoReverseMatch, reverse
-
-    lists = {}
-    for model in site._registry:
-        info = (model._meta.app_label, model._meta.model_name)
-        try:
-            lists[model] = reverse("admin:{}_{}_changelist".format(*info))
-        except NoReverseMatch:
-            continue
-    return lists
-
-
-def _object_pages(model_admin, request) -> list[str]:
-    """The change, delete and history pages of one row the model's list shows."""
-    from django.urls import reverse
-
-    obj = model_admin.get_queryset(request).order_by().first()
-    if obj is None:
-        return []
-    info = (model_admin.opts.app_label, model_admin.opts.model_name)
-    views = ("change", "delete", "history")
-    return [reverse(f"admin:{info[0]}_{info[1]}_{view}", args=[obj.pk]) for view in views]
-
-
 def crawl(username: str) -> dict:
     """Fetch every page as ``username`` (a superuser); the figures described above."""
-    from django.contrib import admin
     from django.contrib.auth import get_user_model
     from django.db import connection
-    from django.test import Client, RequestFactory
+    from django.test import Client
+
+    from core.admin_pages import Kind, admin_page_resolve, admin_page_specs, admin_request
 
     operator = get_user_model().objects.get(username=username)
     client = Client()
     client.force_login(operator)
-    rows_request = RequestFactory().get("/admin/")
-    rows_request.user = operator
     timings: list[tuple[float, int, str]] = []
 
     def fetch(url: str) -> str:
@@ -69,14 +44,19 @@ def crawl(username: str) -> dict:
         timings.append((round(time.perf_counter() - started, 3), status, url))
         return body
 
-    fetch("/admin/")
-    for model, url in _changelists(admin.site).items():
-        body = fetch(url)
-        links = sorted(set(re.findall(r'href="(\?[^"]+)"', body)))[:LINKS_PER_LIST]
-        for link in links:
-            fetch(url + link.replace("&amp;", "&"))
-        for page in _object_pages(admin.site._registry[model], rows_request):
-            fetch(page)
+    request = admin_request(operator)
+    for spec in admin_page_specs(request=request):
+        page = admin_page_resolve(spec, request=request)
+        if page is None:
+            continue
+        body = fetch(page.path)
+        if spec.kind is Kind.CHANGELIST:
+            links = sorted(set(re.findall(r'href="(\?[^"]+)"', body)))[:LINKS_PER_LIST]
+            for link in links:
+                fetch(page.path + link.replace("&amp;", "&"))
+        elif spec.kind is Kind.CHANGE:
+            for view in ("delete", "history"):
+                fetch(page.path.removesuffix("change/") + f"{view}/")
     seconds = sorted((t for t, _, _ in timings), reverse=True)
     return {
         "pages": len(timings),
