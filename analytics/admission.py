@@ -37,6 +37,7 @@ from django.utils import timezone
 from analytics import sql
 from analytics.models import ApiKey
 from analytics.services import (
+    EVENTS_BATCHER,
     LAST_USED_RESOLUTION_SECONDS,
     KeyIdentity,
     events_collect,
@@ -129,7 +130,10 @@ def collect_admit(*, identity: KeyIdentity, events: Sequence[CleanEvent]) -> Adm
         if count is not None:
             decision = window.decide(count=count, limit=limit)
     admission = Admission(live=live, limit=decision, stored=stored)
-    if stored or not admission.live or not admission.allowed or not events:
+    if stored:
+        EVENTS_BATCHER.notify()  # stored by the statement above, as events_collect would
+        return admission
+    if not admission.live or not admission.allowed or not events:
         return admission
     stored = events_collect(app_id=identity.app_id, events=events)
     return Admission(live=True, limit=decision, stored=stored)

@@ -196,3 +196,23 @@ def test_concurrent_collects_store_exactly_the_limit(settings, monkeypatch):
     assert outcomes.count((False, 0)) == 103
     assert Event.objects.count() == 57
     assert RateLimitCounter.objects.get(key=f"analytics.collect:{identity.key_id}").count == 160
+
+
+@pytest.mark.django_db(transaction=True)
+def test_single_collects_reaching_the_threshold_trigger_processing_once(store, enqueued, settings):
+    """With the counters in Redis, PostgreSQL stores a single event in the admission's own
+    statement: that store notifies the batcher as every other store does."""
+    from django.core.cache import cache
+
+    from tests.analytics.factories import OwnerFactory
+
+    cache.clear()
+    settings.ANALYTICS_BATCH_SIZE = 3
+    _, raw = registered_app(OwnerFactory())
+    client = _client(raw)
+    for _ in range(2):
+        assert client.post(COLLECT, EVENT).status_code == 202
+    assert enqueued == []
+    assert client.post(COLLECT, EVENT).status_code == 202
+    assert enqueued == [("core.batching.batcher_run_task", ("analytics.services.EVENTS_BATCHER",))]
+    cache.clear()
