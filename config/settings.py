@@ -246,6 +246,13 @@ API_MAX_UPLOAD_BYTES = env_int("API_MAX_UPLOAD_BYTES", 2 * 1024 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
+# The WSGI fast path (core/fastpath.py, decision 0073): (method, URL name, handler) of the
+# routes whose common success is answered before Django's handler. FAST_PATH=false turns it off.
+FAST_PATH_ENABLED = env_bool("FAST_PATH", True)
+FAST_PATH_ROUTES = [
+    ("POST", "analytics-collect", "analytics.api.fast.collect"),
+]
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "core.api.authentication.TokenAuthentication",

@@ -20,13 +20,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from analytics.admission import collect_admit
+from analytics.admission import Admission, collect_admit
 from analytics.api.authentication import ApiKeyAuthentication, HasApiKey
 from analytics.api.serializers import CollectBatchOutputSerializer, CollectEventSerializer
 from analytics.api.views import INVALID
 from analytics.services import KeyIdentity
 from analytics.validation import CleanEvent, event_validate
 from core.api.serializers import ErrorOutputSerializer
+from core.fastpath import fast_path_outcome
 
 
 def _key_identity(request: Request) -> KeyIdentity:
@@ -70,6 +71,9 @@ class CollectView(APIView):
     )
     def post(self, request: Request) -> Response:
         identity = _key_identity(request)
+        # One valid event the WSGI fast path admitted already (analytics.api.fast): its
+        # admission is answered here, not made again.
+        decided = fast_path_outcome(request)
         try:
             data = request.data
         except ParseError:
@@ -79,7 +83,7 @@ class CollectView(APIView):
         if isinstance(data, list):
             return self._batch(data, identity=identity, client_ip=client_ip)
         event, errors = event_validate(data, client_ip=client_ip)
-        accepted = _admit(identity, [] if event is None else [event])
+        accepted = _admit(identity, [] if event is None else [event], decided=decided)
         if event is None:
             raise ValidationError(errors)
         return Response({"accepted": accepted}, status=202)
@@ -104,10 +108,15 @@ class CollectView(APIView):
         return Response({"accepted": accepted, "rejected": rejected}, status=202)
 
 
-def _admit(identity: KeyIdentity, events: list[CleanEvent]) -> int:
+def _admit(identity: KeyIdentity, events: list[CleanEvent], *, decided: object = None) -> int:
     """Store ``events`` if the key is live and within its limit; how many were stored.
-    Raises 401 (revoked or expired) or 429 (over the limit, with ``Retry-After``)."""
-    admission = collect_admit(identity=identity, events=events)
+    Raises 401 (revoked or expired) or 429 (over the limit, with ``Retry-After``).
+
+    ``decided``: the admission of these events, made already on the fast path."""
+    if isinstance(decided, Admission):
+        admission = decided
+    else:
+        admission = collect_admit(identity=identity, events=events)
     if not admission.live:
         raise AuthenticationFailed("Invalid, revoked or expired API key.")
     if admission.limit is not None and not admission.allowed:
