@@ -162,12 +162,10 @@ def main(argv: list[str] | None = None) -> int:
     django.setup()
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Permission
-    from django.core.wsgi import get_wsgi_application
     from rest_framework.authtoken.models import Token
 
+    from config.wsgi import application as app  # what the server runs: the fast path first
     from streams.models import Viewer
-
-    app = get_wsgi_application()
     user, _ = get_user_model().objects.get_or_create(username="bench-profile")
     user.user_permissions.add(Permission.objects.get(codename="manage_sessions"))
     token = Token.objects.get_or_create(user=user)[0].key
@@ -190,7 +188,8 @@ def main(argv: list[str] | None = None) -> int:
         status: list[str] = []
         chunks = app(environ, _start_response(status))
         payload = b"".join(chunks)
-        chunks.close()
+        if hasattr(chunks, "close"):
+            chunks.close()
         assert status[0].startswith("201"), (status, payload)
         import json
 

@@ -251,6 +251,7 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FAST_PATH_ENABLED = env_bool("FAST_PATH", True)
 FAST_PATH_ROUTES = [
     ("POST", "analytics-collect", "analytics.api.fast.collect"),
+    ("POST", "ingestion-live-event", "ingestion.api.fast.live_event"),
 ]
 
 REST_FRAMEWORK = {

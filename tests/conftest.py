@@ -130,3 +130,19 @@ def enqueued(monkeypatch) -> list:
         batching, "async_task", lambda func, *args, **kw: calls.append((func, args))
     )
     return calls
+
+
+@pytest.fixture
+def taken(monkeypatch) -> list[int]:
+    """The statuses the fast path answered itself (the full stack answered the rest)."""
+    from core import fastpath
+
+    answered: list[int] = []
+    original = fastpath._status_line
+
+    def status_line(status: int) -> str:
+        answered.append(status)
+        return original(status)
+
+    monkeypatch.setattr(fastpath, "_status_line", status_line)
+    return answered

@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from core.api.parsers import JSONParser
 from core.api.serializers import ErrorOutputSerializer
 from core.errors import NotFoundError
+from core.fastpath import fast_path_outcome
 from ingestion.api.authentication import HasIngestionSecret, IngestionSecretAuthentication
 from ingestion.api.parsers import InvalidLine, NDJSONParser
 from ingestion.api.serializers import (
@@ -79,6 +80,7 @@ class LiveEventView(IngestionView):
         },
     )
     def post(self, request: Request) -> Response:
+        fast_path_outcome(request)  # raises what storing the event met on the fast path
         event, errors = event_validate(request.data)
         key = _idempotency_header(request)
         if event is None:

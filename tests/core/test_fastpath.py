@@ -7,7 +7,6 @@ applications send ``request_started``/``request_finished``, which close the conn
 """
 
 import logging
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -15,7 +14,6 @@ import pytest
 from django.core import signals
 from django.core.wsgi import get_wsgi_application
 from django.db import OperationalError, connection
-from django.test import RequestFactory
 from django.urls import resolve
 from django.utils import timezone
 
@@ -23,61 +21,20 @@ from analytics.api import fast
 from analytics.api.collect import CollectView
 from analytics.models import ApiKey, Event
 from config.wsgi import application, django_application
-from core import fastpath
 from core.fastpath import FAST_PATH_MIDDLEWARE, FastPathApplication
 from core.models import RateLimitCounter
+from ingestion.api import fast as ingestion_fast
+from ingestion.api.views import LiveEventView
 from tests.analytics.factories import registered_app
+from tests.wsgi import COLLECT, call
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-COLLECT = "/api/analytics/collect"
-EVENT = b'{"event": "click", "userId": "u1", "device": "mobile"}'
-
-
-@dataclass
-class Answer:
-    status: str
-    headers: dict[str, str]
-    body: bytes
-
-
-def call(app, *, body: bytes = EVENT, key: str | None = None, **extra: Any) -> Answer:
-    """One POST to ``app`` as a WSGI server would send it (with its Host header)."""
-    environ = {"HTTP_HOST": "testserver", **extra}
-    if key is not None:
-        environ["HTTP_X_API_KEY"] = key
-    content_type = environ.pop("CONTENT_TYPE", "application/json")
-    request = RequestFactory().post(COLLECT, data=body, content_type=content_type)
-    request.environ.update(environ)
-    started: list = []
-    result = app(request.environ, lambda status, headers: started.append((status, headers)))
-    try:
-        content = b"".join(result)
-    finally:
-        if hasattr(result, "close"):
-            result.close()  # Django's response sends request_finished here
-    status, headers = started[0]
-    return Answer(status=status, headers=dict(headers), body=content)
 
 
 @pytest.fixture
 def key() -> str:
     _, raw = registered_app()
     return raw
-
-
-@pytest.fixture
-def taken(monkeypatch) -> list[int]:
-    """The statuses the fast path answered itself (the full stack answered the rest)."""
-    answered: list[int] = []
-    original = fastpath._status_line
-
-    def status_line(status: int) -> str:
-        answered.append(status)
-        return original(status)
-
-    monkeypatch.setattr(fastpath, "_status_line", status_line)
-    return answered
 
 
 def test_one_event_is_answered_by_the_fast_path_exactly_as_by_the_full_stack(key, taken):
@@ -234,9 +191,12 @@ def test_a_fast_request_is_framed_by_djangos_request_signals(key):
 
 def test_the_routes_are_the_views_they_stand_in_for():
     routes = FastPathApplication(django_application).routes()
-    assert routes == {("POST", COLLECT): fast.collect}
-    view: Any = resolve(COLLECT).func
-    assert view.view_class is CollectView
+    assert routes == {
+        ("POST", COLLECT): fast.collect,
+        ("POST", "/liveEvent"): ingestion_fast.live_event,
+    }
+    views = {path: getattr(resolve(path).func, "view_class", None) for _, path in routes}
+    assert views == {COLLECT: CollectView, "/liveEvent": LiveEventView}
 
 
 def test_the_middleware_is_the_list_the_fast_path_reproduces(settings):
