@@ -166,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from config.wsgi import application as app  # what the server runs: the fast path first
     from streams.models import Viewer
+
     user, _ = get_user_model().objects.get_or_create(username="bench-profile")
     user.user_permissions.add(Permission.objects.get(codename="manage_sessions"))
     token = Token.objects.get_or_create(user=user)[0].key

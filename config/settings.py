@@ -252,6 +252,8 @@ FAST_PATH_ENABLED = env_bool("FAST_PATH", True)
 FAST_PATH_ROUTES = [
     ("POST", "analytics-collect", "analytics.api.fast.collect"),
     ("POST", "ingestion-live-event", "ingestion.api.fast.live_event"),
+    ("POST", "webhooks-compat-webhook", "webhooks.api.fast.collection_create_fast"),
+    ("POST", "webhooks-collection-create", "webhooks.api.fast.collection_create_fast"),
 ]
 
 REST_FRAMEWORK = {

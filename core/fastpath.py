@@ -77,6 +77,11 @@ class FastRequest:
         """A request header by its WSGI name (``HTTP_X_API_KEY``)."""
         return self.environ.get(name)
 
+    def absolute_uri(self, path: str) -> str:
+        """``HttpRequest.build_absolute_uri(path)`` (the host was checked when taken)."""
+        scheme = "https" if _secure(self.environ) else "http"
+        return f"{scheme}://{self.environ['HTTP_HOST']}{path}"
+
 
 @dataclass(frozen=True, slots=True)
 class FastAnswer:

@@ -21,7 +21,8 @@ from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
-from core.ratelimit import ratelimit_hit
+from core.fastpath import HANDOVER_KEY
+from core.ratelimit import RateLimitDecision, ratelimit_hit
 
 
 class FixedWindowThrottle(BaseThrottle):
@@ -40,16 +41,31 @@ class FixedWindowThrottle(BaseThrottle):
         """What the limit counts by (the client address unless overridden)."""
         return self.get_ident(request)
 
-    def allow_request(self, request: Request, view: APIView) -> bool:
+    def decision(self, request: Request, view: APIView | None) -> RateLimitDecision | None:
+        """Count ``request`` against the limit; None when it is not limited. Reads nothing of
+        the request but ``META`` (the WSGI fast path passes its environ so)."""
         limit = self.limit
         if limit <= 0:
-            return True
-        key = self.get_key(request, view)
+            return None
+        key = self.get_key(request, view)  # type: ignore[arg-type]
         if key is None:
-            return True
-        decision = ratelimit_hit(
+            return None
+        return ratelimit_hit(
             key=f"{self.scope}:{key}", limit=limit, window_seconds=self.window_seconds
         )
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        # A request the WSGI fast path handed over was counted there (core.fastpath): its
+        # decision is answered, or the error it met is raised by the view.
+        handed_over = request.META.get(HANDOVER_KEY)
+        if isinstance(handed_over, BaseException):
+            return True
+        if isinstance(handed_over, RateLimitDecision):
+            decision: RateLimitDecision | None = handed_over
+        else:
+            decision = self.decision(request, view)
+        if decision is None:
+            return True
         self._retry_after = decision.retry_after_seconds
         return decision.allowed
 

@@ -27,6 +27,8 @@ from ingestion.api import fast as ingestion_fast
 from ingestion.api.views import LiveEventView
 from tests.analytics.factories import registered_app
 from tests.wsgi import COLLECT, call
+from webhooks.api import fast as webhooks_fast
+from webhooks.api.views import CollectionCreateView, CompatWebhookView
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -194,9 +196,16 @@ def test_the_routes_are_the_views_they_stand_in_for():
     assert routes == {
         ("POST", COLLECT): fast.collect,
         ("POST", "/liveEvent"): ingestion_fast.live_event,
+        ("POST", "/webhook"): webhooks_fast.collection_create_fast,
+        ("POST", "/api/webhooks/collections"): webhooks_fast.collection_create_fast,
     }
     views = {path: getattr(resolve(path).func, "view_class", None) for _, path in routes}
-    assert views == {COLLECT: CollectView, "/liveEvent": LiveEventView}
+    assert views == {
+        COLLECT: CollectView,
+        "/liveEvent": LiveEventView,
+        "/webhook": CompatWebhookView,
+        "/api/webhooks/collections": CollectionCreateView,
+    }
 
 
 def test_the_middleware_is_the_list_the_fast_path_reproduces(settings):

@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from core.api.serializers import ErrorOutputSerializer, output_data
 from core.api.views import OpenView
+from core.fastpath import fast_path_outcome
 from webhooks.api.serializers import (
     CollectionAcceptedOutputSerializer,
     CollectionInputSerializer,
@@ -92,6 +93,7 @@ class CollectionCreateView(OpenView):
         },
     )
     def post(self, request: Request) -> Response:
+        fast_path_outcome(request)  # raises what storing the request met on the fast path
         serializer = CollectionInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         created = collection_create(
