@@ -269,6 +269,10 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "core.api.exceptions.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "core.api.schema.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Proxies in front of the server: the limits per client address count by the address the
+    # last of them saw (X-Forwarded-For). 0, the default: the connection's address, since a
+    # client could otherwise name any address and escape its limit.
+    "NUM_PROXIES": env_int("API_NUM_PROXIES", 0),
 }
 if DEBUG:
     REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"] = [

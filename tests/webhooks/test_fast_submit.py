@@ -110,3 +110,23 @@ def test_an_outage_while_storing_is_the_views_503_and_stores_nothing(taken, monk
     assert answer.status == "503 Service Unavailable"
     assert calls == [1]
     assert not CollectionRequest.objects.exists()
+
+
+@pytest.mark.parametrize("app", [application, django_application], ids=["fast", "full"])
+def test_a_client_naming_other_addresses_is_still_counted_by_its_own(app, settings):
+    settings.WEBHOOKS_SUBMIT_RATE = 2
+    statuses = [
+        submit(app, "/webhook", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}").status.split()[0]
+        for n in range(3)
+    ]
+    assert statuses == ["202", "202", "429"]
+    assert RateLimitCounter.objects.get().key == "webhooks.submit:127.0.0.1"
+
+
+def test_behind_one_proxy_the_address_it_saw_is_counted(settings):
+    settings.WEBHOOKS_SUBMIT_RATE = 1
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    for client in ("198.51.100.1", "198.51.100.2", "198.51.100.1"):
+        submit(application, "/webhook", HTTP_X_FORWARDED_FOR=f"203.0.113.9, {client}")
+    counts = dict(RateLimitCounter.objects.values_list("key", "count"))
+    assert counts == {"webhooks.submit:198.51.100.1": 2, "webhooks.submit:198.51.100.2": 1}
