@@ -22,8 +22,9 @@ What the fast path stands in for, and how each is kept:
   length within the limit, no query string, no session cookie);
 - DRF's content negotiation and parser: only a JSON body (UTF-8) with an ``Accept`` the JSON
   renderer answers is taken, parsed by the same function as the parser (``json_loads``);
-- Django's handler: ``request_started`` and ``request_finished`` are sent as it sends them (the
-  database connection goes back to the pool at the end).
+- Django's handler: the script prefix is set from the request, and ``request_started`` and
+  ``request_finished`` are sent as it sends them (the database connection goes back to the pool
+  at the end).
 """
 
 import io
@@ -35,9 +36,10 @@ from typing import Any
 
 from django.conf import settings
 from django.core import signals
+from django.core.handlers.wsgi import get_script_name
 from django.http import HttpRequest
 from django.http.request import split_domain_port, validate_host
-from django.urls import reverse
+from django.urls import reverse, set_script_prefix
 from django.utils.module_loading import import_string
 
 logger = logging.getLogger(__name__)
@@ -152,6 +154,7 @@ def _handle(handler: FastHandler, request: FastRequest) -> FastAnswer | Handover
     """Run ``handler`` between the signals Django's handler sends around a request. An
     exception it raises goes to the full stack's view (``fast_path_outcome``) to be answered
     there, once, as every other error of that view is."""
+    set_script_prefix(get_script_name(request.environ))  # for reverse(), as Django's handler
     signals.request_started.send(sender=FastPathApplication, environ=request.environ)
     try:
         return handler(request)

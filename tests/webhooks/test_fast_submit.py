@@ -130,3 +130,19 @@ def test_behind_one_proxy_the_address_it_saw_is_counted(settings):
         submit(application, "/webhook", HTTP_X_FORWARDED_FOR=f"203.0.113.9, {client}")
     counts = dict(RateLimitCounter.objects.values_list("key", "count"))
     assert counts == {"webhooks.submit:198.51.100.1": 2, "webhooks.submit:198.51.100.2": 1}
+
+
+def test_under_a_script_name_the_status_url_is_the_full_stacks(taken):
+    """Served under a path prefix (SCRIPT_NAME), the status URL carries it on both."""
+    fast_answer = submit(application, "/webhook", SCRIPT_NAME="/platform")
+    full_answer = submit(django_application, "/webhook", SCRIPT_NAME="/platform")
+    assert taken == [202]
+    for answer in (fast_answer, full_answer):
+        body = json.loads(answer.body)
+        assert body["status_url"] == (
+            f"http://testserver/platform/api/webhooks/collections/{body['id']}"
+        )
+    submit(application, "/webhook")  # the next request, without a prefix, has none
+    assert json.loads(submit(application, "/webhook").body)["status_url"].startswith(
+        "http://testserver/api/webhooks/collections/"
+    )
