@@ -180,7 +180,10 @@ def _request_taken(environ: WSGIEnviron) -> FastRequest | None:
         return None
     if not _host_allowed(environ) or (settings.SECURE_SSL_REDIRECT and not _secure(environ)):
         return None
-    body = environ["wsgi.input"].read(length)
+    try:
+        body = environ["wsgi.input"].read(length)
+    except OSError:  # the client went away mid-body: the full stack answers what it can
+        body = b""
     environ["wsgi.input"] = io.BytesIO(body)
     return FastRequest(environ=environ, body=body) if len(body) == length else None
 

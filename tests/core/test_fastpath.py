@@ -231,3 +231,14 @@ def test_a_fast_collect_is_two_statements_and_the_batchers_check(key, django_ass
     assert call(application, key=key).status == "202 Accepted"
     with django_assert_num_queries(4 if connection.vendor == "postgresql" else 9):
         assert call(application, key=key).status == "202 Accepted"
+
+
+def test_a_body_that_cannot_be_read_is_left_to_the_full_stack(key, taken):
+    class Gone:
+        def read(self, *_: object) -> bytes:
+            raise OSError("connection reset by peer")
+
+    answer = call(application, key=key, **{"wsgi.input": Gone()})
+    assert taken == []
+    assert answer.status.split()[0] == "400"
+    assert Event.objects.count() == 0
