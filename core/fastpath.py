@@ -39,7 +39,7 @@ from django.core import signals
 from django.core.handlers.wsgi import get_script_name
 from django.http import HttpRequest
 from django.http.request import split_domain_port, validate_host
-from django.urls import reverse, set_script_prefix
+from django.urls import get_resolver, set_script_prefix
 from django.utils.module_loading import import_string
 
 logger = logging.getLogger(__name__)
@@ -131,8 +131,10 @@ class FastPathApplication:
             elif tuple(settings.MIDDLEWARE) != FAST_PATH_MIDDLEWARE:
                 logger.warning("fast path off: MIDDLEWARE is not the list it was written for")
             else:
+                resolver = get_resolver()
                 for method, url_name, handler in settings.FAST_PATH_ROUTES:
-                    self._routes[(method, reverse(url_name))] = import_string(handler)
+                    path = "/" + resolver.reverse(url_name)  # PATH_INFO: no script prefix
+                    self._routes[(method, path)] = import_string(handler)
         return self._routes
 
     def __call__(self, environ: WSGIEnviron, start_response: StartResponse) -> Iterable[bytes]:

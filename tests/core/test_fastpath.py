@@ -14,7 +14,7 @@ import pytest
 from django.core import signals
 from django.core.wsgi import get_wsgi_application
 from django.db import OperationalError, connection
-from django.urls import resolve
+from django.urls import resolve, set_script_prefix
 from django.utils import timezone
 
 from analytics.api import fast
@@ -238,7 +238,17 @@ def test_a_body_that_cannot_be_read_is_left_to_the_full_stack(key, taken):
         def read(self, *_: object) -> bytes:
             raise OSError("connection reset by peer")
 
-    answer = call(application, key=key, **{"wsgi.input": Gone()})
+    unreadable: dict[str, Any] = {"wsgi.input": Gone()}
+    answer = call(application, key=key, **unreadable)
     assert taken == []
     assert answer.status.split()[0] == "400"
     assert Event.objects.count() == 0
+
+
+def test_the_routes_are_paths_without_the_script_prefix_whoever_built_them():
+    set_script_prefix("/platform/")
+    try:
+        routes = FastPathApplication(django_application).routes()
+    finally:
+        set_script_prefix("/")
+    assert ("POST", COLLECT) in routes
