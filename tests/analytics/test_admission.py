@@ -216,3 +216,27 @@ def test_single_collects_reaching_the_threshold_trigger_processing_once(store, e
     assert client.post(COLLECT, EVENT).status_code == 202
     assert enqueued == [("core.batching.batcher_run_task", ("analytics.services.EVENTS_BATCHER",))]
     cache.clear()
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_with_redis_a_committed_event_adds_only_the_batchers_check(
+    redis_store, django_assert_num_queries
+):
+    """In autocommit, as served: the one statement, then the batcher's check after commit
+    (the in-flight lock in the cache, then the pending count), as every store does."""
+    from django.core.cache import cache
+
+    from tests.analytics.factories import OwnerFactory
+
+    cache.clear()
+    _, raw = registered_app(OwnerFactory())
+    client = _client(raw)
+    assert client.post(COLLECT, EVENT).status_code == 202
+    with django_assert_num_queries(3) as captured:
+        assert client.post(COLLECT, EVENT).status_code == 202
+    statements = [query["sql"] for query in captured.captured_queries]
+    assert statements[0].startswith("WITH live AS")
+    assert "platform_cache" in statements[1]
+    assert statements[2].startswith("SELECT COUNT(*)")
+    cache.clear()
