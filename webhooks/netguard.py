@@ -14,6 +14,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -58,9 +59,15 @@ def address_allowed(ip: IPAddress) -> bool:
     if address_is_public(ip):
         return True
     return any(
-        ip in ipaddress.ip_network(network, strict=False)
-        for network in settings.WEBHOOKS_CALLBACK_ALLOWED_NETWORKS
+        ip in network for network in _networks(tuple(settings.WEBHOOKS_CALLBACK_ALLOWED_NETWORKS))
     )
+
+
+@lru_cache(maxsize=8)
+def _networks(listed: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """The listed networks, parsed once per list (the setting is read on every call, so a test
+    that changes it is seen at once)."""
+    return tuple(ipaddress.ip_network(network, strict=False) for network in listed)
 
 
 def _literal(host: str) -> IPAddress | None:

@@ -7,16 +7,22 @@ against the limit and answers its 400); one over the limit goes to the view with
 decision, which the view's throttle answers (429) without counting the request again.
 """
 
+import uuid
+from functools import cached_property, lru_cache
 from typing import Any
 
 from django.http.request import HttpHeaders
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 
 from core.api.parsers import json_loads
 from core.api.renderers import json_dumps
 from core.api.serializers import output_data
 from core.fastpath import FastAnswer, FastRequest, Handover
-from webhooks.api.serializers import CollectionAcceptedOutputSerializer, CollectionInputSerializer
+from webhooks.api.serializers import (
+    CollectionAcceptedOutputSerializer,
+    CollectionInputSerializer,
+    collection_input_at_once,
+)
 from webhooks.api.throttling import SubmitThrottle
 from webhooks.services import collection_create
 
@@ -29,7 +35,34 @@ class _Meta:
 
     def __init__(self, environ: dict[str, Any]) -> None:
         self.META = environ
-        self.headers = HttpHeaders(environ)
+
+    @cached_property
+    def headers(self) -> HttpHeaders:
+        return HttpHeaders(self.META)
+
+
+_SENTINEL = uuid.UUID(int=0)
+
+
+@lru_cache(maxsize=16)
+def _detail_path(script_prefix: str) -> tuple[str, str]:
+    """The request's status path around its id, for the script prefix: what ``reverse``
+    gives, without resolving the URLconf on every request."""
+    head, _, tail = reverse("webhooks-collection-detail", args=[_SENTINEL]).partition(
+        str(_SENTINEL)
+    )
+    return head, tail
+
+
+def _validated(data: Any) -> tuple[list[str], str] | None:
+    """The input the serializer would validate, or None when it would refuse it."""
+    valid = collection_input_at_once(data)
+    if valid is not None:
+        return valid
+    serializer = CollectionInputSerializer(data=data)
+    if not serializer.is_valid():
+        return None
+    return serializer.validated_data["provider"], serializer.validated_data["callbackUrl"]
 
 
 def collection_create_fast(request: FastRequest) -> FastAnswer | Handover | None:
@@ -37,23 +70,19 @@ def collection_create_fast(request: FastRequest) -> FastAnswer | Handover | None
         data = json_loads(request.body)
     except ValueError:
         return None
-    serializer = CollectionInputSerializer(data=data)
-    if not serializer.is_valid():
+    valid = _validated(data)
+    if valid is None:
         return None
     decision = SubmitThrottle().decision(_Meta(request.environ), None)  # type: ignore[arg-type]
     if decision is not None and not decision.allowed:
         return Handover(decision)
-    created = collection_create(
-        providers=serializer.validated_data["provider"],
-        callback_url=serializer.validated_data["callbackUrl"],
-    )
+    created = collection_create(providers=valid[0], callback_url=valid[1])
+    head, tail = _detail_path(get_script_prefix())
     body = {
         "id": created.pk,
         "status": created.status,
         "providers": created.providers,
-        "status_url": request.absolute_uri(
-            reverse("webhooks-collection-detail", args=[created.pk])
-        ),
+        "status_url": request.absolute_uri(f"{head}{created.pk}{tail}"),
     }
     output = output_data(CollectionAcceptedOutputSerializer, body)
     return FastAnswer(202, json_dumps(output), VIEW_HEADERS)

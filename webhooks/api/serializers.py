@@ -1,6 +1,10 @@
 """Input and output shapes of the webhooks API."""
 
+from typing import Any
+
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import URLValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -50,6 +54,39 @@ class CollectionInputSerializer(StrictInputSerializer):
         except CallbackRefusedError as exc:
             raise serializers.ValidationError(exc.detail) from None
         return value
+
+
+_URL_VALID = URLValidator()  # URLField's own validator (its message is the serializer's)
+
+
+def collection_input_at_once(data: Any) -> tuple[list[str], str] | None:
+    """``(providers, callbackUrl)`` if ``data`` is valid in the way almost every request is;
+    None to let ``CollectionInputSerializer`` decide (and word the errors).
+
+    It accepts nothing the serializer refuses and returns what the serializer's
+    ``validated_data`` holds (tests/webhooks/test_input_at_once.py checks both against it):
+    a JSON object of exactly the two fields, known provider names, and a callback URL that is
+    already stripped, without NUL, within the length, a valid URL and allowed by the guard.
+    """
+    if type(data) is not dict or len(data) != 2:
+        return None
+    provider, url = data.get("provider"), data.get("callbackUrl")
+    names = [provider] if type(provider) is str else provider
+    if type(names) is not list or not names:
+        return None
+    known = settings.WEBHOOKS_PROVIDERS
+    if not all(type(name) is str and name in known for name in names):
+        return None
+    if type(url) is not str or not url or len(url) > URL_MAX_LENGTH:
+        return None
+    if "\x00" in url or url != url.strip():
+        return None
+    try:
+        _URL_VALID(url)
+        callback_check(url)  # url_host_port's checks first, as in validate_callbackUrl
+    except (DjangoValidationError, CallbackRefusedError):
+        return None
+    return list(dict.fromkeys(names)), url
 
 
 class CollectionAcceptedOutputSerializer(serializers.Serializer):
