@@ -146,3 +146,15 @@ def taken(monkeypatch) -> list[int]:
 
     monkeypatch.setattr(fastpath, "_status_line", status_line)
     return answered
+
+
+@pytest.fixture
+def one_window(monkeypatch):
+    """The rate limits' clock held in the middle of one window: a test counting requests
+    against a limit does not see its window end between two requests (wall time would, about
+    once in 60 runs of a one-second test)."""
+    from types import SimpleNamespace
+
+    from core import ratelimit
+
+    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: 1_800_000_030.0))

@@ -131,6 +131,7 @@ def test_a_revoked_key_is_refused_once_by_the_views_own_answer(key, taken):
     assert Event.objects.count() == 1
 
 
+@pytest.mark.usefixtures("one_window")
 def test_over_the_limit_the_views_429_and_each_request_counted_once(key, taken, settings):
     settings.ANALYTICS_COLLECT_RATE = 2
     statuses = [call(application, key=key).status.split()[0] for _ in range(4)]

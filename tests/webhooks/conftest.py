@@ -29,6 +29,11 @@ def webhooks_settings(settings):
 
 
 @pytest.fixture(autouse=True)
+def _one_window(one_window):
+    """Every webhooks test counts its submits in one rate-limit window."""
+
+
+@pytest.fixture(autouse=True)
 def seeded():
     recording.rng.seed(20)
     providers.rng.seed(10)
