@@ -59,6 +59,9 @@ FAST_PATH_MIDDLEWARE = (
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "core.outages.OutageMiddleware",
 )
+# What a POST-only DRF view's answers carry besides the middleware's headers (DRF's Vary and
+# Allow): every fast route's view is one.
+POST_VIEW_HEADERS = (("Vary", "Accept"), ("Allow", "POST, OPTIONS"))
 HANDOVER_KEY = "platform.fast_path.outcome"  # the environ key a Handover travels in
 # Larger bodies (batches) go to the full stack unread: their cost is in their items.
 FAST_PATH_MAX_BODY_BYTES = 65_536

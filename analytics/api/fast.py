@@ -11,10 +11,7 @@ from analytics.admission import api_key_verify, collect_admit
 from analytics.validation import event_validate
 from core.api.parsers import json_loads
 from core.api.renderers import json_dumps
-from core.fastpath import FastAnswer, FastRequest, Handover
-
-# What CollectView's answers carry besides the middleware's headers (DRF's Allow and Vary).
-VIEW_HEADERS = (("Vary", "Accept"), ("Allow", "POST, OPTIONS"))
+from core.fastpath import POST_VIEW_HEADERS, FastAnswer, FastRequest, Handover
 
 
 def collect(request: FastRequest) -> FastAnswer | Handover | None:
@@ -36,4 +33,4 @@ def collect(request: FastRequest) -> FastAnswer | Handover | None:
     admission = collect_admit(identity=identity, events=[event])
     if not admission.live or not admission.allowed:
         return Handover(admission)
-    return FastAnswer(202, json_dumps({"accepted": admission.stored}), VIEW_HEADERS)
+    return FastAnswer(202, json_dumps({"accepted": admission.stored}), POST_VIEW_HEADERS)

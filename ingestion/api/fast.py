@@ -8,13 +8,10 @@ is stored here and its 201 (or, for a repeated key, its 200) answered with the b
 
 from core.api.parsers import json_loads
 from core.api.renderers import json_dumps
-from core.fastpath import FastAnswer, FastRequest
+from core.fastpath import POST_VIEW_HEADERS, FastAnswer, FastRequest
 from ingestion.api.authentication import secret_match
 from ingestion.services import credential_id, event_accept
 from ingestion.validation import event_validate, idempotency_key_validate
-
-# What LiveEventView's answers carry besides the middleware's headers (DRF's Allow and Vary).
-VIEW_HEADERS = (("Vary", "Accept"), ("Allow", "POST, OPTIONS"))
 
 
 def live_event(request: FastRequest) -> FastAnswer | None:
@@ -35,5 +32,7 @@ def live_event(request: FastRequest) -> FastAnswer | None:
     )
     if accepted.duplicate:
         body = {"id": str(accepted.id), "status": "accepted", "duplicate": True}
-        return FastAnswer(200, json_dumps(body), VIEW_HEADERS)
-    return FastAnswer(201, json_dumps({"id": str(accepted.id), "status": "accepted"}), VIEW_HEADERS)
+        return FastAnswer(200, json_dumps(body), POST_VIEW_HEADERS)
+    return FastAnswer(
+        201, json_dumps({"id": str(accepted.id), "status": "accepted"}), POST_VIEW_HEADERS
+    )

@@ -17,7 +17,7 @@ from django.urls import get_script_prefix, reverse
 from core.api.parsers import json_loads
 from core.api.renderers import json_dumps
 from core.api.serializers import output_data
-from core.fastpath import FastAnswer, FastRequest, Handover
+from core.fastpath import POST_VIEW_HEADERS, FastAnswer, FastRequest, Handover
 from webhooks.api.serializers import (
     CollectionAcceptedOutputSerializer,
     CollectionInputSerializer,
@@ -25,9 +25,6 @@ from webhooks.api.serializers import (
 )
 from webhooks.api.throttling import SubmitThrottle
 from webhooks.services import collection_create
-
-# What the collection views' answers carry besides the middleware's headers (DRF's Allow, Vary).
-VIEW_HEADERS = (("Vary", "Accept"), ("Allow", "POST, OPTIONS"))
 
 
 class _Meta:
@@ -85,4 +82,4 @@ def collection_create_fast(request: FastRequest) -> FastAnswer | Handover | None
         "status_url": request.absolute_uri(f"{head}{created.pk}{tail}"),
     }
     output = output_data(CollectionAcceptedOutputSerializer, body)
-    return FastAnswer(202, json_dumps(output), VIEW_HEADERS)
+    return FastAnswer(202, json_dumps(output), POST_VIEW_HEADERS)
