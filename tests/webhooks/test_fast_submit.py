@@ -146,3 +146,25 @@ def test_under_a_script_name_the_status_url_is_the_full_stacks(taken):
     assert json.loads(submit(application, "/webhook").body)["status_url"].startswith(
         "http://testserver/api/webhooks/collections/"
     )
+
+
+@pytest.mark.parametrize(
+    ("url", "lookups"),
+    [
+        ("https://nowhere.test/hook", 2),  # refused: the fast path's check, then the view's
+        ("https://callback.example/hook", 1),  # accepted by the fast path's check alone
+    ],
+)
+def test_a_callback_host_is_resolved_once_by_each_path_that_reads_it(
+    url, lookups, taken, monkeypatch
+):
+    from webhooks import netguard
+
+    resolved: list[str] = []
+    resolve = netguard.resolve
+    monkeypatch.setattr(
+        netguard, "resolve", lambda host, port: resolved.append(host) or resolve(host, port)
+    )
+    answer = submit(application, "/webhook", {"provider": "gas", "callbackUrl": url})
+    assert answer.status.split()[0] == ("400" if lookups == 2 else "202")
+    assert resolved == [url.split("/")[2]] * lookups

@@ -10,6 +10,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from webhooks.api.serializers import CollectionInputSerializer, collection_input_at_once
+from webhooks.netguard import CallbackRefusedError
 
 pytestmark = pytest.mark.django_db
 
@@ -76,6 +77,14 @@ bodies = st.one_of(
 )
 
 
+def _at_once(data: Any) -> tuple[list[str], str] | str | None:
+    """The check's answer, or "refused" when it raised the guard's refusal."""
+    try:
+        return collection_input_at_once(data)
+    except CallbackRefusedError:
+        return "refused"
+
+
 def _serializer_says(data: Any) -> tuple[list[str], str] | None:
     serializer = CollectionInputSerializer(data=data)
     if not serializer.is_valid():
@@ -91,9 +100,11 @@ def _serializer_says(data: Any) -> tuple[list[str], str] | None:
 def test_accepts_only_what_the_serializer_accepts_and_gives_the_same(settings, allow_private, data):
     settings.WEBHOOKS_ALLOW_PRIVATE_CALLBACKS = allow_private
 
-    fast = collection_input_at_once(data)
+    fast = _at_once(data)
 
-    if fast is not None:
+    if fast == "refused":
+        assert _serializer_says(data) is None
+    elif fast is not None:
         assert _serializer_says(data) == fast
 
 
@@ -103,17 +114,21 @@ def test_every_url_spelling_agrees_with_the_serializer(settings, allow_private):
     ones, a NUL in a valid URL say, too seldom): accepted at once only if the serializer
     accepts it, as it is."""
     settings.WEBHOOKS_ALLOW_PRIVATE_CALLBACKS = allow_private
-    accepted = 0
+    accepted = refused = 0
     for scheme, host, port, path in itertools.product(SCHEMES, HOSTS, PORTS, PATHS):
         for lead, trail in (("", ""), (" ", ""), ("", "\n"), ("\t", " ")):
             data = {"provider": "gas", "callbackUrl": f"{lead}{scheme}{host}{port}{path}{trail}"}
 
-            fast = collection_input_at_once(data)
+            fast = _at_once(data)
 
-            if fast is not None:
+            if fast == "refused":
+                refused += 1
+                assert _serializer_says(data) is None, data
+            elif fast is not None:
                 accepted += 1
                 assert _serializer_says(data) == fast, data
     assert accepted == (792 if allow_private else 360)
+    assert refused == (648 if allow_private else 1_080)
 
 
 @pytest.mark.parametrize(
@@ -174,5 +189,5 @@ def test_what_the_serializer_would_change_is_left_to_it(data):
 def test_refused_by_both(settings, data):
     settings.WEBHOOKS_ALLOW_PRIVATE_CALLBACKS = False
 
-    assert collection_input_at_once(data) is None
+    assert _at_once(data) in (None, "refused")
     assert _serializer_says(data) is None

@@ -24,6 +24,7 @@ from webhooks.api.serializers import (
     collection_input_at_once,
 )
 from webhooks.api.throttling import SubmitThrottle
+from webhooks.netguard import CallbackRefusedError
 from webhooks.services import collection_create
 
 
@@ -53,7 +54,10 @@ def _detail_path(script_prefix: str) -> tuple[str, str]:
 
 def _validated(data: Any) -> tuple[list[str], str] | None:
     """The input the serializer would validate, or None when it would refuse it."""
-    valid = collection_input_at_once(data)
+    try:
+        valid = collection_input_at_once(data)
+    except CallbackRefusedError:
+        return None  # the view's serializer refuses it and words the error
     if valid is not None:
         return valid
     serializer = CollectionInputSerializer(data=data)

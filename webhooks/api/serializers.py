@@ -67,6 +67,9 @@ def collection_input_at_once(data: Any) -> tuple[list[str], str] | None:
     ``validated_data`` holds (tests/webhooks/test_input_at_once.py checks both against it):
     a JSON object of exactly the two fields, known provider names, and a callback URL that is
     already stripped, without NUL, within the length, a valid URL and allowed by the guard.
+
+    Raises ``CallbackRefusedError`` when only the guard refuses the URL: the serializer would
+    refuse it for the same reason, and asking it would resolve the host once more.
     """
     if type(data) is not dict or len(data) != 2:
         return None
@@ -83,9 +86,9 @@ def collection_input_at_once(data: Any) -> tuple[list[str], str] | None:
         return None
     try:
         _URL_VALID(url)
-        callback_check(url)  # url_host_port's checks first, as in validate_callbackUrl
-    except (DjangoValidationError, CallbackRefusedError):
+    except DjangoValidationError:
         return None
+    callback_check(url)  # url_host_port's checks first, as in validate_callbackUrl
     return list(dict.fromkeys(names)), url
 
 
