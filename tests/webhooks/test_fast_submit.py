@@ -162,9 +162,12 @@ def test_a_callback_host_is_resolved_once_by_each_path_that_reads_it(
 
     resolved: list[str] = []
     resolve = netguard.resolve
-    monkeypatch.setattr(
-        netguard, "resolve", lambda host, port: resolved.append(host) or resolve(host, port)
-    )
+
+    def counted(host: str, port: int) -> list[str]:
+        resolved.append(host)
+        return resolve(host, port)
+
+    monkeypatch.setattr(netguard, "resolve", counted)
     answer = submit(application, "/webhook", {"provider": "gas", "callbackUrl": url})
     assert answer.status.split()[0] == ("400" if lookups == 2 else "202")
     assert resolved == [url.split("/")[2]] * lookups
