@@ -66,7 +66,8 @@ def collection_input_at_once(data: Any) -> tuple[list[str], str] | None:
     It accepts nothing the serializer refuses and returns what the serializer's
     ``validated_data`` holds (tests/webhooks/test_input_at_once.py checks both against it):
     a JSON object of exactly the two fields, known provider names, and a callback URL that is
-    already stripped, without NUL, within the length, a valid URL and allowed by the guard.
+    already stripped, without NUL or surrogates, within the length, a valid URL and allowed by
+    the guard.
 
     Raises ``CallbackRefusedError`` when only the guard refuses the URL: the serializer would
     refuse it for the same reason, and asking it would resolve the host once more.
@@ -84,6 +85,8 @@ def collection_input_at_once(data: Any) -> tuple[list[str], str] | None:
         return None
     if "\x00" in url or url != url.strip():
         return None
+    if not url.isascii() and any("\ud800" <= char <= "\udfff" for char in url):
+        return None  # CharField's ProhibitSurrogateCharacters (JSON parsing refuses them first)
     try:
         _URL_VALID(url)
     except DjangoValidationError:
