@@ -148,13 +148,17 @@ def taken(monkeypatch) -> list[int]:
     return answered
 
 
+# A multiple of 60: the start of a one-minute rate-limit window.
+RATE_WINDOW_START = 1_699_999_980
+
+
 @pytest.fixture
 def one_window(monkeypatch):
-    """The rate limits' clock held in the middle of one window: a test counting requests
-    against a limit does not see its window end between two requests (wall time would, about
-    once in 60 runs of a one-second test)."""
+    """The rate limits' clock held 10 s into one window (so a refusal's ``Retry-After`` is 50):
+    a test counting requests against a limit does not see its window end between two requests
+    (wall time would, about once in 60 runs of a one-second test)."""
     from types import SimpleNamespace
 
     from core import ratelimit
 
-    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: 1_800_000_030.0))
+    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: RATE_WINDOW_START + 10.0))

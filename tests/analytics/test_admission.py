@@ -36,11 +36,6 @@ def store(request, settings, db):
     ratelimit._redis_client.cache_clear()
 
 
-@pytest.fixture
-def one_window(monkeypatch):
-    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: WINDOW_START + 10.0))
-
-
 def _client(raw: str):
     client = json_client()
     client.credentials(HTTP_X_API_KEY=raw)

@@ -1,7 +1,6 @@
 """The analytics API: owners, apps and keys, collect, and the fresh summaries."""
 
 from datetime import timedelta
-from types import SimpleNamespace
 
 import pytest
 from django.db import connection
@@ -11,7 +10,6 @@ from rest_framework.test import APIClient
 
 from analytics.models import ApiKey, App, Event
 from analytics.services import events_process_pending
-from core import ratelimit
 from tests.analytics.conftest import json_client
 from tests.analytics.factories import OwnerFactory, registered_app
 
@@ -601,16 +599,8 @@ def test_key_metadata_reads_in_every_state(owner_client, app_and_key):
 
 # --- rate limits ----------------------------------------------------------------------------
 
-WINDOW_START = 1_699_999_980  # a multiple of 60: the start of a one-minute window
 
-
-@pytest.fixture
-def clock_in_a_window(monkeypatch):
-    """The limiter's clock 10 s into one window, so every hit of a test shares it."""
-    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: WINDOW_START + 10.0))
-
-
-def test_collect_is_limited_per_key(owner, collect_client, settings, clock_in_a_window):
+def test_collect_is_limited_per_key(owner, collect_client, settings, one_window):
     settings.ANALYTICS_COLLECT_RATE = 2
     statuses = [
         collect_client.post("/api/analytics/collect", EVENT, format="json").status_code
@@ -626,7 +616,7 @@ def test_collect_is_limited_per_key(owner, collect_client, settings, clock_in_a_
     assert _key_client(other_key).post("/api/analytics/collect", EVENT).status_code == 202
 
 
-def test_reads_are_limited_per_owner(owner_client, app_and_key, settings, clock_in_a_window):
+def test_reads_are_limited_per_owner(owner_client, app_and_key, settings, one_window):
     settings.ANALYTICS_READ_RATE = 4
     app, _ = app_and_key
     reads = [
