@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from django.db import OperationalError
+from django.db import OperationalError, connection
 
 from config.wsgi import application, django_application
 from core.models import RateLimitCounter
@@ -171,3 +171,16 @@ def test_a_callback_host_is_resolved_once_by_each_path_that_reads_it(
     answer = submit(application, "/webhook", {"provider": "gas", "callbackUrl": url})
     assert answer.status.split()[0] == ("400" if lookups == 2 else "202")
     assert resolved == [url.split("/")[2]] * lookups
+
+
+def test_a_fast_submit_is_the_limits_upsert_and_the_requests_insert(
+    taken, enqueued, django_assert_num_queries
+):
+    """After the first request has triggered the drain: the submit limit's upsert and the
+    request with its fetch rows, one statement each on PostgreSQL (SQLite: the upsert, then
+    the request and its fetches, each in its own ``BEGIN IMMEDIATE`` transaction). The
+    batcher's check after commit costs nothing: the process remembers the drain in flight."""
+    assert submit(application, "/webhook").status == "202 Accepted"
+    with django_assert_num_queries(2 if connection.vendor == "postgresql" else 7):
+        assert submit(application, "/webhook").status == "202 Accepted"
+    assert taken == [202, 202]
