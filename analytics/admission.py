@@ -11,12 +11,13 @@ then the events stored (docs/decisions/0067-collect-admission.md).
   processes).
 - **The insert** happens only for a live key within its limit.
 
-PostgreSQL, counters in the database (no ``REDIS_URL``): one statement reads the key live and
-counts the request, a second stores the events. They are not one statement: the counter's
-row would stay locked until the event's flush, and concurrent requests of one key would then
-queue behind each other's flushes (decision 0060). PostgreSQL with Redis: the request is
-counted in Redis first, then one statement reads the key live and stores one event if the
-count allowed it. A batch is stored after the check by ``events_collect`` (the ``COPY``).
+PostgreSQL, counters in the database (no ``REDIS_URL``): a single event is admitted in one
+statement with the other single events its process received meanwhile
+(``analytics.admission_group``, decision 0074): the key live, the counter raised, the events
+stored up to the limit. A batch, or a body refused before storing: one statement reads the key
+live and counts the request, then the batch's ``COPY`` (``events_collect``). PostgreSQL with
+Redis: the request is counted in Redis first, then one statement reads the key live and stores
+one event if the count allowed it.
 SQLite: the three steps one after another.
 
 The outcome says which gate refused, in the order the API answers: 401 (not live) before 429
@@ -111,6 +112,10 @@ def collect_admit(*, identity: KeyIdentity, events: Sequence[CleanEvent]) -> Adm
         )
     decision: RateLimitDecision | None = None
     one = events[0] if len(events) == 1 else None
+    if one is not None and not settings.REDIS_URL:
+        from analytics.admission_group import admit_one  # it builds on this module
+
+        return admit_one(identity=identity, event=one)
     if settings.REDIS_URL:
         # Counted first (a key found dead was counted for nothing, harmlessly), then the key
         # live and the event stored if allowed, in one statement.
@@ -120,9 +125,8 @@ def collect_admit(*, identity: KeyIdentity, events: Sequence[CleanEvent]) -> Adm
             key_id=identity.key_id, now=now, event=one if allowed else None
         )
     else:
-        # The counter's row stays locked until its transaction ends: counted in a statement
-        # of its own, so concurrent requests of one key never wait on each other's flush of
-        # the event (decision 0060).
+        # A batch, or a refused body: the request counted in a statement of its own (the
+        # counter's row stays locked until its transaction ends), then the batch's COPY.
         window = ratelimit_window()
         live, count, stored = _admit_postgres(
             key_id=identity.key_id, now=now, count=(counter, window, limit)

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 from django.utils import timezone
 
-from analytics import admission
+from analytics import admission, admission_group
 from analytics.admission import api_key_verify, collect_admit
 from analytics.models import ApiKey, Event
 from analytics.validation import event_validate
@@ -94,7 +94,9 @@ def test_last_use_is_written_at_most_once_a_minute(store, owner, monkeypatch):
     start = timezone.now()
     for offset, expected in [(0, 0), (59, 0), (61, 61)]:
         moment = start + timedelta(seconds=offset)
-        monkeypatch.setattr(admission, "timezone", SimpleNamespace(now=lambda m=moment: m))
+        clock = SimpleNamespace(now=lambda m=moment: m)
+        monkeypatch.setattr(admission, "timezone", clock)
+        monkeypatch.setattr(admission_group, "timezone", clock)  # a single event's statement
         assert client.post(COLLECT, EVENT).status_code == 202
         written = ApiKey.objects.get(app=app).last_used_at
         assert written == start + timedelta(seconds=expected)
@@ -113,7 +115,7 @@ def redis_store(settings, db):
 @pytest.mark.postgres_only
 def test_with_redis_one_event_is_one_statement(redis_store, owner, django_assert_num_queries):
     """The counter in Redis, the key's liveness and the insert in one PostgreSQL statement
-    (with the counter in the database it is a statement of its own: test_api's round trips)."""
+    (with the counter in the database, the group's statement: test_admission_group)."""
     _, raw = registered_app(owner)
     client = _client(raw)
     assert client.post(COLLECT, EVENT).status_code == 202  # the key read and touched

@@ -1,0 +1,175 @@
+"""A single collect on PostgreSQL with the counters in the database: the group's statement
+(analytics.admission_group). One statement per key in a group: the key live, the counter
+raised by the group's size, the events stored in arrival order up to the limit."""
+
+from datetime import timedelta
+from types import SimpleNamespace
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from analytics import admission_group
+from analytics.admission import api_key_verify, collect_admit
+from analytics.admission_group import Arrival, admit_group
+from analytics.models import ApiKey, Event
+from analytics.validation import event_validate
+from core import ratelimit
+from core.groupcommit import GroupCommit
+from core.models import RateLimitCounter
+from tests.analytics.factories import OwnerFactory, registered_app
+from tests.concurrency import run_in_threads
+
+pytestmark = pytest.mark.postgres_only
+WINDOW_START = 1_699_999_980  # a multiple of 60
+
+
+@pytest.fixture
+def counters_in_the_database(settings, monkeypatch):
+    settings.REDIS_URL = ""
+    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: WINDOW_START + 10.0))
+
+
+def _arrivals(identity, names: list[str]) -> list[Arrival]:
+    arrivals = []
+    for name in names:
+        event, errors = event_validate({"event": name, "userId": "u1"}, client_ip="10.0.0.1")
+        assert event is not None, errors
+        arrivals.append(Arrival(identity=identity, event=event, received_at=timezone.now()))
+    return arrivals
+
+
+def _key(owner):
+    _, raw = registered_app(owner)
+    identity = api_key_verify(raw=raw)
+    assert identity is not None
+    return identity
+
+
+def _counter(identity) -> int:
+    return RateLimitCounter.objects.get(key=f"analytics.collect:{identity.key_id}").count
+
+
+def _outcomes(admissions) -> list[tuple]:
+    return [
+        (
+            a.live,
+            a.stored,
+            a.limit and (a.limit.allowed, a.limit.count, a.limit.retry_after_seconds),
+        )
+        for a in admissions
+    ]
+
+
+def test_a_group_is_stored_in_arrival_order_up_to_the_limit(
+    db, counters_in_the_database, settings, django_assert_num_queries
+):
+    settings.ANALYTICS_COLLECT_RATE = 6
+    identity = _key(OwnerFactory())
+    admit_group(_arrivals(identity, ["first"]))
+    with django_assert_num_queries(1):
+        admissions = admit_group(_arrivals(identity, ["a", "b", "c", "d", "e", "f", "g"]))
+    assert _outcomes(admissions) == [
+        (True, 1, (True, 2, 50)),
+        (True, 1, (True, 3, 50)),
+        (True, 1, (True, 4, 50)),
+        (True, 1, (True, 5, 50)),
+        (True, 1, (True, 6, 50)),
+        (True, 0, (False, 7, 50)),
+        (True, 0, (False, 8, 50)),
+    ]
+    assert list(Event.objects.order_by("id").values_list("event", flat=True)) == [
+        "first", "a", "b", "c", "d", "e",
+    ]  # fmt: skip
+    assert _counter(identity) == 8
+    stored = list(Event.objects.order_by("id").values_list("received_at", flat=True))
+    assert stored == sorted(stored)
+
+
+def test_a_revoked_key_stores_and_counts_nothing(db, counters_in_the_database, settings):
+    settings.ANALYTICS_COLLECT_RATE = 6
+    identity = _key(OwnerFactory())
+    ApiKey.objects.update(revoked_at=timezone.now() - timedelta(seconds=1))
+    admissions = admit_group(_arrivals(identity, ["a", "b"]))
+    assert _outcomes(admissions) == [(False, 0, None), (False, 0, None)]
+    assert not Event.objects.exists()
+    assert not RateLimitCounter.objects.exists()
+
+
+def test_without_a_limit_everything_is_stored_and_nothing_counted(
+    db, counters_in_the_database, settings
+):
+    settings.ANALYTICS_COLLECT_RATE = 0
+    identity = _key(OwnerFactory())
+    admissions = admit_group(_arrivals(identity, ["a", "b", "c"]))
+    assert _outcomes(admissions) == [(True, 1, None)] * 3
+    assert Event.objects.count() == 3
+    assert not RateLimitCounter.objects.exists()
+
+
+def test_each_key_of_a_group_has_its_own_statement_and_counter(
+    db, counters_in_the_database, settings, django_assert_num_queries
+):
+    settings.ANALYTICS_COLLECT_RATE = 2
+    owner = OwnerFactory()
+    one, other = _key(owner), _key(owner)
+    first, second = _arrivals(one, ["x1", "x2", "x3"]), _arrivals(other, ["y1"])
+    mixed = [first[0], second[0], first[1], first[2]]
+    with django_assert_num_queries(2):
+        admissions = admit_group(mixed)
+    assert _outcomes(admissions) == [
+        (True, 1, (True, 1, 50)),
+        (True, 1, (True, 1, 50)),
+        (True, 1, (True, 2, 50)),
+        (True, 0, (False, 3, 50)),
+    ]
+    assert (_counter(one), _counter(other)) == (3, 1)
+    assert sorted(Event.objects.values_list("event", flat=True)) == ["x1", "x2", "y1"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_threads_of_one_process_share_statements_and_store_exactly_the_limit(
+    counters_in_the_database, settings, monkeypatch
+):
+    """24 threads (three times the pool's connections), 10 single events each, a limit of 101:
+    every request got its own count (1 to 240, each once), exactly the first 101
+    counts were stored, and the counter saw all 240."""
+    settings.ANALYTICS_COLLECT_RATE = 101
+    sizes: list[int] = []
+
+    def recorded(arrivals):
+        sizes.append(len(arrivals))
+        return admit_group(arrivals)
+
+    monkeypatch.setattr(admission_group, "_GROUPS", GroupCommit(recorded, max_items=64))
+    identity = _key(OwnerFactory())
+    (arrival,) = _arrivals(identity, ["click"])
+
+    def client(_: int) -> list:
+        admissions = []
+        for _ in range(10):
+            admissions.append(collect_admit(identity=identity, events=[arrival.event]))
+            connection.close()  # as a request's end gives its connection back to the pool
+        return admissions
+
+    admissions = [a for done in run_in_threads(24, client) for a in done]
+    counts = sorted(a.limit.count for a in admissions)
+    assert counts == list(range(1, 241))
+    assert sorted(a.limit.count for a in admissions if a.stored) == list(range(1, 102))
+    assert all(a.stored == int(a.limit.allowed) for a in admissions)
+    assert Event.objects.count() == 101
+    assert _counter(identity) == 240
+    assert sum(sizes) == 240
+    assert max(sizes) <= 64
+
+
+def test_a_thread_holding_a_connection_runs_its_event_alone(
+    db, counters_in_the_database, settings, monkeypatch
+):
+    """Inside the test's transaction (and so on this thread's connection), never in a group."""
+    settings.ANALYTICS_COLLECT_RATE = 5
+    monkeypatch.setattr(admission_group, "_GROUPS", None)  # a group would fail
+    identity = _key(OwnerFactory())
+    (arrival,) = _arrivals(identity, ["click"])
+    admission = collect_admit(identity=identity, events=[arrival.event])
+    assert _outcomes([admission]) == [(True, 1, (True, 1, 50))]
