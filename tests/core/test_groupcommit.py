@@ -102,7 +102,7 @@ def test_a_failed_run_raises_in_each_of_its_threads_and_the_next_group_still_run
 
 
 def test_a_run_that_answers_the_wrong_number_of_items_fails_every_item():
-    commit = GroupCommit(lambda items: [], max_items=4)
+    commit: GroupCommit[int, int] = GroupCommit(lambda items: [], max_items=4)
     with pytest.raises(RuntimeError, match="run gave 0 results for 1 items"):
         commit.submit(1)
     assert commit._running is False
