@@ -125,10 +125,12 @@ def run(h: Harness) -> dict:
     }
     figures["notes"] = (
         "202 means committed. Each single collect: the secret compared with the hash the "
-        "process keeps of the key, one statement reading the key live (so a revoked key is "
-        "refused at once) and counting it against the rate limit, one INSERT, and the "
-        "batcher's in-flight check (decision 0067). No worker runs: the first "
-        "threshold crossing enqueues one task and the in-flight lock keeps later requests to "
-        "one cache read. events_stored counts rows after the run, warm-up included."
+        "process keeps of the key, then one statement shared with the single events its web "
+        "process received meanwhile (decision 0074): the key read live (so a revoked key is "
+        "refused at once), the rate-limit counter raised by the group's size, the events "
+        "stored up to the limit; then the batcher's in-flight check. No worker runs: the "
+        "first threshold crossing enqueues one task and the in-flight lock keeps later "
+        "requests to one cache read. events_stored counts rows after the run, warm-up "
+        "included."
     )
     return figures
