@@ -15,9 +15,9 @@ if and only if it was allowed.
 
 from collections.abc import Sequence
 from datetime import datetime
-from functools import cache
 from typing import Any, NamedTuple
 
+import orjson
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
@@ -30,45 +30,47 @@ from core.groupcommit import GroupCommit
 from core.ratelimit import RateWindow, ratelimit_counter_key, ratelimit_window
 from core.sql import COUNTER_INSERT
 
-GROUP_MAX = 64  # events per statement: bounds the statement's variants (one per size)
+GROUP_MAX = 64  # events per statement at most
 
 
 class Arrival(NamedTuple):
     identity: KeyIdentity
-    event: CleanEvent
-    received_at: datetime
+    row: bytes  # the event's columns after app_id, as a JSON array (``arrival``)
 
 
-# One row per event; ``n`` is its place in the group (from 1).
-_ROW = (
-    "(%s::integer, %s, %s, %s, %s, %s::inet, %s, %s, %s, %s, %s::jsonb, %s::timestamptz, "
-    "%s::date, %s::timestamptz)"
+def arrival(identity: KeyIdentity, event: CleanEvent, received_at: datetime) -> Arrival:
+    """An event ready for a group: serialised by the thread that received it, so that its
+    group's runner only joins the rows."""
+    adapt = connection.ops.adapt_datetimefield_value
+    return Arrival(identity, orjson.dumps((*sql.event_row(event, adapt), adapt(received_at))))
+
+
+# The group's events as one JSON array of rows (one statement text whatever the group's size,
+# prepared once per connection; one parameter, serialised by orjson). ``n`` is an event's
+# place in the group, from 1.
+_COLUMNS = [column.strip() for column in sql.INSERT_COLUMNS.split(",")][1:]  # after app_id
+_CASTS = {"ip_address": "inet", "metadata": "jsonb", "timestamp": "timestamptz", "day": "date",
+          "received_at": "timestamptz"}  # fmt: skip
+_PICKED = ", ".join(
+    f"(v.row ->> {index})::{_CASTS.get(column, 'text')}" for index, column in enumerate(_COLUMNS)
 )
-_COLUMNS = sql.INSERT_COLUMNS.split(", ", 1)[1]  # after app_id
-
-
-@cache
-def group_statement(size: int) -> str:
-    """The statement for a group of ``size`` events of one key."""
-    hit = (
-        f"hit AS ({COUNTER_INSERT} SELECT %s, %s, %s, %s FROM live WHERE %s > 0 "
-        "ON CONFLICT (key, window_start) DO UPDATE "
-        "SET count = core_ratelimitcounter.count + EXCLUDED.count RETURNING count)"
-    )
-    values = ", ".join([_ROW] * size)
-    picked = ", ".join(f"v.{column.strip()}" for column in _COLUMNS.split(","))
-    # The writer lock is taken in the FROM, before the sequence draws the ids (analytics.sql).
-    stored = (
-        f"stored AS (INSERT INTO {sql.EVENTS} ({sql.INSERT_COLUMNS}) "
-        f"SELECT live.app_id, {picked} FROM live, "
-        f"(SELECT pg_advisory_xact_lock_shared({sql.WRITER_LOCK})) AS writer_lock, "
-        f"(VALUES {values}) AS v(n, {_COLUMNS}) "
-        "WHERE %s <= 0 OR v.n <= %s - ((SELECT count FROM hit) - %s) RETURNING 1)"
-    )
-    return (
-        f"WITH {_LIVE}, {hit}, {stored} SELECT (SELECT count(*) FROM live), "
-        "(SELECT count FROM hit), (SELECT count(*) FROM stored)"
-    )
+_HIT = (
+    f"hit AS ({COUNTER_INSERT} SELECT %s, %s, %s, %s FROM live WHERE %s > 0 "
+    "ON CONFLICT (key, window_start) DO UPDATE "
+    "SET count = core_ratelimitcounter.count + EXCLUDED.count RETURNING count)"
+)
+# The writer lock is taken in the FROM, before the sequence draws the ids (analytics.sql).
+_STORED = (
+    f"stored AS (INSERT INTO {sql.EVENTS} ({sql.INSERT_COLUMNS}) "
+    f"SELECT live.app_id, {_PICKED} FROM live, "
+    f"(SELECT pg_advisory_xact_lock_shared({sql.WRITER_LOCK})) AS writer_lock, "
+    "json_array_elements(%s::json) WITH ORDINALITY AS v(row, n) "
+    "WHERE %s <= 0 OR v.n <= %s - ((SELECT count FROM hit) - %s) ORDER BY v.n RETURNING 1)"
+)
+GROUP_STATEMENT = (
+    f"WITH {_LIVE}, {_HIT}, {_STORED} SELECT (SELECT count(*) FROM live), "
+    "(SELECT count FROM hit), (SELECT count(*) FROM stored)"
+)
 
 
 def admit_group(arrivals: Sequence[Arrival]) -> list[Admission]:
@@ -90,15 +92,13 @@ def _admit_one_key(group: list[Arrival], window: RateWindow, limit: int) -> list
     size = len(group)
     identity = group[0].identity
     now = timezone.now()
-    adapt = connection.ops.adapt_datetimefield_value
     counter = ratelimit_counter_key(f"{COLLECT_SCOPE}:{identity.key_id}")
     params: list[Any] = [identity.key_id, now, now, _stale(now)]
     params += [counter, window.start, size, window.expires_at, limit]
-    for place, arrival in enumerate(group, start=1):
-        params += [place, *sql.event_row(arrival.event, adapt), adapt(arrival.received_at)]
+    params.append((b"[%b]" % b",".join(arrival.row for arrival in group)).decode())
     params += [limit, limit, size]
     with connection.cursor() as cursor:
-        cursor.execute(group_statement(size), params)
+        cursor.execute(GROUP_STATEMENT, params)
         live, count, stored = cursor.fetchone()
     if stored:
         EVENTS_BATCHER.notify()
@@ -124,7 +124,7 @@ def admit_one(*, identity: KeyIdentity, event: CleanEvent) -> Admission:
       request on the fast path holds none until its statement; the request's end gives back
       the one its runner took.)
     """
-    arrival = Arrival(identity=identity, event=event, received_at=timezone.now())
+    arrived = arrival(identity, event, timezone.now())
     if connection.in_atomic_block or connection.connection is not None:
-        return admit_group([arrival])[0]
-    return _GROUPS.submit(arrival)
+        return admit_group([arrived])[0]
+    return _GROUPS.submit(arrived)

@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from analytics import admission_group
 from analytics.admission import api_key_verify, collect_admit
-from analytics.admission_group import Arrival, admit_group
+from analytics.admission_group import Arrival, admit_group, arrival
 from analytics.models import ApiKey, Event
+from analytics.services import events_collect
 from analytics.validation import event_validate
 from core import ratelimit
 from core.groupcommit import GroupCommit
@@ -35,7 +36,7 @@ def _arrivals(identity, names: list[str]) -> list[Arrival]:
     for name in names:
         event, errors = event_validate({"event": name, "userId": "u1"}, client_ip="10.0.0.1")
         assert event is not None, errors
-        arrivals.append(Arrival(identity=identity, event=event, received_at=timezone.now()))
+        arrivals.append(arrival(identity, event, timezone.now()))
     return arrivals
 
 
@@ -143,12 +144,12 @@ def test_threads_of_one_process_share_statements_and_store_exactly_the_limit(
 
     monkeypatch.setattr(admission_group, "_GROUPS", GroupCommit(recorded, max_items=64))
     identity = _key(OwnerFactory())
-    (arrival,) = _arrivals(identity, ["click"])
+    event, _ = event_validate({"event": "click"}, client_ip="10.0.0.1")
 
     def client(_: int) -> list:
         admissions = []
         for _ in range(10):
-            admissions.append(collect_admit(identity=identity, events=[arrival.event]))
+            admissions.append(collect_admit(identity=identity, events=[event]))
             connection.close()  # as a request's end gives its connection back to the pool
         return admissions
 
@@ -170,6 +171,44 @@ def test_a_thread_holding_a_connection_runs_its_event_alone(
     settings.ANALYTICS_COLLECT_RATE = 5
     monkeypatch.setattr(admission_group, "_GROUPS", None)  # a group would fail
     identity = _key(OwnerFactory())
-    (arrival,) = _arrivals(identity, ["click"])
-    admission = collect_admit(identity=identity, events=[arrival.event])
+    event, _ = event_validate({"event": "click"}, client_ip="10.0.0.1")
+    admission = collect_admit(identity=identity, events=[event])
     assert _outcomes([admission]) == [(True, 1, (True, 1, 50))]
+
+
+def test_a_grouped_event_is_stored_as_the_batch_path_stores_it(
+    db, counters_in_the_database, settings
+):
+    """Every column of every kind of value (absent ones, metadata, an address, a set time,
+    characters JSON escapes) as events_collect stores the same events."""
+    settings.ANALYTICS_COLLECT_RATE = 0
+    identity = _key(OwnerFactory())
+    bodies = [
+        {"event": "plain"},
+        {
+            "event": 'quote " back \\ line\u2028 é 😀',
+            "userId": "u7",
+            "device": "mobile",
+            "url": "https://example.com/a?b=c",
+            "referrer": "https://example.org/",
+            "ipAddress": "2001:db8::1",
+            "timestamp": "2026-03-04T05:06:07.891234Z",
+            "metadata": {"browser": "Firefox", "os": "Linux", "nested": {"n": [1, 2.5, None]}},
+        },
+    ]
+    events = []
+    for body in bodies:
+        event, errors = event_validate(body, client_ip="10.0.0.9")
+        assert event is not None, errors
+        events.append(event)
+    received = timezone.now()
+    assert [a.stored for a in admit_group([arrival(identity, e, received) for e in events])] == [
+        1,
+        1,
+    ]
+    events_collect(app_id=identity.app_id, events=events)
+    columns = [f.name for f in Event._meta.fields if f.name not in ("id", "received_at")]
+    rows = list(Event.objects.order_by("id").values_list(*columns))
+    assert rows[:2] == rows[2:]
+    assert rows[1][columns.index("metadata")]["nested"] == {"n": [1, 2.5, None]}
+    assert str(rows[1][columns.index("timestamp")]) == "2026-03-04 05:06:07.891234+00:00"
