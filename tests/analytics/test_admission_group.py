@@ -145,6 +145,7 @@ def test_threads_of_one_process_share_statements_and_store_exactly_the_limit(
     monkeypatch.setattr(admission_group, "_GROUPS", GroupCommit(recorded, max_items=64))
     identity = _key(OwnerFactory())
     event, _ = event_validate({"event": "click"}, client_ip="10.0.0.1")
+    assert event is not None
 
     def client(_: int) -> list:
         admissions = []
@@ -172,6 +173,7 @@ def test_a_thread_holding_a_connection_runs_its_event_alone(
     monkeypatch.setattr(admission_group, "_GROUPS", None)  # a group would fail
     identity = _key(OwnerFactory())
     event, _ = event_validate({"event": "click"}, client_ip="10.0.0.1")
+    assert event is not None
     admission = collect_admit(identity=identity, events=[event])
     assert _outcomes([admission]) == [(True, 1, (True, 1, 50))]
 
