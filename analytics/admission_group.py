@@ -115,16 +115,8 @@ _GROUPS: GroupCommit[Arrival, Admission] = GroupCommit(admit_group, max_items=GR
 
 
 def admit_one(*, identity: KeyIdentity, event: CleanEvent) -> Admission:
-    """Admit one event in the process's next group; alone, on this thread's connection, when
-    the thread already holds one.
-
-    - Inside a transaction the write must be the caller's own, not another thread's.
-    - A thread that waits in a group holds no connection: the group's runner takes one from
-      the pool, and the pool never waits for a connection that a waiting thread holds. (A
-      request on the fast path holds none until its statement; the request's end gives back
-      the one its runner took.)
-    """
-    arrived = arrival(identity, event, timezone.now())
-    if connection.in_atomic_block or connection.connection is not None:
-        return admit_group([arrived])[0]
-    return _GROUPS.submit(arrived)
+    """Admit one event in one statement with the ones its process receives meanwhile (alone
+    inside a transaction: ``GroupCommit.submit_from_request``)."""
+    return _GROUPS.submit_from_request(
+        arrival(identity, event, timezone.now()), alone=lambda item: admit_group([item])[0]
+    )

@@ -16,6 +16,8 @@ running it directly would, plus two uncontended lock acquisitions.
 import threading
 from collections.abc import Callable, Sequence
 
+from django.db import connection
+
 
 class _Waiter[Item, Result]:
     __slots__ = ("done", "error", "item", "lead", "result")
@@ -52,6 +54,21 @@ class GroupCommit[Item, Result]:
                 return self._outcome(me)
         self._lead(me)
         return self._outcome(me)
+
+    def submit_from_request(self, item: Item, *, alone: Callable[[Item], Result]) -> Result:
+        """``submit`` from a thread serving a request, which may hold a database connection.
+
+        Inside a transaction, ``alone(item)`` on this thread's own connection: the write must
+        belong to that transaction. Otherwise the thread first gives its connection back to
+        the pool (it takes one again if it needs one later), so that no thread waiting in a
+        group holds a connection: a group's runner waiting for the pool's last connection
+        never waits on a thread that waits on it.
+        """
+        if connection.in_atomic_block:
+            return alone(item)
+        if connection.connection is not None:
+            connection.close()
+        return self.submit(item)
 
     def _lead(self, me: _Waiter[Item, Result]) -> None:
         """Run the waiting group (``me`` first among it), answer its members, then hand the

@@ -6,11 +6,13 @@ ORM's own ``select_for_update(skip_locked=True)``); only the submit path, which 
 provider, are written by hand here.
 """
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import orjson
 from django.db import connection
 
+from core.groupcommit import GroupCommit
 from webhooks.models import CollectionRequest, FetchState, MockProvider, ProviderFetch
 
 REQUESTS = CollectionRequest._meta.db_table
@@ -38,50 +40,86 @@ def mock_provider_row(*, name: str) -> tuple[float, datetime | None, int] | None
     return float(failure_rate), outage_until, int(latency_ms)
 
 
-# The request and its fetches in one statement: on PostgreSQL a data-modifying CTE, so one
-# round trip in autocommit replaces BEGIN, two INSERTs and COMMIT, and the two rows still
-# commit together (one statement is one transaction).
-_REQUEST_WITH_FETCHES = f"""
-WITH request AS (
+# Requests and their fetches in one statement: on PostgreSQL a data-modifying CTE, so one
+# round trip in autocommit replaces BEGIN, two INSERTs per request and COMMIT, and the rows
+# still commit together (one statement is one transaction). The requests travel as one JSON
+# array of rows (one statement text whatever their number: prepared once per connection);
+# fetch ids follow the requests' order, then each request's providers' order.
+_REQUESTS_WITH_FETCHES = f"""
+WITH given AS (
+    SELECT row, n FROM json_array_elements(%s::json) WITH ORDINALITY AS given(row, n)
+), request AS (
     INSERT INTO {REQUESTS}
         (id, providers, callback_url, callback_host, status, deadline_at, created_at,
          finished_at)
-    VALUES (%s, %s::jsonb, %s, %s, %s, %s, %s, NULL)
+    SELECT (row ->> 0)::uuid, (row -> 1)::jsonb, row ->> 2, row ->> 3, row ->> 4,
+        (row ->> 5)::timestamptz, (row ->> 6)::timestamptz, NULL
+    FROM given
     RETURNING id
 )
 INSERT INTO {FETCHES}
     (request_id, provider, state, attempts, next_attempt_at, claimed_until, data, fetched_at,
      last_error)
-SELECT request.id, p.provider, %s, 0, %s, NULL, NULL, NULL, ''
-FROM request, unnest(%s::varchar[]) WITH ORDINALITY AS p(provider, n)
-ORDER BY p.n
+SELECT request.id, p.provider, %s, 0, (given.row ->> 6)::timestamptz, NULL, NULL, NULL, ''
+FROM given
+JOIN request ON request.id = (given.row ->> 0)::uuid
+CROSS JOIN LATERAL json_array_elements_text(given.row -> 1) WITH ORDINALITY AS p(provider, m)
+ORDER BY given.n, p.m
 """
 
 
-def request_with_fetches_insert(request: CollectionRequest) -> bool:
-    """Insert an unsaved ``request`` and one pending fetch per provider, due at its creation.
+def request_row(request: CollectionRequest) -> bytes:
+    """An unsaved request's columns as ``requests_with_fetches_insert`` reads them (JSON)."""
+    return orjson.dumps(
+        (
+            str(request.id),
+            request.providers,
+            request.callback_url,
+            request.callback_host,
+            request.status,
+            request.deadline_at,
+            request.created_at,
+        )
+    )
 
-    PostgreSQL only (returns False elsewhere, and the caller uses the ORM). The row written is
-    the one the ORM would write: ``tests/webhooks/test_sql.py`` compares both.
+
+def requests_with_fetches_insert(requests: list[CollectionRequest], rows: list[bytes]) -> bool:
+    """Insert unsaved ``requests`` (``rows``: their ``request_row``) and one pending fetch per
+    provider of each, due at its request's creation.
+
+    PostgreSQL only (returns False elsewhere, and the caller uses the ORM). The rows written
+    are the ones the ORM would write: ``tests/webhooks/test_sql.py`` compares both.
     """
     if connection.vendor != "postgresql":
         return False
     with connection.cursor() as cursor:
         cursor.execute(
-            _REQUEST_WITH_FETCHES,
-            [
-                request.id,
-                orjson.dumps(request.providers).decode(),
-                request.callback_url,
-                request.callback_host,
-                request.status,
-                request.deadline_at,
-                request.created_at,
-                FetchState.PENDING,
-                request.created_at,
-                list(request.providers),
-            ],
+            _REQUESTS_WITH_FETCHES,
+            [(b"[%b]" % b",".join(rows)).decode(), FetchState.PENDING],
         )
-    request._state.adding = False
-    request._state.db = connection.alias
+    for request in requests:
+        request._state.adding = False
+        request._state.db = connection.alias
     return True
+
+
+def _insert_group(group: Sequence[tuple[CollectionRequest, bytes]]) -> list[bool]:
+    requests_with_fetches_insert([request for request, _ in group], [row for _, row in group])
+    return [True] * len(group)
+
+
+# The submits a web process receives while its previous ones are being stored go together in
+# one statement and one flush (core.groupcommit, decision 0074).
+_SUBMITS: GroupCommit[tuple[CollectionRequest, bytes], bool] = GroupCommit(
+    _insert_group, max_items=64
+)
+
+
+def request_with_fetches_insert(request: CollectionRequest) -> bool:
+    """``requests_with_fetches_insert`` for one request, in one statement with the ones its
+    process receives meanwhile (alone inside a transaction)."""
+    if connection.vendor != "postgresql":
+        return False
+    return _SUBMITS.submit_from_request(
+        (request, request_row(request)), alone=lambda item: _insert_group([item])[0]
+    )

@@ -165,12 +165,13 @@ def test_threads_of_one_process_share_statements_and_store_exactly_the_limit(
     assert max(sizes) <= 64
 
 
-def test_a_thread_holding_a_connection_runs_its_event_alone(
+def test_inside_a_transaction_an_event_runs_alone(
     db, counters_in_the_database, settings, monkeypatch
 ):
-    """Inside the test's transaction (and so on this thread's connection), never in a group."""
+    """Inside the test's transaction, on this thread's connection, never in a group."""
     settings.ANALYTICS_COLLECT_RATE = 5
-    monkeypatch.setattr(admission_group, "_GROUPS", None)  # a group would fail
+    grouped = GroupCommit(lambda items: pytest.fail("grouped"), max_items=4)
+    monkeypatch.setattr(admission_group, "_GROUPS", grouped)
     identity = _key(OwnerFactory())
     event, _ = event_validate({"event": "click"}, client_ip="10.0.0.1")
     assert event is not None

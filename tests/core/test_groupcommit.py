@@ -5,6 +5,7 @@ import threading
 import time
 
 import pytest
+from django.db import connection, transaction
 
 from core.groupcommit import GroupCommit
 
@@ -106,3 +107,30 @@ def test_a_run_that_answers_the_wrong_number_of_items_fails_every_item():
     with pytest.raises(RuntimeError, match="run gave 0 results for 1 items"):
         commit.submit(1)
     assert commit._running is False
+
+
+@pytest.mark.django_db
+def test_inside_a_transaction_a_request_runs_alone():
+    commit: GroupCommit[int, int] = GroupCommit(lambda items: pytest.fail("grouped"), max_items=4)
+    with transaction.atomic():
+        assert commit.submit_from_request(5, alone=lambda item: item * 3) == 15
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_request_gives_its_connection_back_before_it_joins_a_group():
+    """A thread waiting in a group holds no connection: the request's open connection goes
+    back (to the pool) first, and the group's runner takes one when it needs it."""
+    seen: list[bool] = []
+
+    def run(items):
+        seen.append(connection.connection is None)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return list(items)
+
+    commit: GroupCommit[int, int] = GroupCommit(run, max_items=4)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    assert connection.connection is not None
+    assert commit.submit_from_request(7, alone=lambda item: pytest.fail("alone")) == 7
+    assert seen == [True]

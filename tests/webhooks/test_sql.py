@@ -4,8 +4,11 @@ providers' settings read back as stored."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
 from django.forms.models import model_to_dict
 
+from core.groupcommit import GroupCommit
+from tests.concurrency import run_in_threads
 from webhooks import services, sql
 from webhooks.models import CollectionRequest, MockProvider, ProviderFetch
 from webhooks.sql import mock_provider_row
@@ -84,3 +87,35 @@ def test_mock_provider_row_reads_the_settings_as_stored():
     MockProvider.objects.create(name="internet", failure_rate=1, latency_ms=0)
     assert mock_provider_row(name="gas") == (0.25, until, 40)
     assert mock_provider_row(name="internet") == (1.0, None, 0)
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_submits_of_a_process_share_statements_and_keep_their_fetches(monkeypatch):
+    """12 threads, 5 submits each, as requests (each gives its connection back at its end):
+    every request stored once with one pending fetch per provider, the fetch ids in the order
+    of the request's providers; the groups the threads formed hold all 60."""
+    sizes: list[int] = []
+
+    def recorded(group):
+        sizes.append(len(group))
+        return sql._insert_group(group)
+
+    monkeypatch.setattr(sql, "_SUBMITS", GroupCommit(recorded, max_items=64))
+    orders = (["gas", "internet"], ["internet", "gas"], ["internet"])
+
+    def client(index: int) -> list:
+        made = []
+        for turn in range(5):
+            providers = orders[(index + turn) % 3]
+            request = services.collection_create(providers=providers, callback_url=CALLBACK)
+            made.append((request.pk, providers))
+            connection.close()
+        return made
+
+    made = [pair for done in run_in_threads(12, client) for pair in done]
+    assert CollectionRequest.objects.count() == 60
+    for request_id, providers in made:
+        fetches = ProviderFetch.objects.filter(request_id=request_id).order_by("id")
+        assert [(f.provider, f.state) for f in fetches] == [(p, "pending") for p in providers]
+    assert sum(sizes) == 60
