@@ -10,7 +10,7 @@ from django.db import connection
 from django.utils import timezone
 
 from analytics import admission_group
-from analytics.admission import api_key_verify, collect_admit
+from analytics.admission import Admission, api_key_verify, collect_admit
 from analytics.admission_group import Arrival, admit_group, arrival
 from analytics.models import ApiKey, Event
 from analytics.services import events_collect
@@ -170,7 +170,9 @@ def test_inside_a_transaction_an_event_runs_alone(
 ):
     """Inside the test's transaction, on this thread's connection, never in a group."""
     settings.ANALYTICS_COLLECT_RATE = 5
-    grouped = GroupCommit(lambda items: pytest.fail("grouped"), max_items=4)
+    grouped: GroupCommit[Arrival, Admission] = GroupCommit(
+        lambda items: pytest.fail("grouped"), max_items=4
+    )
     monkeypatch.setattr(admission_group, "_GROUPS", grouped)
     identity = _key(OwnerFactory())
     event, _ = event_validate({"event": "click"}, client_ip="10.0.0.1")
