@@ -58,15 +58,16 @@ class GroupCommit[Item, Result]:
     def submit_from_request(self, item: Item, *, alone: Callable[[Item], Result]) -> Result:
         """``submit`` from a thread serving a request, which may hold a database connection.
 
-        Inside a transaction, ``alone(item)`` on this thread's own connection: the write must
-        belong to that transaction. Otherwise the thread first gives its connection back to
-        the pool (it takes one again if it needs one later), so that no thread waiting in a
-        group holds a connection: a group's runner waiting for the pool's last connection
-        never waits on a thread that waits on it.
+        Inside a transaction (an atomic block, or autocommit turned off), ``alone(item)`` on
+        this thread's own connection: the write must belong to that transaction. Otherwise
+        the thread first gives its connection back to the pool (it takes one again if it needs
+        one later), so that no thread waiting in a group holds a connection: a group's runner
+        waiting for the pool's last connection never waits on a thread that waits on it.
         """
-        if connection.in_atomic_block:
+        held = connection.connection is not None
+        if connection.in_atomic_block or (held and not connection.autocommit):
             return alone(item)
-        if connection.connection is not None:
+        if held:
             connection.close()
         return self.submit(item)
 

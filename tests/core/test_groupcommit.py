@@ -117,6 +117,18 @@ def test_inside_a_transaction_a_request_runs_alone():
 
 
 @pytest.mark.django_db(transaction=True)
+def test_with_autocommit_off_a_request_runs_alone():
+    commit: GroupCommit[int, int] = GroupCommit(lambda items: pytest.fail("grouped"), max_items=4)
+    transaction.set_autocommit(False)
+    try:
+        assert commit.submit_from_request(5, alone=lambda item: item * 3) == 15
+        assert connection.connection is not None  # the transaction's connection was kept
+    finally:
+        transaction.rollback()
+        transaction.set_autocommit(True)
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_request_gives_its_connection_back_before_it_joins_a_group():
     """A thread waiting in a group holds no connection: the request's open connection goes
     back (to the pool) first, and the group's runner takes one when it needs it."""
