@@ -2,12 +2,15 @@
 
 With the database round trip now most of a request's time (bench/budget.md), a worker's thread
 waits on PostgreSQL for much of each request; more threads per worker could overlap those
-waits. This scenario serves the platform with 1, 2 and 4 threads per worker (one worker per
-core) and drives POST /liveEvent, a stream heartbeat and the open compat stream check, each
-beside the empty-view ceiling of the same run.
+waits, and a single analytics collect shares its statement with the collects its process
+receives meanwhile (decision 0074). This scenario serves the platform with 1, 2, 4 and 8
+threads per worker (one worker per core) and drives POST /liveEvent, a stream heartbeat, the
+open compat stream check and a single analytics collect, each beside the empty-view ceiling
+of the same run.
 """
 
 from bench.harness import Harness
+from bench.scenarios import analytics_http
 from bench.scenarios.ingestion_http import LIVE_SCRIPT, _reset
 from bench.scenarios.streams import (
     CONNECTIONS,
@@ -18,10 +21,11 @@ from bench.scenarios.streams import (
 
 NAME = "threads"
 DESCRIPTION = (
-    "Granian threads per worker (1, 2, 4) for POST /liveEvent, a stream heartbeat and the "
-    "compat stream check, beside the empty-view ceiling of the same run."
+    "Granian threads per worker (1, 2, 4, 8) for POST /liveEvent, a stream heartbeat, the "
+    "compat stream check and a single analytics collect, beside the empty-view ceiling of the "
+    "same run."
 )
-THREADS = (1, 2, 4)
+THREADS = (1, 2, 4, 8)
 
 
 def run(h: Harness) -> dict:
@@ -33,7 +37,9 @@ def run(h: Harness) -> dict:
     for threads in THREADS:
         _reset(h)
         _clear_sessions(h)
-        with h.server(threads=threads) as base:
+        analytics_http._reset(h)
+        key = analytics_http.app_create(h)["key"]
+        with h.server(threads=threads, env=analytics_http.SERVER_SETTINGS) as base:
             cases = {
                 "live_event": h.wrk(
                     base + "/liveEvent",
@@ -43,6 +49,11 @@ def run(h: Harness) -> dict:
                 "heartbeat": _heartbeat_alone(h, base, token),
                 "compat_check": h.wrk(
                     base + "/add-stream/user/bench-v0001", connections=CONNECTIONS
+                ),
+                "collect": h.wrk(
+                    base + "/api/analytics/collect",
+                    script=analytics_http.SINGLE_SCRIPT.replace("KEY", key),
+                    connections=CONNECTIONS,
                 ),
             }
         for case, result in cases.items():
