@@ -73,17 +73,22 @@ GROUP_STATEMENT = (
 )
 
 
-def admit_group(arrivals: Sequence[Arrival]) -> list[Admission]:
-    """Admit ``arrivals`` (any keys), one statement per key; one outcome per arrival."""
+def admit_group(arrivals: Sequence[Arrival]) -> list[Admission | Exception]:
+    """Admit ``arrivals`` (any keys), one statement per key; one outcome per arrival: its
+    admission, or the error its key's statement met (the other keys' statements stand)."""
     by_key: dict[int, list[int]] = {}
     for index, arrival in enumerate(arrivals):
         by_key.setdefault(arrival.identity.key_id, []).append(index)
-    outcomes: list[Admission | None] = [None] * len(arrivals)
+    outcomes: list[Admission | Exception | None] = [None] * len(arrivals)
     limit = settings.ANALYTICS_COLLECT_RATE
     window = ratelimit_window()
     for indexes in by_key.values():
         group = [arrivals[index] for index in indexes]
-        for index, admission in zip(indexes, _admit_one_key(group, window, limit), strict=True):
+        try:
+            admissions: list[Admission | Exception] = [*_admit_one_key(group, window, limit)]
+        except Exception as exc:
+            admissions = [exc] * len(group)
+        for index, admission in zip(indexes, admissions, strict=True):
             outcomes[index] = admission
     return [outcome for outcome in outcomes if outcome is not None]
 
@@ -111,12 +116,16 @@ def _admit_one_key(group: list[Arrival], window: RateWindow, limit: int) -> list
     return [Admission(live=True, limit=d, stored=int(d.allowed)) for d in decisions]
 
 
-_GROUPS: GroupCommit[Arrival, Admission] = GroupCommit(admit_group, max_items=GROUP_MAX)
+_GROUPS: GroupCommit[Arrival, Admission | Exception] = GroupCommit(admit_group, max_items=GROUP_MAX)
 
 
 def admit_one(*, identity: KeyIdentity, event: CleanEvent) -> Admission:
     """Admit one event in one statement with the ones its process receives meanwhile (alone
-    inside a transaction: ``GroupCommit.submit_from_request``)."""
-    return _GROUPS.submit_from_request(
+    inside a transaction: ``GroupCommit.submit_from_request``). Raises what its statement
+    raised."""
+    outcome = _GROUPS.submit_from_request(
         arrival(identity, event, timezone.now()), alone=lambda item: admit_group([item])[0]
     )
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome

@@ -6,7 +6,7 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 from django.utils import timezone
 
 from analytics import admission_group
@@ -207,13 +207,39 @@ def test_a_grouped_event_is_stored_as_the_batch_path_stores_it(
         assert event is not None, errors
         events.append(event)
     received = timezone.now()
-    assert [a.stored for a in admit_group([arrival(identity, e, received) for e in events])] == [
-        1,
-        1,
-    ]
+    admissions = admit_group([arrival(identity, e, received) for e in events])
+    assert _outcomes(admissions) == [(True, 1, None), (True, 1, None)]
     events_collect(app_id=identity.app_id, events=events)
     columns = [f.name for f in Event._meta.fields if f.name not in ("id", "received_at")]
     rows = list(Event.objects.order_by("id").values_list(*columns))
     assert rows[:2] == rows[2:]
     assert rows[1][columns.index("metadata")]["nested"] == {"n": [1, 2.5, None]}
     assert str(rows[1][columns.index("timestamp")]) == "2026-03-04 05:06:07.891234+00:00"
+
+
+def test_a_key_whose_statement_fails_fails_alone_and_the_others_stand(
+    db, counters_in_the_database, settings
+):
+    """A group of two keys whose second statement fails: the first key's events are stored
+    and answered, the second key's arrivals get the error (their views answer it)."""
+    settings.ANALYTICS_COLLECT_RATE = 5
+    owner = OwnerFactory()
+    one, other = _key(owner), _key(owner)
+    runs: list[int] = []
+
+    def second_fails(execute, sql, params, many, context):
+        if sql.startswith("WITH live AS"):
+            runs.append(1)
+            if len(runs) == 2:
+                raise OperationalError("server closed the connection unexpectedly")
+        return execute(sql, params, many, context)
+
+    mixed = [*_arrivals(one, ["a"]), *_arrivals(other, ["b"]), *_arrivals(one, ["c"])]
+    with connection.execute_wrapper(second_fails):
+        outcomes = admit_group(mixed)
+    assert _outcomes([outcomes[0], outcomes[2]]) == [
+        (True, 1, (True, 1, 50)),
+        (True, 1, (True, 2, 50)),
+    ]
+    assert isinstance(outcomes[1], OperationalError)
+    assert list(Event.objects.order_by("id").values_list("event", flat=True)) == ["a", "c"]
