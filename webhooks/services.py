@@ -5,14 +5,15 @@ The work engine's own writes (claims, attempt outcomes, deadlines) live in ``web
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
 
 from core.errors import ConflictError, NotFoundError
+from core.groupcommit import GroupCommit
 from webhooks import clock, sql
 from webhooks.breaker import breaker_reset
 from webhooks.models import (
@@ -43,7 +44,7 @@ def collection_create(*, providers: list[str], callback_url: str) -> CollectionR
         deadline_at=now + timedelta(seconds=settings.WEBHOOKS_COLLECT_DEADLINE),
         created_at=now,
     )
-    if sql.request_with_fetches_insert(request):  # PostgreSQL: one statement, one commit
+    if _stored_in_one_statement(request):
         WORK_BATCHER.notify()
         return request
     with transaction.atomic():
@@ -53,6 +54,24 @@ def collection_create(*, providers: list[str], callback_url: str) -> CollectionR
         ProviderFetch.objects.bulk_create(fetches)
         WORK_BATCHER.notify()
     return request
+
+
+def _requests_store(requests: Sequence[CollectionRequest]) -> list[bool]:
+    return [sql.requests_with_fetches_insert(requests)] * len(requests)
+
+
+# The submits a web process receives while its previous ones are being stored go together in
+# one statement and one flush (core.groupcommit, decision 0074).
+_SUBMITS: GroupCommit[CollectionRequest, bool] = GroupCommit(_requests_store, max_items=64)
+
+
+def _stored_in_one_statement(request: CollectionRequest) -> bool:
+    """PostgreSQL: the request and its fetches stored in one statement with the submits its
+    process receives meanwhile (alone inside a transaction). False elsewhere: the caller
+    uses the ORM."""
+    if connection.vendor != "postgresql":
+        return False
+    return _SUBMITS.submit_from_request(request, alone=sql.request_with_fetches_insert)
 
 
 def _reopened(*, now: datetime) -> dict[str, object]:

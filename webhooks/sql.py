@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 import orjson
 from django.db import connection
 
-from core.groupcommit import GroupCommit
 from webhooks.models import CollectionRequest, FetchState, MockProvider, ProviderFetch
 
 REQUESTS = CollectionRequest._meta.db_table
@@ -68,58 +67,37 @@ ORDER BY given.n, p.m
 """
 
 
-def request_row(request: CollectionRequest) -> bytes:
-    """An unsaved request's columns as ``requests_with_fetches_insert`` reads them (JSON)."""
-    return orjson.dumps(
-        (
-            str(request.id),
-            request.providers,
-            request.callback_url,
-            request.callback_host,
-            request.status,
-            request.deadline_at,
-            request.created_at,
-        )
+def _request_row(request: CollectionRequest) -> tuple:
+    """An unsaved request's columns in the order ``_REQUESTS_WITH_FETCHES`` reads them."""
+    return (
+        str(request.id),
+        request.providers,
+        request.callback_url,
+        request.callback_host,
+        request.status,
+        request.deadline_at,
+        request.created_at,
     )
 
 
-def requests_with_fetches_insert(requests: list[CollectionRequest], rows: list[bytes]) -> bool:
-    """Insert unsaved ``requests`` (``rows``: their ``request_row``) and one pending fetch per
-    provider of each, due at its request's creation.
+def requests_with_fetches_insert(requests: Sequence[CollectionRequest]) -> bool:
+    """Insert unsaved ``requests`` and one pending fetch per provider of each, due at its
+    request's creation, in one statement.
 
     PostgreSQL only (returns False elsewhere, and the caller uses the ORM). The rows written
     are the ones the ORM would write: ``tests/webhooks/test_sql.py`` compares both.
     """
     if connection.vendor != "postgresql":
         return False
+    rows = orjson.dumps([_request_row(request) for request in requests]).decode()
     with connection.cursor() as cursor:
-        cursor.execute(
-            _REQUESTS_WITH_FETCHES,
-            [(b"[%b]" % b",".join(rows)).decode(), FetchState.PENDING],
-        )
+        cursor.execute(_REQUESTS_WITH_FETCHES, [rows, FetchState.PENDING])
     for request in requests:
         request._state.adding = False
         request._state.db = connection.alias
     return True
 
 
-def _insert_group(group: Sequence[tuple[CollectionRequest, bytes]]) -> list[bool]:
-    requests_with_fetches_insert([request for request, _ in group], [row for _, row in group])
-    return [True] * len(group)
-
-
-# The submits a web process receives while its previous ones are being stored go together in
-# one statement and one flush (core.groupcommit, decision 0074).
-_SUBMITS: GroupCommit[tuple[CollectionRequest, bytes], bool] = GroupCommit(
-    _insert_group, max_items=64
-)
-
-
 def request_with_fetches_insert(request: CollectionRequest) -> bool:
-    """``requests_with_fetches_insert`` for one request, in one statement with the ones its
-    process receives meanwhile (alone inside a transaction)."""
-    if connection.vendor != "postgresql":
-        return False
-    return _SUBMITS.submit_from_request(
-        (request, request_row(request)), alone=lambda item: _insert_group([item])[0]
-    )
+    """``requests_with_fetches_insert`` for one request."""
+    return requests_with_fetches_insert([request])

@@ -177,7 +177,9 @@ def test_a_fast_submit_is_the_limits_upsert_and_the_requests_insert(
     taken, enqueued, django_assert_num_queries
 ):
     """After the first request has triggered the drain: the submit limit's upsert and the
-    request with its fetch rows, one statement each on PostgreSQL (SQLite: the upsert, then
+    request with its fetch rows, one statement each on PostgreSQL (the insert is its process's
+    group statement, here a group of one, after the upsert's connection went back to the
+    pool: no statement more for that) (SQLite: the upsert, then
     the request and its fetches, each in its own ``BEGIN IMMEDIATE`` transaction). The
     batcher's check after commit costs nothing: the process remembers the drain in flight."""
     assert submit(application, "/webhook").status == "202 Accepted"

@@ -99,9 +99,9 @@ def test_concurrent_submits_of_a_process_share_statements_and_keep_their_fetches
 
     def recorded(group):
         sizes.append(len(group))
-        return sql._insert_group(group)
+        return services._requests_store(group)
 
-    monkeypatch.setattr(sql, "_SUBMITS", GroupCommit(recorded, max_items=64))
+    monkeypatch.setattr(services, "_SUBMITS", GroupCommit(recorded, max_items=64))
     orders = (["gas", "internet"], ["internet", "gas"], ["internet"])
 
     def client(index: int) -> list:
