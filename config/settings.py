@@ -246,14 +246,17 @@ API_MAX_UPLOAD_BYTES = env_int("API_MAX_UPLOAD_BYTES", 2 * 1024 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
-# The WSGI fast path (core/fastpath.py, decision 0073): (method, URL name, handler) of the
-# routes whose common success is answered before Django's handler. FAST_PATH=false turns it off.
+# The WSGI fast path (core/fastpath.py, decision 0073): (method, URL name, handler[, the URL's
+# kwargs]) of the routes whose common answer is given before Django's handler. FAST_PATH=false
+# turns it off.
 FAST_PATH_ENABLED = env_bool("FAST_PATH", True)
 FAST_PATH_ROUTES = [
     ("POST", "analytics-collect", "analytics.api.fast.collect"),
     ("POST", "ingestion-live-event", "ingestion.api.fast.live_event"),
     ("POST", "webhooks-compat-webhook", "webhooks.api.fast.collection_create_fast"),
     ("POST", "webhooks-collection-create", "webhooks.api.fast.collection_create_fast"),
+    ("GET", "webhooks-mock-provider", "webhooks.api.fast.mock_provider_fast", {"name": "gas"}),
+    ("GET", "webhooks-mock-provider", "webhooks.api.fast.mock_provider_fast", {"name": "internet"}),
 ]
 
 REST_FRAMEWORK = {
@@ -408,7 +411,8 @@ WEBHOOKS_BREAKER_COOLDOWN_SECONDS = env_int("WEBHOOKS_BREAKER_COOLDOWN_SECONDS",
 # A claimed fetch or delivery is taken back after this long (a worker that died holding it).
 # Must exceed the longest HTTP attempt (the timeouts above) plus the mock latency.
 WEBHOOKS_LEASE_SECONDS = env_int("WEBHOOKS_LEASE_SECONDS", 60)
-# HTTP attempts run at once by one sweep, over one pooled session; rows claimed per pass.
+# HTTP attempts in flight at once in one sweep (libcurl, connections kept alive); rows claimed
+# per pass.
 WEBHOOKS_CONCURRENCY = env_int("WEBHOOKS_CONCURRENCY", 16)
 WEBHOOKS_CLAIM_BATCH = env_int("WEBHOOKS_CLAIM_BATCH", 64)
 # The sweep keeps draining (polling every WEBHOOKS_SWEEP_POLL_SECONDS) while work falls due

@@ -32,7 +32,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.core import signals
@@ -93,6 +93,7 @@ class FastAnswer:
     status: int
     body: bytes
     headers: tuple[tuple[str, str], ...] = ()  # the view's own (Allow, Vary), not middleware's
+    content_type: str | None = "application/json"  # None: no Content-Type header
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,8 +136,10 @@ class FastPathApplication:
                 logger.warning("fast path off: MIDDLEWARE is not the list it was written for")
             else:
                 resolver = get_resolver()
-                for method, url_name, handler in settings.FAST_PATH_ROUTES:
-                    path = "/" + resolver.reverse(url_name)  # PATH_INFO: no script prefix
+                for route in settings.FAST_PATH_ROUTES:
+                    method, url_name, handler = str(route[0]), str(route[1]), str(route[2])
+                    kwargs = cast(dict[str, str], route[3]) if len(route) > 3 else {}
+                    path = "/" + resolver.reverse(url_name, **kwargs)  # PATH_INFO: no prefix
                     self._routes[(method, path)] = import_string(handler)
         return self._routes
 
@@ -171,9 +174,13 @@ def _handle(handler: FastHandler, request: FastRequest) -> FastAnswer | Handover
 
 def _request_taken(environ: WSGIEnviron) -> FastRequest | None:
     """The request with its body read, if no middleware would answer it before the view and
-    DRF would parse it as JSON; else None (its body unread). Once read, the body is put back
-    for the full stack to read again."""
-    if environ.get("QUERY_STRING") or not _json_in_and_out(environ):
+    DRF would parse it as JSON (a GET: has no body and takes a JSON answer); else None (its
+    body unread). Once read, the body is put back for the full stack to read again."""
+    if environ.get("QUERY_STRING"):
+        return None
+    if environ.get("REQUEST_METHOD") == "GET":
+        return _get_taken(environ)
+    if not _json_in_and_out(environ):
         return None
     try:
         length = int(environ.get("CONTENT_LENGTH") or "")
@@ -181,9 +188,7 @@ def _request_taken(environ: WSGIEnviron) -> FastRequest | None:
         return None
     if not 0 < length <= min(FAST_PATH_MAX_BODY_BYTES, settings.API_MAX_BODY_BYTES):
         return None
-    if settings.SESSION_COOKIE_NAME in environ.get("HTTP_COOKIE", ""):
-        return None
-    if not _host_allowed(environ) or (settings.SECURE_SSL_REDIRECT and not _secure(environ)):
+    if not _no_middleware_answers(environ):
         return None
     try:
         body = environ["wsgi.input"].read(length)
@@ -193,10 +198,26 @@ def _request_taken(environ: WSGIEnviron) -> FastRequest | None:
     return FastRequest(environ=environ, body=body) if len(body) == length else None
 
 
+def _get_taken(environ: WSGIEnviron) -> FastRequest | None:
+    if environ.get("CONTENT_LENGTH") not in (None, "", "0") or not _answer_is_json(environ):
+        return None
+    return FastRequest(environ=environ, body=b"") if _no_middleware_answers(environ) else None
+
+
+def _no_middleware_answers(environ: WSGIEnviron) -> bool:
+    """No session to load, the host allowed and no HTTPS redirect due."""
+    if settings.SESSION_COOKIE_NAME in environ.get("HTTP_COOKIE", ""):
+        return False
+    return _host_allowed(environ) and not (settings.SECURE_SSL_REDIRECT and not _secure(environ))
+
+
+def _answer_is_json(environ: WSGIEnviron) -> bool:
+    return environ.get("HTTP_ACCEPT", "").strip().lower() in _JSON_ACCEPTS
+
+
 def _json_in_and_out(environ: WSGIEnviron) -> bool:
     content_type = environ.get("CONTENT_TYPE", "").lower().replace(" ", "")
-    accept = environ.get("HTTP_ACCEPT", "").strip().lower()
-    return content_type in _JSON_TYPES and accept in _JSON_ACCEPTS
+    return content_type in _JSON_TYPES and _answer_is_json(environ)
 
 
 def _host_allowed(environ: WSGIEnviron) -> bool:
@@ -224,7 +245,8 @@ def _status_line(status: int) -> str:
 
 def _headers(environ: WSGIEnviron, answer: FastAnswer) -> list[tuple[str, str]]:
     """The answer's headers as the renderer, the view and the middleware would have set them."""
-    headers = [("Content-Type", "application/json"), *answer.headers]
+    headers = [] if answer.content_type is None else [("Content-Type", answer.content_type)]
+    headers.extend(answer.headers)
     headers.append(("X-Frame-Options", getattr(settings, "X_FRAME_OPTIONS", "DENY").upper()))
     headers.append(("Content-Length", str(len(answer.body))))
     headers.extend(_security_headers(environ))

@@ -27,8 +27,19 @@ def call(
     content_type = environ.pop("CONTENT_TYPE", "application/json")
     request = RequestFactory().post(path, data=body, content_type=content_type)
     request.environ.update(environ)
+    return _answer(app, request.environ)
+
+
+def get(app, path: str, **extra: Any) -> Answer:
+    """One GET to ``app`` as a WSGI server would send it (with its Host header)."""
+    request = RequestFactory().get(path)
+    request.environ.update({"HTTP_HOST": "testserver", **extra})
+    return _answer(app, request.environ)
+
+
+def _answer(app, environ: dict[str, Any]) -> Answer:
     started: list = []
-    result = app(request.environ, lambda status, headers: started.append((status, headers)))
+    result = app(environ, lambda status, headers: started.append((status, headers)))
     try:
         content = b"".join(result)
     finally:

@@ -1,35 +1,33 @@
-"""Outbound HTTP of the webhooks domain: one pooled session per kind, and the two calls.
+"""The webhooks domain's two outbound calls, a provider fetch and a signed callback, made
+together by ``calls_make`` (``webhooks.transfer``: libcurl, every call of a pass in flight on
+one thread, connections kept alive).
 
-Pool threads run these functions; they touch no database. Each returns an ``HttpOutcome`` the
-caller records. Provider URLs are settings (trusted); callback connections go through the
-SSRF guard (``webhooks.netguard``) on the address actually connected to.
+These functions touch no database. Each call gives an ``HttpOutcome`` the caller records.
+Provider URLs are settings (trusted; their redirects are followed); a callback is checked by
+the SSRF guard (``webhooks.netguard``) before its call, connects only to the checked address,
+and every socket it opens is checked again on the address it connects to; its redirects are
+not followed. See docs/decisions/0075-webhooks-calls-through-libcurl.md.
 """
 
 import json
-import socket
-import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
 from typing import Any
 
-import requests
 from django.conf import settings
-from requests.adapters import HTTPAdapter
 from standardwebhooks import Webhook
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from webhooks.models import EXCERPT_MAX_CHARS
-from webhooks.netguard import (
-    CallbackRefusedError,
-    callback_check,
-    connect_address,
-    pinned,
-    url_host_port,
-)
+from webhooks.netguard import CallbackRefusedError, callback_check, host_addresses
+from webhooks.transfer import Wire, WireAnswer, WireFailure, transfer
 
 USER_AGENT = "streaming-backoffice-webhooks/1.0"
+_HEADERS = {"User-Agent": USER_AGENT, "Accept": "*/*"}
+# What is kept of a callback's answer: enough for its excerpt in any encoding.
+_CALLBACK_KEEP_BYTES = EXCERPT_MAX_CHARS * 4
 
 
 @dataclass(frozen=True)
@@ -48,86 +46,16 @@ class HttpOutcome:
         return self.status_code is not None and 200 <= self.status_code < 300 and not self.error
 
 
-class _GuardedMixin(HTTPConnection):
-    def _new_conn(self) -> socket.socket:
-        # Connect to the checked address; self.host (SNI, Host header) stays the name.
-        self._dns_host = connect_address(self.host, self.port)
-        try:
-            return super()._new_conn()
-        finally:
-            self._dns_host = self.host.strip("[]")
+@dataclass(frozen=True, slots=True)
+class FetchCall:
+    url: str
 
 
-class GuardedHTTPConnection(_GuardedMixin, HTTPConnection):
-    pass
-
-
-class GuardedHTTPSConnection(_GuardedMixin, HTTPSConnection):
-    pass
-
-
-class GuardedHTTPConnectionPool(HTTPConnectionPool):
-    ConnectionCls = GuardedHTTPConnection
-
-
-class GuardedHTTPSConnectionPool(HTTPSConnectionPool):
-    ConnectionCls = GuardedHTTPSConnection
-
-
-class GuardedAdapter(HTTPAdapter):
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {
-            "http": GuardedHTTPConnectionPool,
-            "https": GuardedHTTPSConnectionPool,
-        }
-
-
-def _session_build(adapter_class: type[HTTPAdapter]) -> requests.Session:
-    session = requests.Session()
-    session.trust_env = False  # no proxy from the environment: we connect where we checked
-    size = max(1, settings.WEBHOOKS_CONCURRENCY)
-    adapter = adapter_class(pool_connections=size, pool_maxsize=size, max_retries=0)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    session.headers["User-Agent"] = USER_AGENT
-    return session
-
-
-_sessions: dict[str, requests.Session] = {}
-_sessions_lock = threading.Lock()
-
-
-def session_get(kind: str) -> requests.Session:
-    """The process's pooled session for ``"fetch"`` or ``"delivery"`` (built once)."""
-    with _sessions_lock:
-        if kind not in _sessions:
-            _sessions[kind] = _session_build(GuardedAdapter if kind == "delivery" else HTTPAdapter)
-        return _sessions[kind]
-
-
-_HEADERS = {**requests.utils.default_headers(), "User-Agent": USER_AGENT}
-
-
-def _send(
-    kind: str,
-    method: str,
-    url: str,
-    *,
-    timeout: float,
-    headers: dict[str, str] | None = None,
-    body: bytes | None = None,
-) -> requests.Response:
-    """One call through the pooled adapter of the kind's session, without the session's own
-    machinery (merging its settings, cookies and hooks into every call: about a sixth of a
-    fetch's CPU, 0.48-0.53 ms before, 0.40-0.42 ms after; decision 0069). Redirects are not
-    followed here; cookies a server sets are not kept."""
-    request = requests.PreparedRequest()
-    request.prepare(method=method, url=url, headers={**_HEADERS, **(headers or {})}, data=body)
-    session = session_get(kind)
-    response = session.get_adapter(url).send(request, timeout=timeout)
-    response.content  # noqa: B018 - read whole, so the connection goes back to the pool
-    return response
+@dataclass(frozen=True, slots=True)
+class CallbackCall:
+    url: str
+    webhook_id: str
+    body: str
 
 
 def _now() -> datetime:
@@ -154,33 +82,71 @@ def retry_after_parse(value: str | None, *, now: datetime) -> float | None:
     return max(0.0, (when - now).total_seconds())
 
 
+def calls_make(calls: Sequence[FetchCall | CallbackCall], *, concurrency: int) -> list[HttpOutcome]:
+    """Make every call, at most ``concurrency`` in flight at once; their outcomes in order. A
+    callback the guard refuses before its call is not made."""
+    outcomes: list[HttpOutcome | None] = [None] * len(calls)
+    wires: list[Wire] = []
+    made: list[int] = []
+    for index, call in enumerate(calls):
+        if isinstance(call, FetchCall):
+            wires.append(_fetch_wire(call))
+        else:
+            wire_or_refusal = _callback_wire(call)
+            if isinstance(wire_or_refusal, HttpOutcome):
+                outcomes[index] = wire_or_refusal
+                continue
+            wires.append(wire_or_refusal)
+        made.append(index)
+    for index, answer in zip(made, transfer(wires, concurrency=concurrency), strict=True):
+        call = calls[index]
+        if isinstance(call, FetchCall):
+            outcomes[index] = _fetch_outcome(answer)
+        else:
+            outcomes[index] = _callback_outcome(answer)
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
 def provider_fetch(*, url: str) -> HttpOutcome:
-    started = _now()
-    try:
-        timeout = settings.WEBHOOKS_FETCH_TIMEOUT_SECONDS
-        response = _send("fetch", "GET", url, timeout=timeout)
-        if response.is_redirect:  # a provider's URL is trusted: its redirect is followed
-            response = session_get("fetch").get(url, timeout=timeout)
-    except requests.RequestException as exc:
-        return HttpOutcome(started, _now(), error=_excerpt(f"{type(exc).__name__}: {exc}"))
-    text = response.text
-    outcome = HttpOutcome(started, _now(), status_code=response.status_code, excerpt=_excerpt(text))
-    if not 200 <= response.status_code < 300:
-        return outcome
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return HttpOutcome(
-            started, outcome.finished_at, response.status_code, outcome.excerpt, "not JSON"
-        )
-    return HttpOutcome(
-        started, outcome.finished_at, response.status_code, outcome.excerpt, data=data
+    return calls_make([FetchCall(url)], concurrency=1)[0]
+
+
+def callback_post(*, url: str, webhook_id: str, body: str) -> HttpOutcome:
+    return calls_make([CallbackCall(url, webhook_id, body)], concurrency=1)[0]
+
+
+def _fetch_wire(call: FetchCall) -> Wire:
+    return Wire(
+        "GET",
+        call.url,
+        _HEADERS,
+        timeout=settings.WEBHOOKS_FETCH_TIMEOUT_SECONDS,
+        follow_redirects=True,  # a provider's URL is trusted: its redirects are followed
     )
+
+
+def _fetch_outcome(answer: WireAnswer | WireFailure) -> HttpOutcome:
+    if isinstance(answer, WireFailure):
+        return HttpOutcome(answer.started_at, answer.finished_at, error=_excerpt(answer.error))
+    started, finished, status = answer.started_at, answer.finished_at, answer.status
+    excerpt = _excerpt(answer.body.decode("utf-8", "replace"))
+    if not 200 <= status < 300:
+        return HttpOutcome(started, finished, status, excerpt)
+    try:
+        data = json.loads(answer.body)
+    except ValueError:
+        return HttpOutcome(started, finished, status, excerpt, "not JSON")
+    return HttpOutcome(started, finished, status, excerpt, data=data)
+
+
+@lru_cache(maxsize=4)
+def _signer(secret: str) -> Webhook:
+    return Webhook(secret)
 
 
 def signature_headers(*, webhook_id: str, body: str, at: datetime) -> dict[str, str]:
     """Standard Webhooks headers for ``body`` (signed by the reference library)."""
-    signature = Webhook(settings.WEBHOOKS_SIGNING_SECRET).sign(webhook_id, at, body)
+    signature = _signer(settings.WEBHOOKS_SIGNING_SECRET).sign(webhook_id, at, body)
     return {
         "webhook-id": webhook_id,
         "webhook-timestamp": str(int(at.timestamp())),
@@ -188,41 +154,55 @@ def signature_headers(*, webhook_id: str, body: str, at: datetime) -> dict[str, 
     }
 
 
-def callback_post(*, url: str, webhook_id: str, body: str) -> HttpOutcome:
+def _callback_wire(call: CallbackCall) -> Wire | HttpOutcome:
+    """The callback's wire, connecting only to the address checked now; or, refused, the
+    outcome of a call not made."""
     started = _now()
     try:
-        host_port, address = url_host_port(url), callback_check(url)
+        address = callback_check(call.url)
     except CallbackRefusedError as exc:
         return HttpOutcome(started, _now(), error=_excerpt(exc.detail), refused=True)
     headers = {
+        **_HEADERS,
         "Content-Type": "application/json",
-        **signature_headers(webhook_id=webhook_id, body=body, at=started),
+        **signature_headers(webhook_id=call.webhook_id, body=call.body, at=started),
     }
+    return Wire(
+        "POST",
+        call.url,
+        headers,
+        timeout=settings.WEBHOOKS_DELIVERY_TIMEOUT_SECONDS,
+        body=call.body.encode(),
+        connect_to=address,
+        address_check=_address_refusal,
+        keep_bytes=_CALLBACK_KEEP_BYTES,
+    )
+
+
+def _address_refusal(address: str) -> str | None:
+    """Why a connection to ``address`` is refused (the guard's rules), or None."""
     try:
-        with pinned(*host_port, address):
-            # A redirect is not followed (it could point inside).
-            response = _send(
-                "delivery",
-                "POST",
-                url,
-                body=body.encode(),
-                headers=headers,
-                timeout=settings.WEBHOOKS_DELIVERY_TIMEOUT_SECONDS,
-            )
+        host_addresses(address, 0)
     except CallbackRefusedError as exc:
-        return HttpOutcome(started, _now(), error=_excerpt(exc.detail), refused=True)
-    except requests.RequestException as exc:
-        return HttpOutcome(started, _now(), error=_excerpt(f"{type(exc).__name__}: {exc}"))
-    finished = _now()
-    error = "redirect not followed" if 300 <= response.status_code < 400 else ""
+        return str(exc.detail)
+    return None
+
+
+def _callback_outcome(answer: WireAnswer | WireFailure) -> HttpOutcome:
+    if isinstance(answer, WireFailure):
+        error = _excerpt(answer.error)
+        refused = answer.refused is not None
+        return HttpOutcome(answer.started_at, answer.finished_at, error=error, refused=refused)
+    status, finished = answer.status, answer.finished_at
     retry_after = None
-    if response.status_code in (429, 503):
-        retry_after = retry_after_parse(response.headers.get("Retry-After"), now=finished)
+    if status in (429, 503):
+        retry_after = retry_after_parse(answer.headers.get("retry-after"), now=finished)
     return HttpOutcome(
-        started,
+        answer.started_at,
         finished,
-        status_code=response.status_code,
-        excerpt=_excerpt(response.text),
-        error=error,
+        status_code=status,
+        excerpt=_excerpt(answer.body.decode("utf-8", "replace")),
+        # A redirect is not followed (it could point inside).
+        error="redirect not followed" if 300 <= status < 400 else "",
         retry_after_seconds=retry_after,
     )

@@ -3,17 +3,15 @@
 The host of a callback URL is turned into addresses once (an IP literal in any spelling the C
 library accepts: ``127.1``, ``2130706433``, ``0x7f000001``, ``017700000001``, ``[::1]``,
 ``[::ffff:127.0.0.1]``; else DNS), every address is checked, and the connection is made to
-the checked address (``pinned``): a DNS answer that changes between the check and the connect
-cannot smuggle an internal address in. TLS and the ``Host`` header still name the host.
+the checked address (``webhooks.transfer``), whose socket is checked again as it opens: a DNS
+answer that changes between the check and the connect cannot smuggle an internal address in.
+TLS and the ``Host`` header still name the host.
 ``WEBHOOKS_ALLOW_PRIVATE_CALLBACKS`` (development and tests) lets every address through.
 See docs/decisions/0043-webhooks-ssrf-guard.md.
 """
 
 import ipaddress
 import socket
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import lru_cache
 from urllib.parse import urlsplit
 
@@ -125,26 +123,3 @@ def callback_check(url: str) -> str:
     """Check a callback URL now; returns the one address a connection should use."""
     host, port = url_host_port(url)
     return str(host_addresses(host, port)[0])
-
-
-# Addresses checked by the caller for (host, port), used by the connections of this thread.
-_pins = threading.local()
-
-
-@contextmanager
-def pinned(host: str, port: int, address: str) -> Iterator[None]:
-    previous = getattr(_pins, "map", None)
-    _pins.map = {**(previous or {}), (host.lower(), port): address}
-    try:
-        yield
-    finally:
-        _pins.map = previous
-
-
-def connect_address(host: str, port: int) -> str:
-    """The address a new connection to (host, port) goes to: the pinned one, re-checked, or
-    a fresh resolution checked the same way (a connection nobody pinned)."""
-    address = (getattr(_pins, "map", None) or {}).get((host.lower(), port))
-    if address is None:
-        return str(host_addresses(host, port)[0])
-    return str(host_addresses(address, port)[0])

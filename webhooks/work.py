@@ -3,10 +3,11 @@
 A pass (``work_run_due``) expires requests past their collect deadline, claims due fetches
 (admitted by each provider's circuit breaker) and due deliveries, each claim a short
 transaction (``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE``
-serialises claims) that sets a lease, ``claimed_until``. Each call then runs on a thread pool
-(``WEBHOOKS_CONCURRENCY`` threads, pooled HTTP sessions), outside any transaction and without
-the database. Once the pass's calls have returned, their outcomes are recorded together
-(``webhooks.recording``): the deliveries' in one transaction, then the fetches' in another,
+serialises claims) that sets a lease, ``claimed_until``. The calls are then made together,
+outside any transaction and without the database (``webhooks.http.calls_make``: libcurl, at
+most ``WEBHOOKS_CONCURRENCY`` in flight, connections kept alive). Once they have all returned,
+their outcomes are recorded together (``webhooks.recording``): the deliveries' in one
+transaction, then the fetches' in another,
 each locking their requests in key order, writing the ``Attempt`` rows and moving the work on
 (retry time, fetched data, the delivery once every fetch has ended, the request's status);
 then the providers' breakers learn the outcomes (decision 0044).
@@ -19,7 +20,6 @@ import json
 import time
 import uuid
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -29,7 +29,7 @@ from core.batching import Batcher
 from core.sql import rows_update
 from webhooks import clock
 from webhooks.claims import DeliveryJob, FetchJob, delivery_claim_due, fetch_claim_due
-from webhooks.http import HttpOutcome, callback_post, provider_fetch
+from webhooks.http import CallbackCall, FetchCall, HttpOutcome, calls_make
 from webhooks.models import (
     CollectionRequest,
     CollectionStatus,
@@ -147,31 +147,25 @@ def collection_expire_due(*, now: datetime) -> int:
 
 # --- passes -----------------------------------------------------------------------------------
 
-_pool: ThreadPoolExecutor | None = None
-
-
-def _call(job: "FetchJob | DeliveryJob") -> FetchResult | DeliveryResult:
-    """Make one job's call, outside any transaction and without the database (on a pool
-    thread); the pass records its outcome with the others'."""
-    if isinstance(job, FetchJob):
-        url = settings.WEBHOOKS_PROVIDERS.get(job.provider)
-        if url is None:
-            now = clock.now()
-            return job, HttpOutcome(now, now, status_code=None, error=UNKNOWN_PROVIDER)
-        return job, provider_fetch(url=url)
-    return job, callback_post(url=job.url, webhook_id=job.webhook_id, body=job.body)
-
 
 def _run_all(jobs: list[FetchJob | DeliveryJob]) -> None:
-    """Make every call, at most WEBHOOKS_CONCURRENCY at once, then record the outcomes: the
-    deliveries' together, then the fetches' together."""
-    global _pool
-    if settings.WEBHOOKS_CONCURRENCY <= 1 or len(jobs) <= 1:
-        answers = [_call(job) for job in jobs]
-    else:
-        if _pool is None or _pool._max_workers != settings.WEBHOOKS_CONCURRENCY:
-            _pool = ThreadPoolExecutor(settings.WEBHOOKS_CONCURRENCY, thread_name_prefix="webhooks")
-        answers = [future.result() for future in [_pool.submit(_call, job) for job in jobs]]
+    """Make every call, at most WEBHOOKS_CONCURRENCY in flight at once, then record the
+    outcomes: the deliveries' together, then the fetches' together."""
+    answers: list[tuple[FetchJob | DeliveryJob, HttpOutcome]] = []
+    calls: list[FetchCall | CallbackCall] = []
+    called: list[FetchJob | DeliveryJob] = []
+    for job in jobs:
+        if isinstance(job, DeliveryJob):
+            calls.append(CallbackCall(job.url, job.webhook_id, job.body))
+        elif (url := settings.WEBHOOKS_PROVIDERS.get(job.provider)) is not None:
+            calls.append(FetchCall(url))
+        else:
+            now = clock.now()
+            answers.append((job, HttpOutcome(now, now, status_code=None, error=UNKNOWN_PROVIDER)))
+            continue
+        called.append(job)
+    outcomes = calls_make(calls, concurrency=settings.WEBHOOKS_CONCURRENCY)
+    answers += zip(called, outcomes, strict=True)
     deliveries: list[DeliveryResult] = []
     fetches: list[FetchResult] = []
     for job, http in answers:

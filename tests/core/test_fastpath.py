@@ -28,7 +28,7 @@ from ingestion.api.views import LiveEventView
 from tests.analytics.factories import registered_app
 from tests.wsgi import COLLECT, call
 from webhooks.api import fast as webhooks_fast
-from webhooks.api.views import CollectionCreateView, CompatWebhookView
+from webhooks.api.views import CollectionCreateView, CompatWebhookView, MockProviderView
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -199,6 +199,8 @@ def test_the_routes_are_the_views_they_stand_in_for():
         ("POST", "/liveEvent"): ingestion_fast.live_event,
         ("POST", "/webhook"): webhooks_fast.collection_create_fast,
         ("POST", "/api/webhooks/collections"): webhooks_fast.collection_create_fast,
+        ("GET", "/providers/gas"): webhooks_fast.mock_provider_fast,
+        ("GET", "/providers/internet"): webhooks_fast.mock_provider_fast,
     }
     views = {path: getattr(resolve(path).func, "view_class", None) for _, path in routes}
     assert views == {
@@ -206,6 +208,8 @@ def test_the_routes_are_the_views_they_stand_in_for():
         "/liveEvent": LiveEventView,
         "/webhook": CompatWebhookView,
         "/api/webhooks/collections": CollectionCreateView,
+        "/providers/gas": MockProviderView,
+        "/providers/internet": MockProviderView,
     }
 
 

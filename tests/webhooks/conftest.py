@@ -1,15 +1,20 @@
 """Fixtures of the webhooks tests: the outside world (DNS, providers' and callbacks' HTTP, the
-clock) replaced; everything else, the database included, real."""
+clock) replaced; everything else, the database included, real.
+
+The HTTP of the outside world is ``FakeWeb``, put in place of ``webhooks.transfer.transfer``
+where the calls leave the process: everything above it (the wires built, the callbacks'
+guard, the answers read) is the production code. tests/webhooks/test_http.py and test_ssrf.py
+make real calls to local servers."""
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pytest
-import responses
 
-from webhooks import clock, netguard, providers, recording, work
+from webhooks import clock, http, netguard, providers, recording, work
+from webhooks.transfer import Wire, WireAnswer, WireFailure
 
 CALLBACK_URL = "https://callback.example/hook"
 PUBLIC_ADDRESS = "93.184.216.34"
@@ -94,11 +99,65 @@ class Receiver:
         return [json.loads(call.body) for call in self.calls]
 
 
+@dataclass(frozen=True)
+class Sent:
+    """A call as the outside world received it."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: bytes
+
+
+Route = Callable[[Sent], tuple]  # -> (status, headers, body)
+
+
+class FakeWeb:
+    """The outside world's HTTP: (method, URL) -> a route answering ``(status, headers,
+    body)``; a call to any other URL fails to connect, as an unknown host would."""
+
+    def __init__(self) -> None:
+        self.routes: dict[tuple[str, str], Route] = {}
+
+    def add_callback(self, method: str, url: str, *, callback: Route) -> None:
+        self.routes[(method, url)] = callback
+
+    def replace(self, method: str, url: str, *, status: int, body: bytes = b"") -> None:
+        self.routes[(method, url)] = lambda _sent: (status, {}, body)
+
+    def transfer(
+        self, wires: Sequence[Wire], *, concurrency: int
+    ) -> list[WireAnswer | WireFailure]:
+        return [self._answer(wire) for wire in wires]
+
+    def _answer(self, wire: Wire) -> WireAnswer | WireFailure:
+        started = datetime.now(UTC)
+        route = self.routes.get((wire.method, wire.url))
+        if route is None:
+            error = f"ConnectionError: Could not resolve host for {wire.url}"
+            return WireFailure(error, started, datetime.now(UTC))
+        status, headers, body = route(
+            Sent(wire.method, wire.url, dict(wire.headers), wire.body or b"")
+        )
+        body = body.encode() if isinstance(body, str) else body
+        if wire.keep_bytes is not None:
+            body = body[: wire.keep_bytes]
+        lowered = {name.lower(): str(value) for name, value in headers.items()}
+        return WireAnswer(status, lowered, body, started, datetime.now(UTC))
+
+
+@pytest.fixture
+def fake_web(monkeypatch) -> FakeWeb:
+    web = FakeWeb()
+    monkeypatch.setattr(http, "transfer", web.transfer)
+    return web
+
+
 @dataclass
 class Outside:
     receiver: Receiver
     provider_calls: dict[str, int]
-    mock: responses.RequestsMock
+    mock: FakeWeb
 
 
 def _provider_callback(name: str, counts: dict[str, int]) -> Callable:
@@ -112,12 +171,11 @@ def _provider_callback(name: str, counts: dict[str, int]) -> Callable:
 
 
 @pytest.fixture
-def outside(webhooks_settings):
+def outside(webhooks_settings, fake_web):
     """Providers served by the mock providers' own code; the callback by a Receiver."""
     receiver = Receiver()
     counts: dict[str, int] = {}
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        for name, url in webhooks_settings.WEBHOOKS_PROVIDERS.items():
-            mock.add_callback("GET", url, callback=_provider_callback(name, counts))
-        mock.add_callback("POST", CALLBACK_URL, callback=receiver)
-        yield Outside(receiver, counts, mock)
+    for name, url in webhooks_settings.WEBHOOKS_PROVIDERS.items():
+        fake_web.add_callback("GET", url, callback=_provider_callback(name, counts))
+    fake_web.add_callback("POST", CALLBACK_URL, callback=receiver)
+    return Outside(receiver, counts, fake_web)

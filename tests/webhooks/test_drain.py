@@ -1,6 +1,6 @@
-"""The drain with its calls on a pool of threads (as in production; the other tests make them
-one at a time): every request delivered once, complete, and every call recorded exactly once
-by its pass."""
+"""The drain as in production, several calls of a pass in flight together (the other tests
+make them one at a time) and many passes: every request delivered once, complete, and every
+call recorded exactly once by its pass."""
 
 import json
 import random
@@ -8,7 +8,6 @@ import threading
 from collections import Counter
 
 import pytest
-import responses
 
 from tests.webhooks.factories import CALLBACK_URL, collection_make
 from webhooks import work
@@ -19,8 +18,8 @@ pytestmark = pytest.mark.django_db
 
 
 class Flaky:
-    """Providers failing half their calls (seeded; no database: the calls run on pool
-    threads) and a callback receiver that records every call."""
+    """Providers failing half their calls (seeded) and a callback receiver that records every
+    call."""
 
     def __init__(self) -> None:
         self.rng = random.Random(7)
@@ -46,13 +45,12 @@ class Flaky:
 
 
 @pytest.fixture
-def flaky(webhooks_settings):
+def flaky(webhooks_settings, fake_web):
     outside = Flaky()
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        for name, url in webhooks_settings.WEBHOOKS_PROVIDERS.items():
-            mock.add_callback("GET", url, callback=outside.provider(name))
-        mock.add_callback("POST", CALLBACK_URL, callback=outside.callback)
-        yield outside
+    for name, url in webhooks_settings.WEBHOOKS_PROVIDERS.items():
+        fake_web.add_callback("GET", url, callback=outside.provider(name))
+    fake_web.add_callback("POST", CALLBACK_URL, callback=outside.callback)
+    return outside
 
 
 def test_a_drain_with_calls_on_a_pool_delivers_every_request_once(flaky, settings):

@@ -3,11 +3,12 @@ connection reused, a provider's redirect followed, a callback's not, no cookie k
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from webhooks.http import USER_AGENT, callback_post, provider_fetch
+from webhooks.http import USER_AGENT, FetchCall, callback_post, calls_make, provider_fetch
 from webhooks.models import EXCERPT_MAX_CHARS
 
 pytestmark = pytest.mark.django_db
@@ -17,6 +18,8 @@ class _Server(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keeps connections alive, as a production server does
     seen: list = []
     peers: set = set()
+    lock = threading.Lock()
+    in_flight = most_in_flight = 0
 
     def _answer(self, status: int, body: bytes, headers: dict[str, str]) -> None:
         self.send_response(status)
@@ -28,7 +31,9 @@ class _Server(BaseHTTPRequestHandler):
     def do_GET(self):
         type(self).seen.append(("GET", self.path, dict(self.headers), b""))
         type(self).peers.add(self.client_address)
-        if self.path == "/moved":
+        if self.path.startswith("/slow/"):
+            self._slow()
+        elif self.path == "/moved":
             self._answer(301, b"", {"Location": "/data"})
         elif self.path == "/big":
             self._answer(500, b"x" * (EXCERPT_MAX_CHARS + 100), {})
@@ -47,6 +52,22 @@ class _Server(BaseHTTPRequestHandler):
         else:
             self._answer(200, b"ok", {})
 
+    def _slow(self) -> None:
+        """Answers its number after a while, counting the calls in flight at once."""
+        cls = type(self)
+        with cls.lock:
+            cls.in_flight += 1
+            cls.most_in_flight = max(cls.most_in_flight, cls.in_flight)
+        time.sleep(0.6 if self.path.endswith("/sleepy") else 0.1)
+        with cls.lock:
+            cls.in_flight -= 1
+        try:
+            self._answer(
+                200, self.path.split("/")[2].encode(), {"Content-Type": "application/json"}
+            )
+        except (BrokenPipeError, ConnectionResetError):  # the caller gave up (its timeout)
+            self.close_connection = True
+
     def log_message(self, *args):
         pass
 
@@ -56,6 +77,7 @@ def server(settings, dns):
     settings.WEBHOOKS_ALLOW_PRIVATE_CALLBACKS = True  # the loopback server stands in
     dns["receiver.example"] = ["127.0.0.1"]
     _Server.seen, _Server.peers = [], set()
+    _Server.in_flight = _Server.most_in_flight = 0
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Server)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     yield f"127.0.0.1:{httpd.server_address[1]}"
@@ -79,7 +101,7 @@ def test_a_fetch_reads_the_json_and_sends_our_headers_only(server):
 def test_a_provider_redirect_is_followed(server):
     outcome = provider_fetch(url=f"http://{server}/moved")
     assert (outcome.status_code, outcome.data) == (200, {"usage": 12})
-    assert [path for _, path, _, _ in _Server.seen] == ["/moved", "/moved", "/data"]
+    assert [path for _, path, _, _ in _Server.seen] == ["/moved", "/data"]
 
 
 def test_a_failed_fetch_keeps_a_bounded_excerpt(server):
@@ -115,3 +137,22 @@ def test_a_refused_connection_is_an_error_not_an_exception(settings):
     outcome = provider_fetch(url="http://127.0.0.1:9/data")  # the discard port: nothing listens
     assert outcome.status_code is None
     assert outcome.error.startswith("ConnectionError")
+
+
+def test_calls_are_made_together_up_to_the_concurrency_and_answered_in_order(server):
+    calls = [FetchCall(f"http://{server}/slow/{n}") for n in range(12)]
+    outcomes = calls_make(calls, concurrency=4)
+    assert [outcome.data for outcome in outcomes] == list(range(12))
+    assert _Server.most_in_flight == 4
+    assert len(_Server.peers) == 4  # one kept-alive connection per call in flight
+
+
+def test_a_call_over_its_timeout_is_an_error(server, settings):
+    settings.WEBHOOKS_FETCH_TIMEOUT_SECONDS = 0.2
+    [late, quick] = calls_make(
+        [FetchCall(f"http://{server}/slow/1/sleepy"), FetchCall(f"http://{server}/data")],
+        concurrency=2,
+    )
+    assert (late.status_code, late.ok) == (None, False)
+    assert late.error.startswith("Timeout: ")
+    assert (quick.status_code, quick.data) == (200, {"usage": 12})

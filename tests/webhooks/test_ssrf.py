@@ -10,6 +10,7 @@ from tests.webhooks.factories import collection_make
 from webhooks.http import callback_post
 from webhooks.models import CollectionRequest, Delivery, MockProvider
 from webhooks.netguard import CallbackRefusedError, host_addresses
+from webhooks.transfer import Wire, WireFailure, transfer
 from webhooks.work import work_settle
 
 pytestmark = pytest.mark.django_db
@@ -166,14 +167,42 @@ def test_the_connect_time_check_refuses_an_internal_address(local_server, dns, g
     assert _Recorder.seen == []
 
 
-def test_a_connection_nobody_pinned_is_checked_when_it_opens(local_server, dns, guarded):
-    # Below the delivery code: the session's own connections refuse internal addresses.
-    from webhooks.http import session_get
-
+def test_every_socket_is_checked_on_the_address_it_connects_to(local_server, guarded):
+    # Below the callback code: a wire whose socket address the check refuses gets no
+    # connection; the check is given the address libcurl is about to connect to.
     port = local_server.server_address[1]
-    dns["receiver.example"] = ["127.0.0.1"]
-    with pytest.raises(CallbackRefusedError):
-        session_get("delivery").post(f"http://receiver.example:{port}/in", timeout=2)
+    checked: list[str] = []
+
+    def check(address: str) -> str:
+        checked.append(address)
+        return f"refused {address}"
+
+    wire = Wire(
+        "POST",
+        f"http://receiver.example:{port}/in",
+        {},
+        timeout=2,
+        body=b"{}",
+        connect_to="127.0.0.1",
+        address_check=check,
+    )
+    [failure] = transfer([wire], concurrency=1)
+    assert isinstance(failure, WireFailure)
+    assert (failure.refused, failure.error) == ("refused 127.0.0.1", "refused 127.0.0.1")
+    assert checked == ["127.0.0.1"]
+    assert _Recorder.seen == []
+
+
+def test_the_socket_check_applies_the_guard_when_the_first_check_was_passed(
+    local_server, guarded, monkeypatch
+):
+    # Were the check before the call ever to let an internal address through, the socket's
+    # own check, with the guard's rules, would still refuse it.
+    port = local_server.server_address[1]
+    monkeypatch.setattr("webhooks.http.callback_check", lambda url: "127.0.0.1")
+    outcome = callback_post(url=f"http://receiver.example:{port}/in", webhook_id="msg_1", body="{}")
+    assert (outcome.refused, outcome.status_code, outcome.ok) == (True, None, False)
+    assert "internal address (127.0.0.1)" in outcome.error
     assert _Recorder.seen == []
 
 

@@ -1,5 +1,5 @@
-"""``POST /webhook`` and ``POST /api/webhooks/collections`` on the WSGI fast path
-(``core.fastpath``, decision 0073).
+"""``POST /webhook``, ``POST /api/webhooks/collections`` and the known mock providers'
+``GET /providers/{name}`` on the WSGI fast path (``core.fastpath``, decision 0073).
 
 A valid request within the client's submit limit is stored here and its 202 answered with the
 bytes the view would have sent. An invalid one goes to the view untouched (which counts it
@@ -25,6 +25,7 @@ from webhooks.api.serializers import (
 )
 from webhooks.api.throttling import SubmitThrottle
 from webhooks.netguard import CallbackRefusedError
+from webhooks.providers import mock_provider_answer
 from webhooks.services import collection_create
 
 
@@ -87,3 +88,17 @@ def collection_create_fast(request: FastRequest) -> FastAnswer | Handover | None
     }
     output = output_data(CollectionAcceptedOutputSerializer, body)
     return FastAnswer(202, json_dumps(output), POST_VIEW_HEADERS)
+
+
+# What MockProviderView's answers carry besides the middleware's headers (DRF's).
+MOCK_PROVIDER_VIEW_HEADERS = (("Vary", "Accept"), ("Allow", "GET, HEAD, OPTIONS"))
+
+
+def mock_provider_fast(request: FastRequest) -> FastAnswer | None:
+    """A known mock provider's answer (its payload or an injected failure), as the view gives
+    it. A 404 (the mock providers switched off) goes to the view, which logs it."""
+    name = request.environ["PATH_INFO"].rsplit("/", 1)[1]
+    answer = mock_provider_answer(name=name)
+    if answer.status == 404:
+        return None
+    return FastAnswer(answer.status, answer.body, MOCK_PROVIDER_VIEW_HEADERS, answer.content_type)
