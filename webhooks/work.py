@@ -20,6 +20,8 @@ import json
 import time
 import uuid
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -148,10 +150,28 @@ def collection_expire_due(*, now: datetime) -> int:
 # --- passes -----------------------------------------------------------------------------------
 
 
-def _run_all(jobs: list[FetchJob | DeliveryJob]) -> None:
-    """Make every call, at most WEBHOOKS_CONCURRENCY in flight at once, then record the
-    outcomes: the deliveries' together, then the fetches' together."""
-    answers: list[tuple[FetchJob | DeliveryJob, HttpOutcome]] = []
+Answered = tuple[FetchJob | DeliveryJob, HttpOutcome]
+
+
+@dataclass
+class _Pass:
+    """A pass's claimed jobs, their calls in flight on the calls thread (or already made)."""
+
+    jobs: list[FetchJob | DeliveryJob]
+    answered: list[Answered]  # without a call (an unknown provider)
+    called: list[FetchJob | DeliveryJob]
+    outcomes: "Future[list[HttpOutcome]] | list[HttpOutcome]"
+
+    def record(self) -> int:
+        """Wait for the calls, then record every outcome. Returns the jobs handled."""
+        outcomes = self.outcomes if isinstance(self.outcomes, list) else self.outcomes.result()
+        _record([*self.answered, *zip(self.called, outcomes, strict=True)])
+        return len(self.jobs)
+
+
+def _pass_start(jobs: list[FetchJob | DeliveryJob], *, in_background: bool) -> _Pass:
+    """Start the jobs' calls: here (waiting for them), or on the calls thread."""
+    answered: list[Answered] = []
     calls: list[FetchCall | CallbackCall] = []
     called: list[FetchJob | DeliveryJob] = []
     for job in jobs:
@@ -161,11 +181,32 @@ def _run_all(jobs: list[FetchJob | DeliveryJob]) -> None:
             calls.append(FetchCall(url))
         else:
             now = clock.now()
-            answers.append((job, HttpOutcome(now, now, status_code=None, error=UNKNOWN_PROVIDER)))
+            answered.append((job, HttpOutcome(now, now, status_code=None, error=UNKNOWN_PROVIDER)))
             continue
         called.append(job)
-    outcomes = calls_make(calls, concurrency=settings.WEBHOOKS_CONCURRENCY)
-    answers += zip(called, outcomes, strict=True)
+    concurrency = settings.WEBHOOKS_CONCURRENCY
+    if in_background and calls:
+        outcomes: Future[list[HttpOutcome]] | list[HttpOutcome] = _calls_thread().submit(
+            calls_make, calls, concurrency=concurrency
+        )
+    else:
+        outcomes = calls_make(calls, concurrency=concurrency)
+    return _Pass(jobs, answered, called, outcomes)
+
+
+_calls: ThreadPoolExecutor | None = None
+
+
+def _calls_thread() -> ThreadPoolExecutor:
+    """The one thread a drain's calls are made on (libcurl's handles stay with it)."""
+    global _calls
+    if _calls is None:
+        _calls = ThreadPoolExecutor(1, thread_name_prefix="webhooks-calls")
+    return _calls
+
+
+def _record(answers: list[Answered]) -> None:
+    """Record a pass's outcomes: the deliveries' together, then the fetches' together."""
     deliveries: list[DeliveryResult] = []
     fetches: list[FetchResult] = []
     for job, http in answers:
@@ -177,16 +218,21 @@ def _run_all(jobs: list[FetchJob | DeliveryJob]) -> None:
     fetches_record(results=fetches)
 
 
-def work_run_due() -> int:
-    """One pass: expire, claim, call, record. Returns the work items handled."""
+def _claim_due() -> tuple[int, list[FetchJob | DeliveryJob]]:
+    """Expire what is past its deadline, then claim due fetches and deliveries."""
     now = clock.now()
     limit = settings.WEBHOOKS_CLAIM_BATCH
     expired = collection_expire_due(now=now)
     jobs: list[FetchJob | DeliveryJob] = []
     jobs += fetch_claim_due(now=now, limit=limit)
     jobs += delivery_claim_due(now=now, limit=limit)
-    _run_all(jobs)
-    return expired + len(jobs)
+    return expired, jobs
+
+
+def work_run_due() -> int:
+    """One pass: expire, claim, call, record. Returns the work items handled."""
+    expired, jobs = _claim_due()
+    return expired + _pass_start(jobs, in_background=False).record()
 
 
 def work_next_due_in() -> float | None:
@@ -199,23 +245,35 @@ def work_next_due_in() -> float | None:
 
 def work_drain() -> int:
     """Run passes while work falls due within the horizon, for at most WEBHOOKS_SWEEP_SECONDS,
-    keeping the batcher's in-flight lock alive a pass at a time."""
+    keeping the batcher's in-flight lock alive a pass at a time.
+
+    Passes overlap: while a pass's calls are in flight (on the calls thread), the previous
+    pass's outcomes are recorded and the next pass is claimed, so the calls wait for the
+    database's work only when there is nothing else to do."""
     ends = time.monotonic() + settings.WEBHOOKS_SWEEP_SECONDS
     poll = float(settings.WEBHOOKS_SWEEP_POLL_SECONDS)
     total = 0
     refreshed = float("-inf")
-    while time.monotonic() < ends:
-        if time.monotonic() - refreshed >= WORK_BATCHER.lock_seconds / 3:
-            WORK_BATCHER.lock_refresh()  # a cache write every third of a lease, not every poll
-            refreshed = time.monotonic()
-        handled = work_run_due()
-        total += handled
-        if handled:
-            continue
-        wait = work_next_due_in()
-        if wait is None or wait > settings.WEBHOOKS_SWEEP_HORIZON_SECONDS:
-            break
-        time.sleep(min(poll, wait) if wait > 0 else poll)
+    flying: _Pass | None = None
+    try:
+        while time.monotonic() < ends:
+            if time.monotonic() - refreshed >= WORK_BATCHER.lock_seconds / 3:
+                WORK_BATCHER.lock_refresh()  # a cache write every third of a lease
+                refreshed = time.monotonic()
+            handled, jobs = _claim_due()  # the expired, then the jobs claimed
+            started = _pass_start(jobs, in_background=True) if jobs else None
+            if flying is not None:
+                handled += flying.record()
+            flying, total = started, total + handled
+            if flying is not None or handled:
+                continue
+            wait = work_next_due_in()
+            if wait is None or wait > settings.WEBHOOKS_SWEEP_HORIZON_SECONDS:
+                break
+            time.sleep(min(poll, wait) if wait > 0 else poll)
+    finally:
+        if flying is not None:  # calls made are recorded, whatever stopped the drain
+            total += flying.record()
     return total
 
 

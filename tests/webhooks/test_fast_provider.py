@@ -10,6 +10,7 @@ from config.wsgi import application, django_application
 from tests.webhooks.factories import MockProviderFactory
 from tests.wsgi import get
 from webhooks import clock, providers
+from webhooks.models import MockProvider
 from webhooks.providers import payload
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -55,7 +56,8 @@ def test_an_injected_failure_is_answered_exactly_as_by_the_full_stack(taken, cap
 
 
 def test_the_outage_window_and_the_failure_rate_are_read_on_every_request(taken):
-    provider = MockProviderFactory(failure_rate=0)
+    MockProviderFactory(failure_rate=0)
+    provider = MockProvider.objects.get(name="gas")
     assert get(application, "/providers/gas").status == "200 OK"
     provider.outage_until = clock.now() + timedelta(minutes=5)
     provider.save()
