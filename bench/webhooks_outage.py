@@ -2,14 +2,16 @@
 
 Run by the ``webhooks`` scenario as ``python -m bench.webhooks_outage`` (Django set up from the
 environment). The engine runs for real (claims, breaker, attempts in PostgreSQL); the providers
-are the mock providers' own code and the callback a stub answering 200, reached through
-``responses`` instead of sockets; the clock moves one second per pass, so ten minutes take
-seconds. Prints one JSON line: provider calls made during the outage and after it.
+are the mock providers' own code and the callback a stub answering 200, put in place of
+``webhooks.http.transfer`` (where the calls would leave the process) instead of sockets; the
+clock moves one second per pass, so ten minutes take seconds. Prints one JSON line: provider
+calls made during the outage and after it.
 """
 
 import json
 import os
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from unittest import mock
 
 import django
 
@@ -17,29 +19,33 @@ import django
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     django.setup()
-    import responses
     from django.conf import settings
 
-    from webhooks import clock, providers, recording, work
+    from webhooks import clock, http, providers, recording, work
     from webhooks.models import CollectionRequest, MockProvider
     from webhooks.services import collection_create
+    from webhooks.transfer import WireAnswer, WireFailure
 
     outage_s, arrivals_every_s, callback = 600, 15, "https://127.0.0.1/bench-outage"
     calls = {"gas": 0}
     providers.rng.seed(1)
     recording.rng.seed(1)
 
-    def provider(request):
-        calls["gas"] += 1
-        got = providers.mock_provider_answer(name="gas")
-        return (got.status, {"Content-Type": got.content_type or "text/plain"}, got.body)
+    def transfer(wires, *, concurrency):
+        answers: list[WireAnswer | WireFailure] = []
+        for wire in wires:
+            at = datetime.now(UTC)
+            if wire.method == "GET" and wire.url == settings.WEBHOOKS_PROVIDERS["gas"]:
+                calls["gas"] += 1
+                got = providers.mock_provider_answer(name="gas")
+                answers.append(WireAnswer(got.status, {}, got.body, at, at))
+            elif wire.method == "POST" and wire.url == callback:
+                answers.append(WireAnswer(200, {}, b"", at, at))
+            else:
+                answers.append(WireFailure(f"ConnectionError: no such host: {wire.url}", at, at))
+        return answers
 
-    with (
-        responses.RequestsMock(assert_all_requests_are_fired=False) as mock,
-        clock.clock_drive() as now,
-    ):
-        mock.add_callback("GET", settings.WEBHOOKS_PROVIDERS["gas"], callback=provider)
-        mock.add("POST", callback, status=200)
+    with mock.patch.object(http, "transfer", transfer), clock.clock_drive() as now:
         ends = now() + timedelta(seconds=outage_s)
         MockProvider.objects.update_or_create(
             name="gas", defaults={"failure_rate": 0, "latency_ms": 0, "outage_until": ends}
