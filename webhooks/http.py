@@ -63,7 +63,20 @@ def _now() -> datetime:
 
 
 def _excerpt(text: str) -> str:
-    return text[:EXCERPT_MAX_CHARS]
+    """The start of ``text`` as a text column keeps it: PostgreSQL's cannot hold NUL, which
+    becomes U+FFFD (an answer carrying one must not fail its pass's recording)."""
+    return text[:EXCERPT_MAX_CHARS].replace("\x00", "\ufffd")
+
+
+def _holds_nul(data: Any) -> bool:
+    """Whether parsed JSON holds a NUL in a string or a key (PostgreSQL's jsonb refuses it)."""
+    if isinstance(data, str):
+        return "\x00" in data
+    if isinstance(data, list):
+        return any(_holds_nul(item) for item in data)
+    if isinstance(data, dict):
+        return any("\x00" in key or _holds_nul(value) for key, value in data.items())
+    return False
 
 
 def retry_after_parse(value: str | None, *, now: datetime) -> float | None:
@@ -136,6 +149,8 @@ def _fetch_outcome(answer: WireAnswer | WireFailure) -> HttpOutcome:
         data = json.loads(answer.body)
     except ValueError:
         return HttpOutcome(started, finished, status, excerpt, "not JSON")
+    if b"\\u0000" in answer.body and _holds_nul(data):
+        return HttpOutcome(started, finished, status, excerpt, "JSON with a NUL character")
     return HttpOutcome(started, finished, status, excerpt, data=data)
 
 

@@ -219,3 +219,36 @@ def test_a_provider_removed_from_the_settings_fails_its_fetch_at_once(outside, d
     assert (fetch.state, fetch.attempts) == ("failed", 1)
     assert outside.provider_calls == {}
     assert outside.receiver.bodies() == [{"id": str(request.pk), "status": "failed", "data": {}}]
+
+
+def test_a_nul_in_an_answer_is_recorded_as_a_replacement_character(outside, driven):
+    # PostgreSQL's text columns cannot hold NUL: an answer carrying one must not make its
+    # pass's recording fail (every outcome of that pass would be lost and the calls made again).
+    outside.receiver.script = [(500, {}, "bad\x00answer")]
+    MockProviderFactory()
+    request = collection_make(providers=("gas",))
+    work_settle()
+    delivery = Attempt.objects.get(request=request, kind="delivery", number=1)
+    assert (delivery.status_code, delivery.response_excerpt) == (500, "bad\ufffdanswer")
+    request.refresh_from_db()
+    assert request.status == "delivered"
+
+
+def test_a_provider_json_holding_a_nul_fails_that_fetch_alone(outside, driven):
+    # PostgreSQL's jsonb refuses NUL: such data is refused as the fetch's outcome, not stored.
+    outside.mock.replace(
+        "GET", "http://providers.test/providers/gas", status=200, body=b'{"a": ["x\\u0000"]}'
+    )
+    MockProviderFactory(name="internet")
+    request = collection_make()
+    work_settle()
+    fetch = request.fetches.get(provider="gas")
+    assert (fetch.state, fetch.data, fetch.last_error) == (
+        FetchState.FAILED,
+        None,
+        "JSON with a NUL character",
+    )
+    request.refresh_from_db()
+    assert request.status == "failed"
+    [body] = outside.receiver.bodies()
+    assert (body["status"], body["data"]) == ("failed", {"internet": INTERNET})
