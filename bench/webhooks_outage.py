@@ -38,9 +38,9 @@ def main() -> None:
             if wire.method == "GET" and wire.url == settings.WEBHOOKS_PROVIDERS["gas"]:
                 calls["gas"] += 1
                 got = providers.mock_provider_answer(name="gas")
-                answers.append(WireAnswer(got.status, {}, got.body, at, at))
+                answers.append(WireAnswer(got.status, b"", got.body, at, at))
             elif wire.method == "POST" and wire.url == callback:
-                answers.append(WireAnswer(200, {}, b"", at, at))
+                answers.append(WireAnswer(200, b"", b"", at, at))
             else:
                 answers.append(WireFailure(f"ConnectionError: no such host: {wire.url}", at, at))
         return answers

@@ -211,7 +211,7 @@ def _callback_outcome(answer: WireAnswer | WireFailure) -> HttpOutcome:
     status, finished = answer.status, answer.finished_at
     retry_after = None
     if status in (429, 503):
-        retry_after = retry_after_parse(answer.headers.get("retry-after"), now=finished)
+        retry_after = retry_after_parse(answer.header("Retry-After"), now=finished)
     return HttpOutcome(
         answer.started_at,
         finished,

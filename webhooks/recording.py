@@ -33,6 +33,7 @@ from webhooks.models import (
     FetchState,
     ProviderFetch,
 )
+from webhooks.sql import attempts_insert
 
 # A request's provider no longer in WEBHOOKS_PROVIDERS (settings changed): that fetch fails.
 UNKNOWN_PROVIDER = "unknown provider (not in WEBHOOKS_PROVIDERS)"
@@ -151,7 +152,7 @@ def fetch_outcomes_store(
             ended[request.pk] = request
     changed = [fetches[job.fetch_id] for job, _ in recorded]
     rows_update(changed, FETCH_RECORDED_FIELDS)
-    Attempt.objects.bulk_create(attempts)
+    attempts_insert(attempts)
     return recorded, list(ended.values())
 
 
@@ -257,4 +258,4 @@ def deliveries_record(*, results: Sequence[DeliveryResult], now: datetime) -> No
                 ended[request.pk] = request
         rows_update(changed, DELIVERY_RECORDED_FIELDS)
         rows_update(list(ended.values()), ["status", "finished_at"])
-        Attempt.objects.bulk_create(attempts)
+        attempts_insert(attempts)

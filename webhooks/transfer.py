@@ -59,10 +59,23 @@ class Wire:
 @dataclass(frozen=True, slots=True)
 class WireAnswer:
     status: int
-    headers: dict[str, str]  # lower-case names; the last answer's, after redirects
+    raw_headers: bytes  # the header lines as received (each answer's, redirects followed)
     body: bytes
     started_at: datetime
     finished_at: datetime
+
+    def header(self, name: str) -> str | None:
+        """The last answer's header ``name`` (any case), if it has one. Read only when asked:
+        most answers' headers are never looked at."""
+        wanted, value = name.lower().encode(), None
+        for line in self.raw_headers.split(b"\n"):
+            if line.startswith(b"HTTP/"):
+                value = None  # a new answer (a redirect followed, or 100 Continue)
+            else:
+                key, colon, rest = line.partition(b":")
+                if colon and key.strip().lower() == wanted:
+                    value = rest.strip().decode("latin-1")
+        return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,20 +94,14 @@ class _Call:
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     body: io.BytesIO = field(default_factory=io.BytesIO)
     keep: int | None = None
-    headers: dict[str, str] = field(default_factory=dict)
+    head: io.BytesIO = field(default_factory=io.BytesIO)
     refused: str | None = None
 
-    def write(self, data: bytes) -> None:
-        if self.keep is None or self.body.tell() < self.keep:
-            self.body.write(data if self.keep is None else data[: self.keep - self.body.tell()])
-
-    def header(self, line: bytes) -> None:
-        text = line.decode("latin-1")
-        if text.startswith("HTTP/"):
-            self.headers = {}  # a new answer (a redirect followed, or 100 Continue)
-        elif ":" in text:
-            name, value = text.split(":", 1)
-            self.headers[name.strip().lower()] = value.strip()
+    def write_kept(self, data: bytes) -> None:
+        """Keep at most ``keep`` bytes of the body (the rest is read and dropped)."""
+        room = (self.keep or 0) - self.body.tell()
+        if room > 0:
+            self.body.write(data[:room])
 
 
 class _Handles(threading.local):
@@ -160,8 +167,9 @@ def _prepare(handle: pycurl.Curl, wire: Wire, index: int) -> _Call:
     handle.setopt(pycurl.CAINFO, certifi.where())
     handle.setopt(pycurl.TIMEOUT_MS, max(1, int(wire.timeout * 1000)))
     handle.setopt(pycurl.HTTPHEADER, [f"{k}: {v}" for k, v in wire.headers.items()] + ["Expect:"])
-    handle.setopt(pycurl.WRITEFUNCTION, call.write)
-    handle.setopt(pycurl.HEADERFUNCTION, call.header)
+    # The buffers' own write methods where nothing is dropped: no Python frame per chunk.
+    handle.setopt(pycurl.WRITEFUNCTION, call.body.write if call.keep is None else call.write_kept)
+    handle.setopt(pycurl.HEADERFUNCTION, call.head.write)
     if wire.follow_redirects:
         handle.setopt(pycurl.FOLLOWLOCATION, 1)
         handle.setopt(pycurl.MAXREDIRS, 10)
@@ -205,4 +213,5 @@ def _result(handle: pycurl.Curl, call: _Call, errno: int, message: str) -> WireA
         kind = _ERROR_KINDS.get(errno, "ConnectionError")
         return WireFailure(f"{kind}: {message}", call.started_at, finished)
     status = int(handle.getinfo(pycurl.RESPONSE_CODE))
-    return WireAnswer(status, call.headers, call.body.getvalue(), call.started_at, finished)
+    head, body = call.head.getvalue(), call.body.getvalue()
+    return WireAnswer(status, head, body, call.started_at, finished)

@@ -149,8 +149,10 @@ class FakeWeb:
         body = body.encode() if isinstance(body, str) else body
         if wire.keep_bytes is not None:
             body = body[: wire.keep_bytes]
-        lowered = {name.lower(): str(value) for name, value in headers.items()}
-        return WireAnswer(status, lowered, body, started, datetime.now(UTC))
+        head = "".join(f"{name}: {value}\r\n" for name, value in headers.items()).encode()
+        return WireAnswer(
+            status, b"HTTP/1.1 %d\r\n" % status + head, body, started, datetime.now(UTC)
+        )
 
 
 @pytest.fixture

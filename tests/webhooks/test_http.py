@@ -4,12 +4,14 @@ connection reused, a provider's redirect followed, a callback's not, no cookie k
 import json
 import threading
 import time
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from webhooks.http import USER_AGENT, FetchCall, callback_post, calls_make, provider_fetch
 from webhooks.models import EXCERPT_MAX_CHARS
+from webhooks.transfer import WireAnswer
 
 pytestmark = pytest.mark.django_db
 
@@ -156,3 +158,15 @@ def test_a_call_over_its_timeout_is_an_error(server, settings):
     assert (late.status_code, late.ok) == (None, False)
     assert late.error.startswith("Timeout: ")
     assert (quick.status_code, quick.data) == (200, {"usage": 12})
+
+
+def test_a_header_is_read_from_the_last_answer_in_any_case():
+    now = datetime.now(UTC)
+    raw = (
+        b"HTTP/1.1 301 Moved Permanently\r\nRetry-After: 1\r\nLocation: /x\r\n\r\n"
+        b"HTTP/1.1 503 Service Unavailable\r\nretry-after:  7 \r\nContent-Length: 0\r\n\r\n"
+    )
+    answer = WireAnswer(503, raw, b"", now, now)
+    assert answer.header("Retry-After") == "7"
+    assert answer.header("location") is None  # the redirect's, not the last answer's
+    assert answer.header("Content-length") == "0"

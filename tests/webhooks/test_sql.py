@@ -10,7 +10,7 @@ from django.forms.models import model_to_dict
 from core.groupcommit import GroupCommit
 from tests.concurrency import run_in_threads
 from webhooks import services, sql
-from webhooks.models import CollectionRequest, MockProvider, ProviderFetch
+from webhooks.models import Attempt, CollectionRequest, MockProvider, ProviderFetch
 from webhooks.sql import mock_provider_row
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -119,3 +119,53 @@ def test_concurrent_submits_of_a_process_share_statements_and_keep_their_fetches
         fetches = ProviderFetch.objects.filter(request_id=request_id).order_by("id")
         assert [(f.provider, f.state) for f in fetches] == [(p, "pending") for p in providers]
     assert sum(sizes) == 60
+
+
+def _attempts(request: CollectionRequest) -> list[Attempt]:
+    common = {
+        "request": request,
+        "started_at": NOW,
+        "finished_at": NOW + timedelta(microseconds=1234),
+    }
+    return [
+        Attempt(kind="fetch", provider="gas", number=1, outcome="retry", status_code=503,
+                response_excerpt="busy «ü» 😀", error="HTTP 503",
+                next_attempt_at=NOW + timedelta(seconds=1.5), **common),
+        Attempt(kind="fetch", provider="internet", number=2, outcome="failed", status_code=None,
+                response_excerpt="", error="ConnectionError: refused", next_attempt_at=None,
+                **common),
+        Attempt(kind="delivery", provider="", number=1, outcome="succeeded", status_code=200,
+                response_excerpt='{"ok": true}\n', error="", next_attempt_at=None, **common),
+    ]  # fmt: skip
+
+
+def _attempt_rows(request: CollectionRequest) -> list[dict]:
+    stored = Attempt.objects.filter(request=request).order_by("kind", "provider")
+    return [
+        {k: v for k, v in model_to_dict(a).items() if k not in ("id", "request")} for a in stored
+    ]
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db
+def test_the_one_statement_attempts_are_the_rows_the_orm_writes(monkeypatch):
+    by_sql = services.collection_create(providers=["gas"], callback_url=CALLBACK)
+    by_orm = services.collection_create(providers=["gas"], callback_url=CALLBACK)
+    sql.attempts_insert(_attempts(by_sql))
+    monkeypatch.setattr(sql.connection, "vendor", "sqlite")  # the ORM's bulk insert
+    sql.attempts_insert(_attempts(by_orm))
+    monkeypatch.undo()
+
+    rows = _attempt_rows(by_sql)
+    assert rows == _attempt_rows(by_orm)
+    assert [(r["kind"], r["provider"], r["number"]) for r in rows] == [
+        ("delivery", "", 1),
+        ("fetch", "gas", 1),
+        ("fetch", "internet", 2),
+    ]
+    assert (rows[1]["response_excerpt"], rows[1]["next_attempt_at"]) == (
+        "busy «ü» 😀",
+        NOW + timedelta(seconds=1.5),
+    )
+    assert rows[1]["finished_at"] == NOW + timedelta(microseconds=1234)
+    assert rows[2]["status_code"] is None
