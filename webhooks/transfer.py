@@ -124,7 +124,13 @@ def transfer(wires: Sequence[Wire], *, concurrency: int) -> list[WireAnswer | Wi
             while waiting and len(active) < max(1, concurrency):
                 index, wire = waiting.popleft()
                 handle = free.pop() if free else pycurl.Curl()
-                active[handle] = _prepare(handle, wire, index)
+                try:
+                    active[handle] = _prepare(handle, wire, index)
+                except (pycurl.error, ValueError, TypeError) as exc:  # this call only fails
+                    now = datetime.now(UTC)
+                    results[index] = WireFailure(f"InvalidRequest: {exc}", now, now)
+                    free.append(handle)
+                    continue
                 multi.add_handle(handle)
             _perform(multi)
             for handle, errno, message in _finished(multi):

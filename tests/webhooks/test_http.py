@@ -11,7 +11,7 @@ import pytest
 
 from webhooks.http import USER_AGENT, FetchCall, callback_post, calls_make, provider_fetch
 from webhooks.models import EXCERPT_MAX_CHARS
-from webhooks.transfer import WireAnswer
+from webhooks.transfer import Wire, WireAnswer, WireFailure, transfer
 
 pytestmark = pytest.mark.django_db
 
@@ -170,3 +170,17 @@ def test_a_header_is_read_from_the_last_answer_in_any_case():
     assert answer.header("Retry-After") == "7"
     assert answer.header("location") is None  # the redirect's, not the last answer's
     assert answer.header("Content-length") == "0"
+
+
+def test_a_call_that_cannot_be_made_fails_alone(server):
+    now = datetime.now(UTC)
+    wires = [
+        Wire("GET", f"http://{server}/da\x00ta", {}, timeout=2),  # libcurl refuses a NUL
+        Wire("GET", f"http://{server}/data", {}, timeout=2),
+    ]
+    refused, answered = transfer(wires, concurrency=2)
+    assert isinstance(refused, WireFailure)
+    assert refused.error == "InvalidRequest: embedded null byte"
+    assert refused.started_at >= now
+    assert isinstance(answered, WireAnswer)
+    assert (answered.status, answered.body) == (200, b'{"usage": 12}')
