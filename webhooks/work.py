@@ -261,10 +261,11 @@ def work_drain() -> int:
                 WORK_BATCHER.lock_refresh()  # a cache write every third of a lease
                 refreshed = time.monotonic()
             handled, jobs = _claim_due()  # the expired, then the jobs claimed
-            started = _pass_start(jobs, in_background=True) if jobs else None
-            if flying is not None:
-                handled += flying.record()
-            flying, total = started, total + handled
+            previous = flying
+            flying = _pass_start(jobs, in_background=True) if jobs else None
+            if previous is not None:  # should its recording fail, the new pass still is
+                handled += previous.record()
+            total += handled
             if flying is not None or handled:
                 continue
             wait = work_next_due_in()

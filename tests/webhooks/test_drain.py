@@ -80,3 +80,36 @@ def test_a_drain_with_calls_on_a_pool_delivers_every_request_once(flaky, setting
         flaky.provider_calls.values()
     )
     assert Attempt.objects.filter(kind="fetch", outcome="succeeded").count() == 2 * len(requests)
+
+
+def test_a_drain_stopped_by_a_failed_recording_still_records_the_pass_in_flight(
+    flaky, settings, monkeypatch
+):
+    """Passes overlap: when recording one pass fails, the next pass's calls are already made.
+    Those are recorded before the drain stops; the failed pass's jobs come back when their
+    leases lapse, as after any crash."""
+    settings.WEBHOOKS_CONCURRENCY = 2
+    settings.WEBHOOKS_CLAIM_BATCH = 2  # the first pass: two fetches; the next: two more
+    for _ in range(2):
+        collection_make()
+    real_record = work._record
+    recorded: list[set[int]] = []  # the fetches each recording was given
+
+    def record_failing_first(answers):
+        recorded.append({job.fetch_id for job, _ in answers})
+        if len(recorded) == 1:
+            raise RuntimeError("the database went away")
+        real_record(answers)
+
+    monkeypatch.setattr(work, "_record", record_failing_first)
+    with pytest.raises(RuntimeError, match="went away"):
+        work.work_drain()
+    failed, in_flight = recorded  # the failed pass, then the one in flight when it failed
+    assert len(failed) == len(in_flight) == 2
+    assert failed.isdisjoint(in_flight)
+    assert sum(flaky.provider_calls.values()) == 4
+    attempted = ProviderFetch.objects.filter(attempts=1).values_list("pk", flat=True)
+    assert set(attempted) == in_flight  # recorded once each (one attempt row per call)
+    assert Attempt.objects.count() == 2
+    leased = ProviderFetch.objects.filter(attempts=0, claimed_until__isnull=False)
+    assert set(leased.values_list("pk", flat=True)) == failed  # back when the leases lapse
