@@ -255,6 +255,7 @@ FAST_PATH_ROUTES = [
     ("POST", "ingestion-live-event", "ingestion.api.fast.live_event"),
     ("POST", "webhooks-compat-webhook", "webhooks.api.fast.collection_create_fast"),
     ("POST", "webhooks-collection-create", "webhooks.api.fast.collection_create_fast"),
+    # One route per name of webhooks.selectors.MOCK_PROVIDER_NAMES (a test checks they match).
     ("GET", "webhooks-mock-provider", "webhooks.api.fast.mock_provider_fast", {"name": "gas"}),
     ("GET", "webhooks-mock-provider", "webhooks.api.fast.mock_provider_fast", {"name": "internet"}),
 ]

@@ -7,11 +7,13 @@ from datetime import timedelta
 import pytest
 
 from config.wsgi import application, django_application
+from core.fastpath import FastPathApplication
 from tests.webhooks.factories import MockProviderFactory
 from tests.wsgi import get
 from webhooks import clock, providers
 from webhooks.models import MockProvider
 from webhooks.providers import payload
+from webhooks.selectors import MOCK_PROVIDER_NAMES
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -96,3 +98,16 @@ def test_with_the_mock_providers_off_the_404_is_the_full_stacks(settings, taken,
     answer = get(application, "/providers/gas")
     assert (answer.status, answer.body, taken) == ("404 Not Found", b"", [])
     assert "Not Found: /providers/gas" in caplog.text
+
+
+def test_a_fast_answer_reads_the_providers_settings_in_one_query(taken, django_assert_num_queries):
+    MockProviderFactory(failure_rate=0)
+    with django_assert_num_queries(1):
+        assert get(application, "/providers/gas").status == "200 OK"
+    assert taken == [200]
+
+
+def test_the_fast_routes_are_the_known_mock_providers():
+    routes = FastPathApplication(django_application).routes()
+    fast = {path.rsplit("/", 1)[1] for (method, path) in routes if method == "GET"}
+    assert fast == set(MOCK_PROVIDER_NAMES)

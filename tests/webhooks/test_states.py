@@ -64,6 +64,25 @@ def _failed_collection(outside, driven):
     return request, "failed"
 
 
+def _delivering_after_an_answer_holding_a_nul(outside, driven):
+    outside.receiver.script = [(500, {}, "bad\x00answer")]
+    MockProviderFactory()
+    request = collection_make(providers=("gas",))
+    work_run_due()
+    work_run_due()
+    assert Delivery.objects.get(request=request).last_response == "bad\ufffdanswer"
+    return request, "delivering"
+
+
+def _failed_on_a_provider_json_holding_a_nul(outside, driven):
+    gas = "http://providers.test/providers/gas"
+    outside.mock.replace("GET", gas, status=200, body=b'{"a": "\\u0000"}')
+    request = collection_make(providers=("gas",))
+    work_settle()
+    assert request.fetches.get().last_error == "JSON with a NUL character"
+    return request, "failed"
+
+
 STATES = {
     "just accepted": _just_accepted,
     "collecting": _collecting_after_a_failure,
@@ -72,6 +91,8 @@ STATES = {
     "delivered": _delivered,
     "failed delivery": _failed_delivery,
     "failed collection": _failed_collection,
+    "delivering after an answer holding a NUL": _delivering_after_an_answer_holding_a_nul,
+    "failed on a provider's JSON holding a NUL": _failed_on_a_provider_json_holding_a_nul,
 }
 
 
