@@ -34,7 +34,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils.module_loading import import_string
 
@@ -81,7 +81,15 @@ class Batcher:
         return self.pending_queryset().values("pk")[:threshold].count() >= threshold
 
     def notify(self) -> None:
-        """Call from the write path: after commit, trigger processing if the threshold is met."""
+        """Call from the write path: after commit, trigger processing if the threshold is met.
+
+        A thread holding no connection has no transaction open (its write was committed on
+        a connection already given back to the pool, as ``core.groupcommit`` does): the
+        check runs now, without borrowing a connection only to learn that it is in
+        autocommit."""
+        if connection.connection is None and not connection.in_atomic_block:
+            self.check()
+            return
         transaction.on_commit(self.check)
 
     def check(self) -> bool:

@@ -11,6 +11,7 @@ import time
 
 import pytest
 from django.core.cache import cache
+from django.db import connection, transaction
 
 from core import batching
 from ingestion.models import Event
@@ -86,3 +87,26 @@ def test_lock_refresh_extends_a_held_lock_and_never_takes_a_free_one():
     cache.delete(EVENTS_BATCHER.lock_key)
     assert refreshing.lock_refresh() is False
     assert cache.get(EVENTS_BATCHER.lock_key) is None
+
+
+def test_notify_without_a_connection_checks_at_once_without_borrowing_one(monkeypatch):
+    """A write committed on a connection already given back (core.groupcommit) is followed by
+    the check at once; the thread borrows no connection to learn it is in autocommit."""
+    checked: list[bool] = []
+    monkeypatch.setattr(batching.Batcher, "check", lambda self: checked.append(True) or False)
+    connection.close()
+    assert connection.connection is None
+
+    EVENTS_BATCHER.notify()
+
+    assert checked == [True]
+    assert connection.connection is None
+
+
+def test_notify_inside_a_transaction_checks_after_its_commit(monkeypatch):
+    checked: list[bool] = []
+    monkeypatch.setattr(batching.Batcher, "check", lambda self: checked.append(True) or False)
+    with transaction.atomic():
+        EVENTS_BATCHER.notify()
+        assert checked == []
+    assert checked == [True]
