@@ -13,7 +13,7 @@ def web_workers_default() -> int:
 
 
 def web_threads_default() -> int:
-    return int(os.environ.get("WEB_THREADS", 4))
+    return int(os.environ.get("WEB_THREADS", 32))
 
 
 def web_command(

@@ -3,14 +3,14 @@
 With the database round trip now most of a request's time (bench/budget.md), a worker's thread
 waits on PostgreSQL for much of each request; more threads per worker could overlap those
 waits, and a single analytics collect shares its statement with the collects its process
-receives meanwhile (decision 0074). This scenario serves the platform with 1, 2, 4 and 8
-threads per worker (one worker per core) and drives POST /liveEvent, a stream heartbeat, the
-open compat stream check and a single analytics collect, each beside the empty-view ceiling
-of the same run.
+receives meanwhile (decision 0074). This scenario serves the platform with 4, 8, 16
+and 32 threads per worker (one worker per core) and drives POST /liveEvent, a stream
+heartbeat, the open compat stream check, a single analytics collect and a webhooks submit
+(POST /webhook), each beside the empty-view ceiling of the same run.
 """
 
 from bench.harness import Harness
-from bench.scenarios import analytics_http
+from bench.scenarios import analytics_http, webhooks
 from bench.scenarios.ingestion_http import LIVE_SCRIPT, _reset
 from bench.scenarios.streams import (
     CONNECTIONS,
@@ -21,11 +21,11 @@ from bench.scenarios.streams import (
 
 NAME = "threads"
 DESCRIPTION = (
-    "Granian threads per worker (1, 2, 4, 8) for POST /liveEvent, a stream heartbeat, the "
-    "compat stream check and a single analytics collect, beside the empty-view ceiling of the "
-    "same run."
+    "Granian threads per worker (4, 8, 16, 32) for POST /liveEvent, a stream heartbeat, the "
+    "compat stream check, a single analytics collect and POST /webhook, beside the empty-view "
+    "ceiling of the same run."
 )
-THREADS = (1, 2, 4, 8)
+THREADS = (4, 8, 16, 32)
 
 
 def run(h: Harness) -> dict:
@@ -38,8 +38,10 @@ def run(h: Harness) -> dict:
         _reset(h)
         _clear_sessions(h)
         analytics_http._reset(h)
+        webhooks._reset(h)
         key = analytics_http.app_create(h)["key"]
-        with h.server(threads=threads, env=analytics_http.SERVER_SETTINGS) as base:
+        env = {**analytics_http.SERVER_SETTINGS, **webhooks.ENGINE_ENV}
+        with h.server(threads=threads, env=env) as base:
             cases = {
                 "live_event": h.wrk(
                     base + "/liveEvent",
@@ -53,6 +55,13 @@ def run(h: Harness) -> dict:
                 "collect": h.wrk(
                     base + "/api/analytics/collect",
                     script=analytics_http.SINGLE_SCRIPT.replace("KEY", key),
+                    connections=CONNECTIONS,
+                ),
+                "post_webhook": h.wrk(
+                    base + "/webhook",
+                    method="POST",
+                    body=webhooks.SUBMIT_BODY,
+                    headers={"Content-Type": "application/json"},
                     connections=CONNECTIONS,
                 ),
             }

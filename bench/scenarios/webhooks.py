@@ -22,6 +22,8 @@ DESCRIPTION = (
     "webhook-id, bodies complete, drain time vs each request's own scheduled waits."
 )
 REQUESTS = 1000
+# What the submit phase sends: both providers, a callback nothing listens on (no worker runs).
+SUBMIT_BODY = json.dumps({"provider": ["gas", "internet"], "callbackUrl": "http://127.0.0.1:9/h"})
 FIXTURES = ROOT / "webhooks" / "fixtures"
 TABLES = (
     "webhooks_attempt, webhooks_delivery, webhooks_providerfetch, webhooks_collectionrequest, "
@@ -218,11 +220,10 @@ def run(h: Harness) -> dict:
     h.prepare()
     _reset(h)
     with h.server(env=ENGINE_ENV) as base:
-        body = json.dumps({"provider": ["gas", "internet"], "callbackUrl": "http://127.0.0.1:9/h"})
         post = h.wrk(
             base + "/webhook",
             method="POST",
-            body=body,
+            body=SUBMIT_BODY,
             headers={"Content-Type": "application/json"},
             connections=32,
         )
