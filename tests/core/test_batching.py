@@ -93,7 +93,12 @@ def test_notify_without_a_connection_checks_at_once_without_borrowing_one(monkey
     """A write committed on a connection already given back (core.groupcommit) is followed by
     the check at once; the thread borrows no connection to learn it is in autocommit."""
     checked: list[bool] = []
-    monkeypatch.setattr(batching.Batcher, "check", lambda self: checked.append(True) or False)
+
+    def check(self: batching.Batcher) -> bool:
+        checked.append(True)
+        return False
+
+    monkeypatch.setattr(batching.Batcher, "check", check)
     connection.close()
     assert connection.connection is None
 
@@ -105,7 +110,12 @@ def test_notify_without_a_connection_checks_at_once_without_borrowing_one(monkey
 
 def test_notify_inside_a_transaction_checks_after_its_commit(monkeypatch):
     checked: list[bool] = []
-    monkeypatch.setattr(batching.Batcher, "check", lambda self: checked.append(True) or False)
+
+    def check(self: batching.Batcher) -> bool:
+        checked.append(True)
+        return False
+
+    monkeypatch.setattr(batching.Batcher, "check", check)
     with transaction.atomic():
         EVENTS_BATCHER.notify()
         assert checked == []
