@@ -1,9 +1,8 @@
 """The webhooks domain's SQL, one named function per statement, each with its why.
 
-The work engine reads and claims through the ORM (``SELECT ... FOR UPDATE SKIP LOCKED`` is the
-ORM's own ``select_for_update(skip_locked=True)``); only the submit path, which every
-``POST /webhook`` takes, the attempt rows, one per call the engine makes, and the mock
-providers' settings, read by every call to a mock provider, are written by hand here.
+The work engine reads through the ORM and claims in ``webhooks.claims``; only the submit path,
+which every ``POST /webhook`` takes, the attempt rows, one per call the engine makes, and the
+mock providers' settings, read by every call to a mock provider, are written by hand here.
 """
 
 from collections.abc import Sequence

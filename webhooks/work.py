@@ -1,13 +1,13 @@
 """The work engine: claim what is due, run it with bounded concurrency, record what happened.
 
 A pass (``work_run_due``) expires requests past their collect deadline, claims due fetches
-(admitted by each provider's circuit breaker) and due deliveries, each claim a short
-transaction (``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE``
-serialises claims) that sets a lease, ``claimed_until``. The calls are then made together,
-outside any transaction and without the database (``webhooks.http.calls_make``: libcurl, at
-most ``WEBHOOKS_CONCURRENCY`` in flight, connections kept alive). Once they have all returned,
-their outcomes are recorded together (``webhooks.recording``): the deliveries' in one
-transaction, then the fetches' in another,
+(admitted by each provider's circuit breaker) and due deliveries, each claim setting a lease,
+``claimed_until`` (``webhooks.claims``: one ``UPDATE ... FROM (SELECT ... FOR UPDATE SKIP
+LOCKED)`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` serialises claims). The calls are then
+made together, outside any transaction and without the database (``webhooks.http.calls_make``:
+libcurl, at most ``WEBHOOKS_CONCURRENCY`` in flight, connections kept alive). Once they have
+all returned, their outcomes are recorded together (``webhooks.recording``): the deliveries' in
+one transaction, then the fetches' in another,
 each locking their requests in key order, writing the ``Attempt`` rows and moving the work on
 (retry time, fetched data, the delivery once every fetch has ended, the request's status);
 then the providers' breakers learn the outcomes (decision 0044).

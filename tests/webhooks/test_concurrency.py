@@ -9,7 +9,9 @@ import pytest
 from django.db import connection
 
 from tests.webhooks.factories import collection_make
-from webhooks.models import Attempt, CollectionRequest, MockProvider
+from webhooks import clock
+from webhooks.claims import fetch_claim_due
+from webhooks.models import Attempt, CollectionRequest, MockProvider, ProviderFetch
 from webhooks.work import work_run_due
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
@@ -55,3 +57,37 @@ def test_two_sweeps_never_deliver_a_request_twice(outside, settings):
     assert Attempt.objects.filter(kind="delivery", outcome="succeeded").count() == len(requests)
     # Each fetch succeeded once: no fetch ran twice for the same attempt number.
     assert Attempt.objects.filter(kind="fetch", outcome="succeeded").count() == 2 * len(requests)
+
+
+def _claim_until_empty(barrier: threading.Barrier, taken: list, errors: list) -> None:
+    try:
+        barrier.wait()
+        while jobs := fetch_claim_due(now=clock.now(), limit=3):
+            taken.extend(job.fetch_id for job in jobs)
+    except Exception as exc:  # surfaced by the test
+        errors.append(exc)
+    finally:
+        connection.close()
+
+
+def test_two_claimers_at_once_take_every_due_fetch_once():
+    """The claim is one statement (``UPDATE ... FROM (SELECT ... FOR UPDATE SKIP LOCKED)``):
+    two threads claiming small batches at the same moment split the due fetches between them,
+    none taken twice, none left."""
+    requests = [collection_make() for _ in range(30)]
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+    taken: list[list[int]] = [[], []]
+    threads = [
+        threading.Thread(target=_claim_until_empty, args=(barrier, taken[i], errors))
+        for i in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    every = taken[0] + taken[1]
+    assert len(every) == len(set(every)) == 2 * len(requests)
+    assert set(every) == set(ProviderFetch.objects.values_list("pk", flat=True))
+    assert ProviderFetch.objects.filter(claimed_until__isnull=True).count() == 0

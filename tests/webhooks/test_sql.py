@@ -169,3 +169,45 @@ def test_the_one_statement_attempts_are_the_rows_the_orm_writes(monkeypatch):
     )
     assert rows[1]["finished_at"] == NOW + timedelta(microseconds=1234)
     assert rows[2]["status_code"] is None
+
+
+@pytest.mark.django_db
+def test_a_claim_leases_the_due_unleased_fetches_only(settings):
+    """On PostgreSQL one statement leases and returns them; SQLite's transaction the same."""
+    from tests.webhooks.factories import collection_make
+    from webhooks.claims import fetch_claim_due
+
+    now = datetime.now(tz=UTC)
+    requests = [collection_make() for _ in range(3)]
+    later, leased = ProviderFetch.objects.filter(request=requests[0]).order_by("provider")
+    later.next_attempt_at = now + timedelta(minutes=5)
+    leased.claimed_until = now + timedelta(minutes=5)
+    ProviderFetch.objects.bulk_update([later, leased], ["next_attempt_at", "claimed_until"])
+
+    jobs = fetch_claim_due(now=now + timedelta(seconds=1), limit=10)
+
+    expected = ProviderFetch.objects.exclude(request=requests[0])
+    assert sorted((j.fetch_id, j.request_id, j.provider) for j in jobs) == sorted(
+        expected.values_list("pk", "request_id", "provider")
+    )
+    lease = now + timedelta(seconds=1 + settings.WEBHOOKS_LEASE_SECONDS)
+    assert set(expected.values_list("claimed_until", flat=True)) == {lease}
+    assert fetch_claim_due(now=now + timedelta(seconds=2), limit=10) == []  # all leased now
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db
+def test_claims_on_postgresql_are_one_statement_each(django_assert_num_queries):
+    from tests.webhooks.factories import collection_make
+    from webhooks.claims import delivery_claim_due, fetch_claim_due
+    from webhooks.models import ProviderBreaker
+
+    collection_make()
+    ProviderBreaker.objects.create(provider="gas")
+    ProviderBreaker.objects.create(provider="internet")
+    later = datetime.now(tz=UTC) + timedelta(seconds=1)
+    # The claim; the breakers ensured (one insert); each provider's breaker read.
+    with django_assert_num_queries(4):
+        assert len(fetch_claim_due(now=later, limit=10)) == 2
+    with django_assert_num_queries(1):
+        assert delivery_claim_due(now=later, limit=10) == []
