@@ -12,5 +12,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django_application = get_wsgi_application()
 
 from core.fastpath import FastPathApplication  # noqa: E402  (needs the settings configured)
+from core.warmup import process_warm  # noqa: E402
 
+process_warm()
 application = FastPathApplication(django_application)

@@ -1,0 +1,19 @@
+"""What the first requests of a web process would otherwise pay for, done when it loads.
+
+Django loads the URLconf (and the views, serializers and schema it imports) at the first
+request a process serves, and compiles some regular expressions at their first use. With 32
+request threads per process (decision 0001), the first burst of requests paid for them all at
+once, and each thread compiled Django's URL validator's expression for itself (a lazy object
+has no lock): a fresh process took about twice the CPU of a warm one for its first thousand
+webhook submits. ``config.wsgi`` calls ``process_warm`` before the server takes requests.
+"""
+
+from django.core.validators import URLValidator
+from django.urls import get_resolver
+
+
+def process_warm() -> None:
+    """Load and index the URLconf; compile the URL validator's expression (analytics' event
+    URLs and webhooks' callback URLs are checked with it)."""
+    get_resolver().reverse_dict  # noqa: B018  (read for its effect)
+    URLValidator()("https://example.com/")  # its first use compiles the expression
