@@ -44,6 +44,21 @@ TARGETS: dict[str, list[Target]] = {
         Target("drain_1000.incomplete_bodies", "==", 0, "incomplete callback bodies"),
         Target("drain_1000.drain_vs_schedule", "<=", 1.25, "drain time / scheduled waits"),
     ],
+    "analytics_http": [
+        Target("collect_single.vs_ceiling", ">=", 0.30, "single collect vs ceiling"),
+        Target("collect_single.p99_ms", "<", 15, "single collect p99 ms"),
+        Target("collect_batch.events_per_s", ">=", 200_000, "batch collect events/s"),
+    ],
+    "analytics_processor": [
+        Target("claim_1000000.events_per_s", ">=", 500_000, "processor events/s, 1M events"),
+        Target("claim_1000000.rollups_match_the_log", "==", True, "rollups match the log"),
+    ],
+    "analytics_summary": [
+        Target("one_day.p99_ms", "<", 50, "event-summary one day p99 ms"),
+        Target("one_day.exact", "==", True, "event-summary one day exact"),
+        Target("90_days.p99_ms", "<", 250, "event-summary 90 days p99 ms"),
+        Target("90_days.exact", "==", True, "event-summary 90 days exact"),
+    ],
     "royalties": [
         Target("consolidation_vs_copy", ">=", 0.5, "consolidation vs plain COPY, 1M rows"),
         Target("compat_report_vs_ceiling", ">=", 0.35, "compat GET /report vs ceiling"),
