@@ -20,6 +20,7 @@ from typing import Any
 from django.conf import settings
 from standardwebhooks import Webhook
 
+from core.api.parsers import has_nul
 from webhooks.models import EXCERPT_MAX_CHARS
 from webhooks.netguard import CallbackRefusedError, callback_check, host_addresses
 from webhooks.transfer import Wire, WireAnswer, WireFailure, transfer
@@ -66,17 +67,6 @@ def _excerpt(text: str) -> str:
     """The start of ``text`` as a text column keeps it: PostgreSQL's cannot hold NUL, which
     becomes U+FFFD (an answer carrying one must not fail its pass's recording)."""
     return text[:EXCERPT_MAX_CHARS].replace("\x00", "\ufffd")
-
-
-def _holds_nul(data: Any) -> bool:
-    """Whether parsed JSON holds a NUL in a string or a key (PostgreSQL's jsonb refuses it)."""
-    if isinstance(data, str):
-        return "\x00" in data
-    if isinstance(data, list):
-        return any(_holds_nul(item) for item in data)
-    if isinstance(data, dict):
-        return any("\x00" in key or _holds_nul(value) for key, value in data.items())
-    return False
 
 
 def retry_after_parse(value: str | None, *, now: datetime) -> float | None:
@@ -149,7 +139,7 @@ def _fetch_outcome(answer: WireAnswer | WireFailure) -> HttpOutcome:
         data = json.loads(answer.body)
     except ValueError:
         return HttpOutcome(started, finished, status, excerpt, "not JSON")
-    if b"\\u0000" in answer.body and _holds_nul(data):
+    if b"\\u0000" in answer.body and has_nul(data):  # PostgreSQL's jsonb cannot store NUL
         return HttpOutcome(started, finished, status, excerpt, "JSON with a NUL character")
     return HttpOutcome(started, finished, status, excerpt, data=data)
 

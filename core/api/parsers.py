@@ -54,21 +54,21 @@ def _nul_errors(data: Any) -> dict[str, list[str]]:
     """The top-level fields (or array items) whose value holds a NUL somewhere inside."""
     if isinstance(data, dict):
         return {
-            str(key): [NUL_MESSAGE]
-            for key, value in data.items()
-            if _has_nul(key) or _has_nul(value)
+            str(key): [NUL_MESSAGE] for key, value in data.items() if has_nul(key) or has_nul(value)
         }
     if isinstance(data, list):
-        items = [index for index, value in enumerate(data) if _has_nul(value)]
+        items = [index for index, value in enumerate(data) if has_nul(value)]
         return (
             {"non_field_errors": [f"Item {index}: {NUL_MESSAGE}" for index in items]}
             if items
             else {}
         )
-    return {"non_field_errors": [NUL_MESSAGE]} if _has_nul(data) else {}
+    return {"non_field_errors": [NUL_MESSAGE]} if has_nul(data) else {}
 
 
-def _has_nul(data: Any) -> bool:
+def has_nul(data: Any) -> bool:
+    """Whether parsed JSON holds a NUL in a string or a key, at any depth (walked without
+    recursion: the depth is whatever the document's is)."""
     stack = [data]
     while stack:
         item = stack.pop()
