@@ -1,10 +1,9 @@
 """Claims: due work taken under a lease, so that one worker runs it while the lease lasts.
 
-Each claim sets ``claimed_until`` on the due rows it takes: on PostgreSQL one statement in
-autocommit (``UPDATE ... FROM (SELECT ... FOR UPDATE SKIP LOCKED) ... RETURNING`` the columns
-the calls need; it was a transaction of four round trips and a read), on SQLite a short
-transaction (``BEGIN IMMEDIATE`` serialises claims). A worker killed mid-call leaves work that
-is due again when its lease ends (decision 0042).
+Each claim sets ``claimed_until`` on the due rows it takes: on PostgreSQL one statement
+(``UPDATE ... FROM (SELECT ... FOR UPDATE SKIP LOCKED) ... RETURNING`` the columns the calls
+need), on SQLite a short transaction (``BEGIN IMMEDIATE`` serialises claims) and a read. A
+worker killed mid-call leaves work that is due again when its lease ends (decision 0042).
 """
 
 import uuid
@@ -41,42 +40,48 @@ class DeliveryJob:
 # --- claims -----------------------------------------------------------------------------------
 
 
-def _due_taken(table: str, *, joined: str = "", joins: str = "", returning: str) -> str:
-    """PostgreSQL: lease the due rows of ``table`` (as ``taken``) and return ``returning``.
+def _taken_statement(model: Any, columns: tuple[str, ...], *, request_joined: bool) -> str:
+    """PostgreSQL: lease the due rows of ``model`` (``taken``) and return ``columns``.
 
-    The rows are picked in due order and locked (``SKIP LOCKED``: another worker's claim in
-    progress is passed over) in the subquery; the outer update leases them; the statement is
-    its own transaction."""
+    The rows are picked in due order and locked in the subquery (``SKIP LOCKED``: rows another
+    worker's claim holds are passed over); the outer update leases them. ``request_joined``
+    makes the row's collection request readable as ``request``."""
+    table = model._meta.db_table
+    joined = f", {CollectionRequest._meta.db_table} AS request" if request_joined else ""
+    on_request = " AND request.id = taken.request_id" if request_joined else ""
     return (
         f"UPDATE {table} AS taken SET claimed_until = %s "
         f"FROM (SELECT id FROM {table} WHERE state = %s AND next_attempt_at <= %s "
         "AND (claimed_until IS NULL OR claimed_until <= %s) "
         f"ORDER BY next_attempt_at LIMIT %s FOR UPDATE SKIP LOCKED) AS due{joined} "
-        f"WHERE taken.id = due.id{joins} RETURNING {returning}"
+        f"WHERE taken.id = due.id{on_request} RETURNING {', '.join(columns)}"
     )
 
 
-_FETCHES_TAKEN = _due_taken(
-    ProviderFetch._meta.db_table, returning="taken.id, taken.request_id, taken.provider"
+# What the calls need of each kind: the ORM's names, then the statement's.
+_FETCH_COLUMNS = ("pk", "request_id", "provider")
+_DELIVERY_COLUMNS = ("pk", "request_id", "request__callback_url", "webhook_id", "body")
+_FETCHES_TAKEN = _taken_statement(
+    ProviderFetch, ("taken.id", "taken.request_id", "taken.provider"), request_joined=False
 )
-_DELIVERIES_TAKEN = _due_taken(
-    Delivery._meta.db_table,
-    joined=f", {CollectionRequest._meta.db_table} AS request",
-    joins=" AND request.id = taken.request_id",
-    returning="taken.id, taken.request_id, request.callback_url, taken.webhook_id, taken.body",
+_DELIVERIES_TAKEN = _taken_statement(
+    Delivery,
+    ("taken.id", "taken.request_id", "request.callback_url", "taken.webhook_id", "taken.body"),
+    request_joined=True,
 )
 
 
-def _taken(statement: str, *, now: datetime, limit: int) -> list[tuple[Any, ...]]:
+def _claimed(
+    model: Any, *, columns: tuple[str, ...], statement: str, now: datetime, limit: int
+) -> list[tuple[Any, ...]]:
+    """Lease up to ``limit`` due rows of ``model``; their ``columns``. PostgreSQL: ``statement``
+    alone; elsewhere a transaction (locked, leased), then a read."""
     lease_until = now + timedelta(seconds=settings.WEBHOOKS_LEASE_SECONDS)
-    with connection.cursor() as cursor:
-        cursor.execute(statement, [lease_until, "pending", now, now, limit])
-        rows: list[tuple[Any, ...]] = cursor.fetchall()
-    return rows
-
-
-def _claim(model: Any, *, now: datetime, limit: int) -> list[int]:
-    lease_until = now + timedelta(seconds=settings.WEBHOOKS_LEASE_SECONDS)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(statement, [lease_until, "pending", now, now, limit])
+            rows: list[tuple[Any, ...]] = cursor.fetchall()
+        return rows
     with transaction.atomic():
         ids = list(
             model.objects.select_for_update(skip_locked=True)
@@ -87,18 +92,14 @@ def _claim(model: Any, *, now: datetime, limit: int) -> list[int]:
         )
         if ids:
             model.objects.filter(pk__in=ids).update(claimed_until=lease_until)
-    return ids
+    return list(model.objects.filter(pk__in=ids).values_list(*columns)) if ids else []
 
 
 def fetch_claim_due(*, now: datetime, limit: int) -> list[FetchJob]:
     """Claim due fetches; those a provider's breaker holds back are moved, not run."""
-    if connection.vendor == "postgresql":
-        rows = _taken(_FETCHES_TAKEN, now=now, limit=limit)
-    else:
-        ids = _claim(ProviderFetch, now=now, limit=limit)
-        rows = list(
-            ProviderFetch.objects.filter(pk__in=ids).values_list("pk", "request_id", "provider")
-        )
+    rows = _claimed(
+        ProviderFetch, columns=_FETCH_COLUMNS, statement=_FETCHES_TAKEN, now=now, limit=limit
+    )
     if not rows:
         return []
     by_provider: dict[str, list[FetchJob]] = defaultdict(list)
@@ -121,10 +122,7 @@ def fetch_claim_due(*, now: datetime, limit: int) -> list[FetchJob]:
 
 
 def delivery_claim_due(*, now: datetime, limit: int) -> list[DeliveryJob]:
-    if connection.vendor == "postgresql":
-        return [DeliveryJob(*row) for row in _taken(_DELIVERIES_TAKEN, now=now, limit=limit)]
-    ids = _claim(Delivery, now=now, limit=limit)
-    rows = Delivery.objects.filter(pk__in=ids).values_list(
-        "pk", "request_id", "request__callback_url", "webhook_id", "body"
+    rows = _claimed(
+        Delivery, columns=_DELIVERY_COLUMNS, statement=_DELIVERIES_TAKEN, now=now, limit=limit
     )
     return [DeliveryJob(*row) for row in rows]
