@@ -1,5 +1,6 @@
 """webhooks.sql: the one-statement submit writes exactly what the ORM path writes; the mock
-providers' settings read back as stored."""
+providers' settings read back as stored; the claims lease what is due (one statement each on
+PostgreSQL)."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -9,8 +10,16 @@ from django.forms.models import model_to_dict
 
 from core.groupcommit import GroupCommit
 from tests.concurrency import run_in_threads
+from tests.webhooks.factories import collection_make
 from webhooks import services, sql
-from webhooks.models import Attempt, CollectionRequest, MockProvider, ProviderFetch
+from webhooks.claims import delivery_claim_due, fetch_claim_due
+from webhooks.models import (
+    Attempt,
+    CollectionRequest,
+    MockProvider,
+    ProviderBreaker,
+    ProviderFetch,
+)
 from webhooks.sql import mock_provider_row
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -174,9 +183,6 @@ def test_the_one_statement_attempts_are_the_rows_the_orm_writes(monkeypatch):
 @pytest.mark.django_db
 def test_a_claim_leases_the_due_unleased_fetches_only(settings):
     """On PostgreSQL one statement leases and returns them; SQLite's transaction the same."""
-    from tests.webhooks.factories import collection_make
-    from webhooks.claims import fetch_claim_due
-
     now = datetime.now(tz=UTC)
     requests = [collection_make() for _ in range(3)]
     later, leased = ProviderFetch.objects.filter(request=requests[0]).order_by("provider")
@@ -198,10 +204,6 @@ def test_a_claim_leases_the_due_unleased_fetches_only(settings):
 @pytest.mark.postgres_only
 @pytest.mark.django_db
 def test_claims_on_postgresql_are_one_statement_each(django_assert_num_queries):
-    from tests.webhooks.factories import collection_make
-    from webhooks.claims import delivery_claim_due, fetch_claim_due
-    from webhooks.models import ProviderBreaker
-
     collection_make()
     ProviderBreaker.objects.create(provider="gas")
     ProviderBreaker.objects.create(provider="internet")
