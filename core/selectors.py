@@ -34,10 +34,16 @@ def health_get() -> Health:
 
     clusters, last_seen = 0, None
     try:
+        from django_q.conf import Conf
         from django_q.status import Stat
 
         horizon = timezone.now() - timedelta(seconds=settings.HEALTH_WORKER_STALE_SECONDS)
-        fresh = [stat for stat in Stat.get_all() if stat.timestamp >= horizon]
+        # A cluster that stopped cleanly saves a last, "Stopped" status: not a live worker.
+        fresh = [
+            stat
+            for stat in Stat.get_all()
+            if stat.timestamp >= horizon and stat.status != Conf.STOPPED
+        ]
         clusters = len(fresh)
         last_seen = max((stat.timestamp for stat in fresh), default=None)
     except Exception as exc:
