@@ -11,14 +11,13 @@ once its calls have returned (``deliveries_record``).
 
 import random
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import transaction
 
-from core.sql import rows_update
+from core.sql import rows_insert, rows_update
 from webhooks.breaker import breaker_record_failure, breaker_record_success
 from webhooks.claims import DeliveryJob, FetchJob
 from webhooks.http import HttpOutcome
@@ -33,7 +32,14 @@ from webhooks.models import (
     FetchState,
     ProviderFetch,
 )
-from webhooks.sql import attempts_insert
+from webhooks.records import (
+    DeliveryRecord,
+    FetchRecord,
+    RequestRecord,
+    deliveries_locked,
+    fetches_locked,
+    requests_locked,
+)
 
 # A request's provider no longer in WEBHOOKS_PROVIDERS (settings changed): that fetch fails.
 UNKNOWN_PROVIDER = "unknown provider (not in WEBHOOKS_PROVIDERS)"
@@ -94,7 +100,7 @@ def _fetch_failure(http: HttpOutcome) -> tuple[bool, str]:
 
 
 def _fetch_outcome_apply(
-    *, fetch: ProviderFetch, request: CollectionRequest, http: HttpOutcome, now: datetime
+    *, fetch: FetchRecord, request: RequestRecord, http: HttpOutcome, now: datetime
 ) -> Attempt:
     """Move a (locked, pending) fetch on by its outcome; the attempt row that records it."""
     fetch.attempts += 1
@@ -125,22 +131,15 @@ def _fetch_outcome_apply(
     )
 
 
-def rows_locked[M: models.Model](model: type[M], ids: Iterable[Any]) -> dict[Any, M]:
-    """Rows of ``model`` by primary key, locked in key order (every recorder locks requests,
-    then their fetches or deliveries, in that order: no two passes deadlock)."""
-    rows = model._default_manager.select_for_update().filter(pk__in=sorted(set(ids)))
-    return {row.pk: row for row in rows.order_by("pk")}
-
-
 def fetch_outcomes_store(
     *, results: Sequence[FetchResult], now: datetime
-) -> tuple[list[FetchResult], list[CollectionRequest]]:
+) -> tuple[list[FetchResult], list[RequestRecord]]:
     """Inside a transaction: lock the requests (primary-key order, as every recorder locks
     them) and their fetches, record each outcome of a fetch still pending. Returns the results
     recorded (a fetch another worker finished after our lease lapsed is skipped) and the locked
     requests one of whose fetches ended."""
-    requests = rows_locked(CollectionRequest, (job.request_id for job, _ in results))
-    fetches = rows_locked(ProviderFetch, (job.fetch_id for job, _ in results))
+    requests = requests_locked(job.request_id for job, _ in results)
+    fetches = fetches_locked(job.fetch_id for job, _ in results)
     recorded, attempts, ended = [], [], {}
     for job, http in results:
         fetch, request = fetches[job.fetch_id], requests[job.request_id]
@@ -151,8 +150,8 @@ def fetch_outcomes_store(
         if fetch.state != FetchState.PENDING:
             ended[request.pk] = request
     changed = [fetches[job.fetch_id] for job, _ in recorded]
-    rows_update(changed, FETCH_RECORDED_FIELDS)
-    attempts_insert(attempts)
+    rows_update(changed, FETCH_RECORDED_FIELDS, model=ProviderFetch)
+    rows_insert(attempts)
     return recorded, list(ended.values())
 
 
@@ -180,7 +179,7 @@ def breakers_record(*, results: Sequence[FetchResult], now: datetime) -> None:
 
 
 def _delivery_next(
-    *, delivery: Delivery, http: HttpOutcome, now: datetime
+    *, delivery: DeliveryRecord, http: HttpOutcome, now: datetime
 ) -> tuple[AttemptOutcome, str, datetime | None]:
     """(outcome, error, next attempt time) of a delivery attempt."""
     if http.ok:
@@ -207,7 +206,7 @@ DeliveryResult = tuple[DeliveryJob, HttpOutcome]
 
 
 def _delivery_outcome_apply(
-    *, delivery: Delivery, request: CollectionRequest, http: HttpOutcome, now: datetime
+    *, delivery: DeliveryRecord, request: RequestRecord, http: HttpOutcome, now: datetime
 ) -> Attempt:
     """Move a (locked, pending) delivery and its request on; the attempt row that records it."""
     delivery.attempts += 1
@@ -243,8 +242,8 @@ def deliveries_record(*, results: Sequence[DeliveryResult], now: datetime) -> No
     if not results:
         return
     with transaction.atomic():
-        requests = rows_locked(CollectionRequest, (job.request_id for job, _ in results))
-        deliveries = rows_locked(Delivery, (job.delivery_id for job, _ in results))
+        requests = requests_locked(job.request_id for job, _ in results)
+        deliveries = deliveries_locked(job.delivery_id for job, _ in results)
         attempts, changed, ended = [], [], {}
         for job, http in results:
             delivery, request = deliveries[job.delivery_id], requests[job.request_id]
@@ -256,6 +255,6 @@ def deliveries_record(*, results: Sequence[DeliveryResult], now: datetime) -> No
             changed.append(delivery)
             if delivery.state != DeliveryState.PENDING:
                 ended[request.pk] = request
-        rows_update(changed, DELIVERY_RECORDED_FIELDS)
-        rows_update(list(ended.values()), ["status", "finished_at"])
-        attempts_insert(attempts)
+        rows_update(changed, DELIVERY_RECORDED_FIELDS, model=Delivery)
+        rows_update(list(ended.values()), ["status", "finished_at"], model=CollectionRequest)
+        rows_insert(attempts)

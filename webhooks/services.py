@@ -26,7 +26,7 @@ from webhooks.models import (
     ProviderFetch,
 )
 from webhooks.netguard import url_host_port
-from webhooks.recording import rows_locked
+from webhooks.records import requests_locked
 from webhooks.selectors import MOCK_PROVIDER_NAMES, MockSettings, mock_provider_get
 from webhooks.work import WORK_BATCHER
 
@@ -151,8 +151,9 @@ def _deliveries_reopen(*, ids: list[int], now: datetime) -> int:
     locked first, then the deliveries, in key order, as the engine's recorders lock them."""
     with transaction.atomic():
         request_ids = Delivery.objects.filter(pk__in=ids).values_list("request_id", flat=True)
-        rows_locked(CollectionRequest, request_ids)
-        failed = [d for d in rows_locked(Delivery, ids).values() if d.state == DeliveryState.FAILED]
+        requests_locked(request_ids)
+        locked = Delivery.objects.select_for_update().filter(pk__in=sorted(ids)).order_by("pk")
+        failed = [d for d in locked if d.state == DeliveryState.FAILED]
         Delivery.objects.filter(pk__in=[d.pk for d in failed]).update(**_reopened(now=now))
         completed = [d.request_id for d in failed if _delivers_completed(d)]
         CollectionRequest.objects.filter(pk__in=completed).update(

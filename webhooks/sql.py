@@ -1,7 +1,7 @@
 """The webhooks domain's SQL, one named function per statement, each with its why.
 
-The work engine reads through the ORM and claims in ``webhooks.claims``; only the submit path,
-which every ``POST /webhook`` takes, the attempt rows, one per call the engine makes, and the
+The work engine claims in ``webhooks.claims`` and records through ``webhooks.records`` and
+``core.sql``'s row writers; only the submit path, which every ``POST /webhook`` takes, and the
 mock providers' settings, read by every call to a mock provider, are written by hand here.
 """
 
@@ -11,12 +11,11 @@ from datetime import UTC, datetime
 import orjson
 from django.db import connection
 
-from webhooks.models import Attempt, CollectionRequest, FetchState, MockProvider, ProviderFetch
+from webhooks.models import CollectionRequest, FetchState, MockProvider, ProviderFetch
 
 REQUESTS = CollectionRequest._meta.db_table
 FETCHES = ProviderFetch._meta.db_table
 MOCK_PROVIDERS = MockProvider._meta.db_table
-ATTEMPTS = Attempt._meta.db_table
 
 # Read on every call to a mock provider, so that a change made in the admin or through the API
 # applies to the next call; plain SQL, because compiling the ORM's query cost more than the
@@ -101,46 +100,3 @@ def requests_with_fetches_insert(requests: Sequence[CollectionRequest]) -> bool:
 def request_with_fetches_insert(request: CollectionRequest) -> bool:
     """``requests_with_fetches_insert`` for one request."""
     return requests_with_fetches_insert([request])
-
-
-# A pass's attempt rows in one statement, as one JSON array of rows: the ORM's bulk_create
-# prepared every field of every row in Python, 15% of a drain's recording CPU in cProfile.
-_ATTEMPTS = f"""
-INSERT INTO {ATTEMPTS}
-    (request_id, kind, provider, number, outcome, status_code, response_excerpt, error,
-     started_at, finished_at, next_attempt_at)
-SELECT (row ->> 0)::uuid, row ->> 1, row ->> 2, (row ->> 3)::integer, row ->> 4,
-    (row ->> 5)::smallint, row ->> 6, row ->> 7, (row ->> 8)::timestamptz,
-    (row ->> 9)::timestamptz, (row ->> 10)::timestamptz
-FROM json_array_elements(%s::json) AS given(row)
-"""
-
-
-def attempts_insert(attempts: Sequence[Attempt]) -> None:
-    """Insert unsaved ``attempts``: one statement on PostgreSQL, the ORM's bulk insert
-    elsewhere. Both write the same rows (``tests/webhooks/test_sql.py``)."""
-    if not attempts:
-        return
-    if connection.vendor != "postgresql":
-        Attempt.objects.bulk_create(attempts)
-        return
-    rows = orjson.dumps(
-        [
-            (
-                a.request_id,
-                a.kind,
-                a.provider,
-                a.number,
-                a.outcome,
-                a.status_code,
-                a.response_excerpt,
-                a.error,
-                a.started_at,
-                a.finished_at,
-                a.next_attempt_at,
-            )
-            for a in attempts
-        ]
-    ).decode()
-    with connection.cursor() as cursor:
-        cursor.execute(_ATTEMPTS, [rows])

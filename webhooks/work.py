@@ -28,7 +28,7 @@ from django.conf import settings
 from django.db import transaction
 
 from core.batching import Batcher
-from core.sql import rows_update
+from core.sql import rows_insert, rows_update
 from webhooks import clock
 from webhooks.claims import DeliveryJob, FetchJob, delivery_claim_due, fetch_claim_due
 from webhooks.http import CallbackCall, FetchCall, HttpOutcome, calls_make
@@ -47,6 +47,7 @@ from webhooks.recording import (
     deliveries_record,
     fetch_outcomes_store,
 )
+from webhooks.records import FetchRecord, RequestRecord, fetches_of, requests_locked
 
 WORK_BATCHER = Batcher(
     ref="webhooks.work.WORK_BATCHER",
@@ -76,18 +77,14 @@ def fetches_record(*, results: Sequence[FetchResult]) -> None:
     breakers_record(results=recorded, now=now)
 
 
-def collection_collect_end(*, request: CollectionRequest, now: datetime) -> None:
-    collections_collect_end(requests=[request], now=now)
-
-
-def collections_collect_end(*, requests: Sequence[CollectionRequest], now: datetime) -> None:
+def collections_collect_end(*, requests: Sequence[RequestRecord], now: datetime) -> None:
     """For each (locked) collecting request none of whose fetches is pending: queue its one
     delivery, ``completed`` with every provider's data, or ``failed`` with what was collected."""
     collecting = {r.pk: r for r in requests if r.status == CollectionStatus.COLLECTING}
     if not collecting:
         return
-    fetches: dict[uuid.UUID, dict[str, ProviderFetch]] = {pk: {} for pk in collecting}
-    for fetch in ProviderFetch.objects.filter(request_id__in=list(collecting)):
+    fetches: dict[uuid.UUID, dict[str, FetchRecord]] = {pk: {} for pk in collecting}
+    for fetch in fetches_of(collecting):
         fetches[fetch.request_id][fetch.provider] = fetch
     deliveries, finished = [], []
     for pk, request in collecting.items():
@@ -96,14 +93,14 @@ def collections_collect_end(*, requests: Sequence[CollectionRequest], now: datet
             continue
         deliveries.append(_delivery_new(request=request, fetches=own, now=now))
         finished.append(request)
-    Delivery.objects.bulk_create(deliveries)
-    rows_update(finished, ["status", "finished_at"])
+    rows_insert(deliveries)
+    rows_update(finished, ["status", "finished_at"], model=CollectionRequest)
     if deliveries:
         WORK_BATCHER.notify()
 
 
 def _delivery_new(
-    *, request: CollectionRequest, fetches: dict[str, ProviderFetch], now: datetime
+    *, request: RequestRecord, fetches: dict[str, FetchRecord], now: datetime
 ) -> Delivery:
     """The request's delivery (and its status moved on: delivering, or failed)."""
     complete = all(f.state == FetchState.FETCHED for f in fetches.values())
@@ -116,7 +113,7 @@ def _delivery_new(
     request.status = CollectionStatus.DELIVERING if complete else CollectionStatus.FAILED
     request.finished_at = None if complete else now
     return Delivery(
-        request=request,
+        request_id=request.pk,
         webhook_id=f"msg_{uuid.uuid4().hex}",
         body=json.dumps(body, separators=(",", ":")),
         next_attempt_at=now,
@@ -134,16 +131,16 @@ def collection_expire_due(*, now: datetime) -> int:
     )
     for request_id in ids:
         with transaction.atomic():
-            request = CollectionRequest.objects.select_for_update().get(pk=request_id)
-            if request.status != CollectionStatus.COLLECTING:
+            request = requests_locked([request_id]).get(request_id)
+            if request is None or request.status != CollectionStatus.COLLECTING:
                 continue
-            request.fetches.filter(state=FetchState.PENDING).update(
+            ProviderFetch.objects.filter(request_id=request_id, state=FetchState.PENDING).update(
                 state=FetchState.FAILED,
                 next_attempt_at=None,
                 claimed_until=None,
                 last_error="collect deadline reached",
             )
-            collection_collect_end(request=request, now=now)
+            collections_collect_end(requests=[request], now=now)
     return len(ids)
 
 

@@ -9,6 +9,7 @@ from django.db import connection
 from django.forms.models import model_to_dict
 
 from core.groupcommit import GroupCommit
+from core.sql import rows_insert
 from tests.concurrency import run_in_threads
 from tests.webhooks.factories import collection_make
 from webhooks import services, sql
@@ -160,9 +161,9 @@ def _attempt_rows(request: CollectionRequest) -> list[dict]:
 def test_the_one_statement_attempts_are_the_rows_the_orm_writes(monkeypatch):
     by_sql = services.collection_create(providers=["gas"], callback_url=CALLBACK)
     by_orm = services.collection_create(providers=["gas"], callback_url=CALLBACK)
-    sql.attempts_insert(_attempts(by_sql))
-    monkeypatch.setattr(sql.connection, "vendor", "sqlite")  # the ORM's bulk insert
-    sql.attempts_insert(_attempts(by_orm))
+    rows_insert(_attempts(by_sql))
+    monkeypatch.setattr(connection, "vendor", "sqlite")  # the ORM's bulk insert
+    rows_insert(_attempts(by_orm))
     monkeypatch.undo()
 
     rows = _attempt_rows(by_sql)
