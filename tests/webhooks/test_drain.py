@@ -5,6 +5,7 @@ call recorded exactly once by its pass."""
 import json
 import random
 import threading
+import time
 from collections import Counter
 
 import pytest
@@ -113,3 +114,20 @@ def test_a_drain_stopped_by_a_failed_recording_still_records_the_pass_in_flight(
     assert Attempt.objects.count() == 2
     leased = ProviderFetch.objects.filter(attempts=0, claimed_until__isnull=False)
     assert set(leased.values_list("pk", flat=True)) == failed  # back when the leases lapse
+
+
+def test_work_due_by_the_look_ahead_is_claimed_again_at_once_not_a_poll_later(
+    settings, monkeypatch
+):
+    """Work can fall due between a pass's claim (nothing due) and its look-ahead (already
+    due): the next pass comes a millisecond later, then at doubling pauses while claims keep
+    missing, never more than the poll."""
+    settings.WEBHOOKS_SWEEP_POLL_SECONDS = 0.2
+    look_aheads = iter([-0.003] * 10)  # ten look-aheads find work due that no claim takes
+    monkeypatch.setattr(work, "work_next_due_in", lambda: next(look_aheads, None))
+    sleeps: list[float] = []
+    monkeypatch.setattr(time, "sleep", sleeps.append)
+
+    assert work.work_drain() == 0
+
+    assert sleeps == [0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.2, 0.2]
