@@ -33,8 +33,23 @@ def breakers_ensure(*, providers: list[str]) -> None:
     )
 
 
-def breaker_admit(*, provider: str, wanted: int, now: datetime) -> Admission:
-    breaker = ProviderBreaker.objects.get(provider=provider)
+def breakers_admit(*, wanted: dict[str, int], now: datetime) -> dict[str, Admission]:
+    """How many of the calls ``wanted`` of each provider may go out now: every breaker read in
+    one query (created first, closed, for a provider that has none yet)."""
+    breakers = {b.provider: b for b in ProviderBreaker.objects.filter(provider__in=list(wanted))}
+    if missing := [provider for provider in wanted if provider not in breakers]:
+        breakers_ensure(providers=missing)
+        breakers.update(
+            (b.provider, b) for b in ProviderBreaker.objects.filter(provider__in=missing)
+        )
+    return {
+        provider: _breaker_admit(breakers[provider], wanted=count, now=now)
+        for provider, count in wanted.items()
+    }
+
+
+def _breaker_admit(breaker: ProviderBreaker, *, wanted: int, now: datetime) -> Admission:
+    provider = breaker.provider
     if breaker.state == BreakerState.CLOSED:
         return Admission(allowed=wanted, probe=False, retry_at=None)
     if breaker.state == BreakerState.OPEN:

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 
-from webhooks.breaker import breaker_admit, breakers_ensure
+from webhooks.breaker import breakers_admit
 from webhooks.models import CollectionRequest, Delivery, FetchState, ProviderFetch
 
 
@@ -105,10 +105,10 @@ def fetch_claim_due(*, now: datetime, limit: int) -> list[FetchJob]:
     by_provider: dict[str, list[FetchJob]] = defaultdict(list)
     for fetch_id, request_id, provider in rows:
         by_provider[provider].append(FetchJob(fetch_id, request_id, provider))
-    breakers_ensure(providers=list(by_provider))
+    admissions = breakers_admit(wanted={p: len(jobs) for p, jobs in by_provider.items()}, now=now)
     admitted: list[FetchJob] = []
     for provider, jobs in by_provider.items():
-        admission = breaker_admit(provider=provider, wanted=len(jobs), now=now)
+        admission = admissions[provider]
         chosen = jobs[: admission.allowed]
         admitted.extend(
             FetchJob(j.fetch_id, j.request_id, j.provider, admission.probe) for j in chosen

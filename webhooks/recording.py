@@ -1,12 +1,11 @@
 """What an attempt's outcome does to the work: attempt rows, the next state, the breakers.
 
-A pass records the outcomes of all its provider fetches together (``fetch_outcomes_store``, in
-the transaction ``webhooks.work.fetches_record`` opens): the requests' rows locked once, in
-primary-key order, one bulk update of the fetches and one bulk insert of the attempts, instead
-of a transaction per fetch. The breakers then learn the pass's outcomes per provider
-(``breakers_record``), in a transaction of their own, so a breaker's row is never held while the
-requests' transaction runs. The pass's delivery outcomes are recorded the same way, together
-once its calls have returned (``deliveries_record``).
+A pass records all its outcomes together, in the one transaction ``webhooks.work.outcomes_record``
+opens: the requests' rows locked once, in primary-key order, then its deliveries'
+(``deliveries_store``) and its fetches' (``fetch_outcomes_store``), each kind with one update
+of its rows and one insert of its attempts, instead of a transaction per call. The breakers then
+learn the pass's fetch outcomes per provider (``breakers_record``), in a transaction of their
+own, so a breaker's row is never held while the requests' transaction runs.
 """
 
 import random
@@ -132,13 +131,17 @@ def _fetch_outcome_apply(
 
 
 def fetch_outcomes_store(
-    *, results: Sequence[FetchResult], now: datetime
+    *,
+    results: Sequence[FetchResult],
+    now: datetime,
+    requests: dict[uuid.UUID, RequestRecord] | None = None,
 ) -> tuple[list[FetchResult], list[RequestRecord]]:
     """Inside a transaction: lock the requests (primary-key order, as every recorder locks
     them) and their fetches, record each outcome of a fetch still pending. Returns the results
     recorded (a fetch another worker finished after our lease lapsed is skipped) and the locked
     requests one of whose fetches ended."""
-    requests = requests_locked(job.request_id for job, _ in results)
+    if requests is None:
+        requests = requests_locked(job.request_id for job, _ in results)
     fetches = fetches_locked(job.fetch_id for job, _ in results)
     recorded, attempts, ended = [], [], {}
     for job, http in results:
@@ -162,6 +165,8 @@ def breakers_record(*, results: Sequence[FetchResult], now: datetime) -> None:
     by_provider: dict[str, list[FetchResult]] = {}
     for job, http in results:
         by_provider.setdefault(job.provider, []).append((job, http))
+    if not by_provider:
+        return
     with transaction.atomic():
         for provider, outcomes in sorted(by_provider.items()):
             answered = [h.status_code is not None and h.status_code < 500 for _, h in outcomes]
@@ -235,26 +240,31 @@ def _delivery_outcome_apply(
     )
 
 
-def deliveries_record(*, results: Sequence[DeliveryResult], now: datetime) -> None:
-    """Record a pass's delivery outcomes in one transaction: the requests locked in key order,
-    then their deliveries; a delivery no longer pending (another worker's, after our lease
-    lapsed) is skipped."""
+def deliveries_store(
+    *,
+    results: Sequence[DeliveryResult],
+    now: datetime,
+    requests: dict[uuid.UUID, RequestRecord] | None = None,
+) -> None:
+    """Inside a transaction: record a pass's delivery outcomes, the requests locked in key order
+    (``requests``, locked already, or here), then their deliveries; a delivery no longer
+    pending (another worker's, after our lease lapsed) is skipped."""
     if not results:
         return
-    with transaction.atomic():
+    if requests is None:
         requests = requests_locked(job.request_id for job, _ in results)
-        deliveries = deliveries_locked(job.delivery_id for job, _ in results)
-        attempts, changed, ended = [], [], {}
-        for job, http in results:
-            delivery, request = deliveries[job.delivery_id], requests[job.request_id]
-            if delivery.state != DeliveryState.PENDING:
-                continue
-            attempts.append(
-                _delivery_outcome_apply(delivery=delivery, request=request, http=http, now=now)
-            )
-            changed.append(delivery)
-            if delivery.state != DeliveryState.PENDING:
-                ended[request.pk] = request
-        rows_update(changed, DELIVERY_RECORDED_FIELDS, model=Delivery)
-        rows_update(list(ended.values()), ["status", "finished_at"], model=CollectionRequest)
-        rows_insert(attempts)
+    deliveries = deliveries_locked(job.delivery_id for job, _ in results)
+    attempts, changed, ended = [], [], {}
+    for job, http in results:
+        delivery, request = deliveries[job.delivery_id], requests[job.request_id]
+        if delivery.state != DeliveryState.PENDING:
+            continue
+        attempts.append(
+            _delivery_outcome_apply(delivery=delivery, request=request, http=http, now=now)
+        )
+        changed.append(delivery)
+        if delivery.state != DeliveryState.PENDING:
+            ended[request.pk] = request
+    rows_update(changed, DELIVERY_RECORDED_FIELDS, model=Delivery)
+    rows_update(list(ended.values()), ["status", "finished_at"], model=CollectionRequest)
+    rows_insert(attempts)

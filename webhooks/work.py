@@ -6,11 +6,10 @@ A pass (``work_run_due``) expires requests past their collect deadline, claims d
 LOCKED)`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` serialises claims). The calls are then
 made together, outside any transaction and without the database (``webhooks.http.calls_make``:
 libcurl, at most ``WEBHOOKS_CONCURRENCY`` in flight, connections kept alive). Once they have
-all returned, their outcomes are recorded together (``webhooks.recording``): the deliveries' in
-one transaction, then the fetches' in another,
-each locking their requests in key order, writing the ``Attempt`` rows and moving the work on
-(retry time, fetched data, the delivery once every fetch has ended, the request's status);
-then the providers' breakers learn the outcomes (decision 0044).
+all returned, their outcomes are recorded together, in one transaction (``outcomes_record``,
+``webhooks.recording``): the requests locked once in key order, the ``Attempt`` rows written and
+the work moved on (retry time, fetched data, the delivery once every fetch has ended, the
+request's status); then the providers' breakers learn the outcomes (decision 0044).
 
 ``work_drain`` runs passes while work falls due soon (decision 0042); ``WORK_BATCHER``
 (core.batching) starts it right after a commit that made work due.
@@ -44,7 +43,7 @@ from webhooks.recording import (
     DeliveryResult,
     FetchResult,
     breakers_record,
-    deliveries_record,
+    deliveries_store,
     fetch_outcomes_store,
 )
 from webhooks.records import FetchRecord, RequestRecord, fetches_of, requests_locked
@@ -65,16 +64,26 @@ WORK_BATCHER = Batcher(
 # --- outcomes ---------------------------------------------------------------------------------
 
 
-def fetches_record(*, results: Sequence[FetchResult]) -> None:
-    """Record a pass's fetch outcomes in one transaction (queuing the delivery of each request
-    none of whose fetches is pending any more); then tell the breakers, after commit."""
-    if not results:
+def outcomes_record(
+    *, fetches: Sequence[FetchResult] = (), deliveries: Sequence[DeliveryResult] = ()
+) -> None:
+    """Record a pass's outcomes in one transaction, the requests locked once (queuing the
+    delivery of each request none of whose fetches is pending any more); then tell the
+    breakers, after commit."""
+    if not fetches and not deliveries:
         return
     now = clock.now()
     with transaction.atomic():
-        recorded, ended = fetch_outcomes_store(results=results, now=now)
+        ids = [job.request_id for job, _ in deliveries] + [job.request_id for job, _ in fetches]
+        requests = requests_locked(ids)
+        deliveries_store(results=deliveries, now=now, requests=requests)
+        recorded, ended = fetch_outcomes_store(results=fetches, now=now, requests=requests)
         collections_collect_end(requests=ended, now=now)
     breakers_record(results=recorded, now=now)
+
+
+def fetches_record(*, results: Sequence[FetchResult]) -> None:
+    outcomes_record(fetches=results)
 
 
 def collections_collect_end(*, requests: Sequence[RequestRecord], now: datetime) -> None:
@@ -203,7 +212,7 @@ def _calls_thread() -> ThreadPoolExecutor:
 
 
 def _record(answers: list[Answered]) -> None:
-    """Record a pass's outcomes: the deliveries' together, then the fetches' together."""
+    """Record a pass's outcomes, deliveries and fetches, together."""
     deliveries: list[DeliveryResult] = []
     fetches: list[FetchResult] = []
     for job, http in answers:
@@ -211,8 +220,7 @@ def _record(answers: list[Answered]) -> None:
             deliveries.append((job, http))
         else:
             fetches.append((job, http))
-    deliveries_record(results=deliveries, now=clock.now())
-    fetches_record(results=fetches)
+    outcomes_record(fetches=fetches, deliveries=deliveries)
 
 
 def _claim_due() -> tuple[int, list[FetchJob | DeliveryJob]]:

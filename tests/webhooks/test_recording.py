@@ -22,8 +22,8 @@ from webhooks.models import (
     ProviderBreaker,
     ProviderFetch,
 )
-from webhooks.recording import breakers_record, deliveries_record, fetch_outcomes_store
-from webhooks.work import fetches_record
+from webhooks.recording import breakers_record, fetch_outcomes_store
+from webhooks.work import fetches_record, outcomes_record
 
 pytestmark = pytest.mark.django_db
 
@@ -168,8 +168,8 @@ def test_a_pass_records_its_deliveries_in_as_many_queries_for_one_as_for_ten(
 ):
     results = _claimed_deliveries(1)
     with CaptureQueriesContext(connection) as one:
-        deliveries_record(results=results, now=timezone.now())
+        outcomes_record(deliveries=results)
     results = _claimed_deliveries(10)
     with django_assert_num_queries(len(one)):
-        deliveries_record(results=results, now=timezone.now())
+        outcomes_record(deliveries=results)
     assert set(CollectionRequest.objects.values_list("status", flat=True)) == {"delivered"}

@@ -209,8 +209,26 @@ def test_claims_on_postgresql_are_one_statement_each(django_assert_num_queries):
     ProviderBreaker.objects.create(provider="gas")
     ProviderBreaker.objects.create(provider="internet")
     later = datetime.now(tz=UTC) + timedelta(seconds=1)
-    # The claim; the breakers ensured (one insert); each provider's breaker read.
-    with django_assert_num_queries(4):
+    # The claim; both providers' breakers read together (they exist: none is inserted).
+    with django_assert_num_queries(2):
         assert len(fetch_claim_due(now=later, limit=10)) == 2
     with django_assert_num_queries(1):
         assert delivery_claim_due(now=later, limit=10) == []
+
+
+@pytest.mark.django_db
+def test_a_claim_for_a_provider_without_a_breaker_creates_it_closed(django_assert_num_queries):
+    collection_make()
+    ProviderBreaker.objects.create(provider="gas", state="open", open_until=NOW)
+    later = datetime.now(tz=UTC) + timedelta(seconds=1)
+    # The claim (a transaction on SQLite), the breakers read, internet's inserted and read, the
+    # probe taken.
+    with django_assert_num_queries(5 if connection.vendor == "postgresql" else 9):
+        jobs = fetch_claim_due(now=later, limit=10)
+
+    assert [(job.provider, job.probe) for job in sorted(jobs, key=lambda j: j.provider)] == [
+        ("gas", True),  # its cool-down over: the probe
+        ("internet", False),
+    ]
+    breakers = dict(ProviderBreaker.objects.values_list("provider", "state"))
+    assert breakers == {"gas": "half_open", "internet": "closed"}
