@@ -145,9 +145,9 @@ def fetch_outcomes_store(
     fetches = fetches_locked(job.fetch_id for job, _ in results)
     recorded, attempts, ended = [], [], {}
     for job, http in results:
-        fetch, request = fetches[job.fetch_id], requests[job.request_id]
-        if fetch.state != FetchState.PENDING:
-            continue
+        fetch, request = fetches.get(job.fetch_id), requests.get(job.request_id)
+        if fetch is None or request is None or fetch.state != FetchState.PENDING:
+            continue  # finished by another worker, or deleted by an operator, meanwhile
         attempts.append(_fetch_outcome_apply(fetch=fetch, request=request, http=http, now=now))
         recorded.append((job, http))
         if fetch.state != FetchState.PENDING:
@@ -256,9 +256,9 @@ def deliveries_store(
     deliveries = deliveries_locked(job.delivery_id for job, _ in results)
     attempts, changed, ended = [], [], {}
     for job, http in results:
-        delivery, request = deliveries[job.delivery_id], requests[job.request_id]
-        if delivery.state != DeliveryState.PENDING:
-            continue
+        delivery, request = deliveries.get(job.delivery_id), requests.get(job.request_id)
+        if delivery is None or request is None or delivery.state != DeliveryState.PENDING:
+            continue  # finished by another worker, or deleted by an operator, meanwhile
         attempts.append(
             _delivery_outcome_apply(delivery=delivery, request=request, http=http, now=now)
         )

@@ -173,3 +173,20 @@ def test_a_pass_records_its_deliveries_in_as_many_queries_for_one_as_for_ten(
     with django_assert_num_queries(len(one)):
         outcomes_record(deliveries=results)
     assert set(CollectionRequest.objects.values_list("status", flat=True)) == {"delivered"}
+
+
+def test_outcomes_of_a_request_deleted_meanwhile_are_skipped_and_the_rest_recorded():
+    """An operator may delete a request while its calls are in flight: its outcomes have no
+    rows left to move on; the pass's other outcomes are recorded as usual."""
+    results = _claimed_deliveries(2)  # two collected requests, their deliveries claimed
+    kept, deleted = (job.request_id for job, _ in results)
+    fetch_results = _fetch_results(1)  # and a third request's fetches
+    CollectionRequest.objects.filter(pk=deleted).delete()
+
+    outcomes_record(fetches=fetch_results, deliveries=results)
+
+    statuses = dict(CollectionRequest.objects.values_list("pk", "status"))
+    assert statuses.pop(kept) == "delivered"
+    assert list(statuses.values()) == ["delivering"]  # the third: collected, its delivery queued
+    assert Attempt.objects.filter(request_id=deleted).count() == 0
+    assert Attempt.objects.filter(kind="delivery").count() == 1
