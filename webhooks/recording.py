@@ -37,7 +37,6 @@ from webhooks.records import (
     RequestRecord,
     deliveries_locked,
     fetches_locked,
-    requests_locked,
 )
 
 # A request's provider no longer in WEBHOOKS_PROVIDERS (settings changed): that fetch fails.
@@ -133,15 +132,13 @@ def _fetch_outcome_apply(
 def fetch_outcomes_store(
     *,
     results: Sequence[FetchResult],
+    requests: dict[uuid.UUID, RequestRecord],
     now: datetime,
-    requests: dict[uuid.UUID, RequestRecord] | None = None,
 ) -> tuple[list[FetchResult], list[RequestRecord]]:
-    """Inside a transaction: lock the requests (primary-key order, as every recorder locks
-    them) and their fetches, record each outcome of a fetch still pending. Returns the results
-    recorded (a fetch another worker finished after our lease lapsed is skipped) and the locked
-    requests one of whose fetches ended."""
-    if requests is None:
-        requests = requests_locked(job.request_id for job, _ in results)
+    """Inside a transaction, the ``requests`` locked (``requests_locked``: primary-key order,
+    as every recorder locks them): lock the fetches, record each outcome of a fetch still
+    pending. Returns the results recorded (a fetch another worker finished after our lease
+    lapsed is skipped) and the requests one of whose fetches ended."""
     fetches = fetches_locked(job.fetch_id for job, _ in results)
     recorded, attempts, ended = [], [], {}
     for job, http in results:
@@ -243,16 +240,14 @@ def _delivery_outcome_apply(
 def deliveries_store(
     *,
     results: Sequence[DeliveryResult],
+    requests: dict[uuid.UUID, RequestRecord],
     now: datetime,
-    requests: dict[uuid.UUID, RequestRecord] | None = None,
 ) -> None:
-    """Inside a transaction: record a pass's delivery outcomes, the requests locked in key order
-    (``requests``, locked already, or here), then their deliveries; a delivery no longer
-    pending (another worker's, after our lease lapsed) is skipped."""
+    """Inside a transaction, the ``requests`` locked: lock the deliveries and record a pass's
+    outcomes of them; a delivery no longer pending (another worker's, after our lease lapsed)
+    is skipped."""
     if not results:
         return
-    if requests is None:
-        requests = requests_locked(job.request_id for job, _ in results)
     deliveries = deliveries_locked(job.delivery_id for job, _ in results)
     attempts, changed, ended = [], [], {}
     for job, http in results:

@@ -82,10 +82,6 @@ def outcomes_record(
     breakers_record(results=recorded, now=now)
 
 
-def fetches_record(*, results: Sequence[FetchResult]) -> None:
-    outcomes_record(fetches=results)
-
-
 def collections_collect_end(*, requests: Sequence[RequestRecord], now: datetime) -> None:
     """For each (locked) collecting request none of whose fetches is pending: queue its one
     delivery, ``completed`` with every provider's data, or ``failed`` with what was collected."""

@@ -23,7 +23,8 @@ from webhooks.models import (
     ProviderFetch,
 )
 from webhooks.recording import breakers_record, fetch_outcomes_store
-from webhooks.work import fetches_record, outcomes_record
+from webhooks.records import requests_locked
+from webhooks.work import outcomes_record
 
 pytestmark = pytest.mark.django_db
 
@@ -111,7 +112,8 @@ def test_outcomes_of_one_pass_are_stored_together_and_a_finished_fetch_is_skippe
         (job(second, "internet"), _answer(200)),  # finished meanwhile by another worker
     ]
     with transaction.atomic():
-        recorded, ended = fetch_outcomes_store(results=results, now=NOW)
+        requests = requests_locked(job.request_id for job, _ in results)
+        recorded, ended = fetch_outcomes_store(results=results, requests=requests, now=NOW)
 
     assert recorded == results[:3]
     assert [r.pk for r in ended] == [first.pk]
@@ -141,7 +143,7 @@ def _fetch_results(requests: int) -> list:
 
 def _queries_of(results: list) -> int:
     with CaptureQueriesContext(connection) as captured:
-        fetches_record(results=results)
+        outcomes_record(fetches=results)
     return len(captured)
 
 
@@ -151,13 +153,13 @@ def test_a_pass_records_its_fetches_in_as_many_queries_for_one_request_as_for_te
     one = _queries_of(_fetch_results(1))
     results = _fetch_results(10)
     with django_assert_num_queries(one):
-        fetches_record(results=results)
+        outcomes_record(fetches=results)
     assert Delivery.objects.count() == 11  # each request's delivery, queued by the same pass
 
 
 def _claimed_deliveries(requests: int) -> list:
     """A successful answer to the delivery of each of ``requests`` new, collected requests."""
-    fetches_record(results=_fetch_results(requests))
+    outcomes_record(fetches=_fetch_results(requests))
     jobs = delivery_claim_due(now=timezone.now() + timedelta(seconds=1), limit=100)
     assert len(jobs) == requests
     return [(job, _answer(200)) for job in jobs]
