@@ -1,7 +1,9 @@
 """The platform's own SQL, one named function per statement (or per shared step), each with
 its why.
 
-Every statement runs unchanged on PostgreSQL and SQLite (the increment's transaction differs).
+Every statement runs unchanged on PostgreSQL and SQLite (the increment's transaction differs),
+but the row writers' (``rows_update``, ``rows_insert``): on PostgreSQL one statement over the
+rows sent as one JSON text, elsewhere the per-row statement or the ORM's bulk insert.
 """
 
 import json
@@ -253,8 +255,10 @@ class RowLoader[M: models.Model]:
     A statement selects ``columns(alias)`` first (the model's concrete fields, in their order),
     then anything else; ``load(row)`` applies the database's and the fields' converters to
     those columns (SQLite returns datetimes as text, UUIDs as hex) and builds the instance
-    with ``Model.from_db``. On a hot statement a raw queryset's column mapping costs about as
-    much as the round trip (docs/performance.md); this costs a loop over the converted columns.
+    with ``Model.from_db``; ``values(row)`` gives the converted values only (for a loader of
+    some of the fields, named when it is made). On a hot statement a raw queryset's column
+    mapping costs about as much as the round trip (docs/performance.md); this costs a loop over
+    the converted columns.
     """
 
     def __init__(self, model: type[M], fields: Sequence[str] | None = None) -> None:

@@ -74,25 +74,24 @@ _DELIVERIES = RowLoader(
 
 
 def _read(
-    loader: RowLoader[Any], *, column: str, values: Iterable[Any], lock: bool
+    loader: RowLoader[Any], *, field: str, values: Iterable[Any], lock: bool
 ) -> list[list[Any]]:
-    """The rows of ``loader``'s table whose ``column`` is one of ``values``, in primary-key
-    order, locked (``FOR UPDATE``) if ``lock`` where the database locks rows (SQLite's
-    ``BEGIN IMMEDIATE`` has locked the whole database already)."""
+    """The rows of ``loader``'s table whose ``field`` (its name) holds one of ``values``, in
+    primary-key order, locked (``FOR UPDATE``) if ``lock`` where the database locks rows
+    (SQLite's ``BEGIN IMMEDIATE`` has locked the whole database already)."""
     wanted = sorted(set(values))
     if not wanted:
         return []
     meta: Any = loader.model._meta
+    by: models.Field[Any, Any] = meta.get_field(field)
     quote = connection.ops.quote_name
     locking = " FOR UPDATE" if lock and connection.features.has_select_for_update else ""
     marks = ", ".join(["%s"] * len(wanted))
-    pk = quote(meta.pk.column)
     sql = (
         f"SELECT {loader.columns()} FROM {quote(meta.db_table)} "
-        f"WHERE {quote(column)} IN ({marks}) ORDER BY {pk}{locking}"
+        f"WHERE {quote(str(by.column))} IN ({marks}) ORDER BY {quote(meta.pk.column)}{locking}"
     )
-    field: models.Field[Any, Any] = meta.get_field(column.removesuffix("_id"))
-    params = [field.get_db_prep_value(value, connection) for value in wanted]
+    params = [by.get_db_prep_value(value, connection) for value in wanted]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [loader.values(row) for row in cursor.fetchall()]
@@ -101,21 +100,21 @@ def _read(
 def requests_locked(ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, RequestRecord]:
     """Requests by primary key, locked in key order (every recorder locks requests, then their
     fetches or deliveries, in that order: no two passes deadlock)."""
-    rows = _read(_REQUESTS, column="id", values=ids, lock=True)
+    rows = _read(_REQUESTS, field="id", values=ids, lock=True)
     return {record.pk: record for record in (RequestRecord(*row) for row in rows)}
 
 
 def fetches_locked(ids: Iterable[int]) -> dict[int, FetchRecord]:
-    rows = _read(_FETCHES, column="id", values=ids, lock=True)
+    rows = _read(_FETCHES, field="id", values=ids, lock=True)
     return {record.pk: record for record in (FetchRecord(*row) for row in rows)}
 
 
 def deliveries_locked(ids: Iterable[int]) -> dict[int, DeliveryRecord]:
-    rows = _read(_DELIVERIES, column="id", values=ids, lock=True)
+    rows = _read(_DELIVERIES, field="id", values=ids, lock=True)
     return {record.pk: record for record in (DeliveryRecord(*row) for row in rows)}
 
 
 def fetches_of(request_ids: Iterable[uuid.UUID]) -> list[FetchRecord]:
     """Every fetch of the (locked) requests of ``request_ids``."""
-    rows = _read(_FETCHES, column="request_id", values=request_ids, lock=False)
+    rows = _read(_FETCHES, field="request", values=request_ids, lock=False)
     return [FetchRecord(*row) for row in rows]
