@@ -192,3 +192,27 @@ def test_outcomes_of_a_request_deleted_meanwhile_are_skipped_and_the_rest_record
     assert list(statuses.values()) == ["delivering"]  # the third: collected, its delivery queued
     assert Attempt.objects.filter(request_id=deleted).count() == 0
     assert Attempt.objects.filter(kind="delivery").count() == 1
+
+
+def test_a_pass_of_both_kinds_is_one_transaction_locking_the_requests_once(
+    django_assert_num_queries,
+):
+    """Deliveries that end and fetches that end their requests, recorded together: one
+    savepoint (the test's transaction holds the pass's), the requests locked by one statement,
+    then the breakers after it."""
+    deliveries = _claimed_deliveries(2)
+    fetches = _fetch_results(2)
+    requests = CollectionRequest._meta.db_table
+    # A savepoint and its release around: the requests locked; the deliveries locked, updated,
+    # their requests updated, their attempts inserted; the fetches locked, updated, their
+    # attempts inserted; the ended requests' fetches read, their deliveries inserted, the
+    # requests updated (13). Then the breakers: a savepoint, one success update per provider,
+    # its release (4). SQLite the same (an executemany counts once; no FOR UPDATE).
+    with django_assert_num_queries(17) as captured:
+        outcomes_record(fetches=fetches, deliveries=deliveries)
+    locks = [q["sql"] for q in captured.captured_queries if f'FROM "{requests}" WHERE' in q["sql"]]
+    assert len(locks) == 1
+    assert set(CollectionRequest.objects.values_list("status", flat=True)) == {
+        "delivered",
+        "delivering",
+    }
