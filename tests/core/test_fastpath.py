@@ -120,6 +120,19 @@ def test_what_the_fast_path_does_not_take_is_answered_as_before(case, key, taken
     assert counted in {0, 2}  # never a request counted twice
 
 
+def test_a_host_taken_once_is_refused_after_allowed_hosts_changes(key, taken, settings):
+    """The host's verdict is worked out once per (host, ALLOWED_HOSTS): a changed setting is
+    read at the next request."""
+    settings.ALLOWED_HOSTS = ["api.example"]
+    assert call(application, key=key, HTTP_HOST="api.example").status == "202 Accepted"
+    assert taken == [202]
+    settings.ALLOWED_HOSTS = ["other.example"]
+    answer = call(application, key=key, HTTP_HOST="api.example")
+    assert taken == [202]  # not taken: the full stack refused the host
+    assert answer == call(django_application, key=key, HTTP_HOST="api.example")
+    assert answer.status == "400 Bad Request"
+
+
 def test_a_revoked_key_is_refused_once_by_the_views_own_answer(key, taken):
     assert call(application, key=key).status == "202 Accepted"  # the process knows the key
     ApiKey.objects.update(revoked_at=timezone.now() - timedelta(seconds=1))
