@@ -58,3 +58,30 @@ def test_daily_user_rows_become_one_bitmap_per_app_event_and_day():
         assert found == expected
     finally:
         _migrate(latest)
+
+
+def _user_key_indexes() -> dict[str, str]:
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, "analytics_userkey")
+    return {
+        name: c["type"] if c["index"] else "unique"
+        for name, c in constraints.items()
+        if not c["primary_key"] and (c["index"] or c["unique"])
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_the_user_keys_have_a_hash_index_beside_the_unique_btree():
+    """Migration 0006 (PostgreSQL only) adds the hash index the summaries' key lookups use,
+    and removes it when unapplied; SQLite keeps the unique index alone."""
+    latest = MigrationExecutor(connection).loader.graph.leaf_nodes()
+    postgres = connection.vendor == "postgresql"
+    hash_index = {"analytics_userkey_key_hash": "hash"} if postgres else {}
+    unique = {"analytics_userkey_unique": "unique"}
+    try:
+        assert _user_key_indexes() == {**unique, **hash_index}
+        _migrate([("analytics", "0005_event_no_user_index")])
+        assert _user_key_indexes() == unique
+    finally:
+        _migrate(latest)
+    assert _user_key_indexes() == {**unique, **hash_index}
