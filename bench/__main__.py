@@ -3,17 +3,36 @@
 import argparse
 import importlib
 import json
+import os
 import pkgutil
+import signal
+import subprocess
 import sys
 
 from bench import scenarios
-from bench.harness import Harness
+from bench.harness import AUTOGROUP_NICE, Harness, autogroup_nice_set
 from bench.report import report_write, result_store
 from bench.targets import targets_lines
 
 
 def scenario_names() -> list[str]:
     return sorted(module.name for module in pkgutil.iter_modules(scenarios.__path__))
+
+
+def _in_own_session(argv: list[str]) -> int | None:
+    """Run the bench again as a child in a session of its own and return its exit status, or
+    None when this process already leads its session (or the nice value is 0).
+
+    A new session is a new scheduler autogroup, whose nice value the bench then sets without
+    touching the shell's. The child does not hear the terminal's Ctrl-C: it is passed on."""
+    if AUTOGROUP_NICE == 0 or os.getsid(0) == os.getpid():
+        return None
+    child = subprocess.Popen([sys.executable, "-m", "bench", *argv], start_new_session=True)
+    while True:
+        try:
+            return child.wait()
+        except KeyboardInterrupt:
+            child.send_signal(signal.SIGINT)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,4 +73,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    status = _in_own_session(sys.argv[1:])
+    if status is None:
+        autogroup_nice_set(os.getpid(), AUTOGROUP_NICE)
+        status = main()
+    sys.exit(status)

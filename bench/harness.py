@@ -43,6 +43,11 @@ SERVER_ENV = {
 
 # The server the platform runs in production (docs/decisions/0001-web-server.md).
 PLATFORM_SERVER = "granian"
+# The nice value of every scheduler autogroup the bench runs in (its own session, each
+# server's): together they yield CPU to PostgreSQL's session, as a deployment that shares a
+# host with its database gives the database the larger share; among themselves they are
+# equals, as before (docs/decisions/0077-bench-yields-to-the-database.md). 0: as started.
+AUTOGROUP_NICE = int(os.environ.get("BENCH_AUTOGROUP_NICE", "5"))
 
 _UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 
@@ -63,6 +68,18 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def autogroup_nice_set(pid: int, nice: int) -> bool:
+    """Set the nice value of the scheduler's autogroup of ``pid``'s session (Linux with
+    ``CONFIG_SCHED_AUTOGROUP``): the CPU share all its processes take together against other
+    sessions'. False where there is none or it cannot be set (the server then runs as is)."""
+    try:
+        with open(f"/proc/{pid}/autogroup", "w") as handle:
+            handle.write(str(nice))
+    except OSError:
+        return False
+    return True
 
 
 def parse_wrk(output: str) -> dict:
@@ -221,6 +238,7 @@ class Harness:
         )
         base = f"http://127.0.0.1:{port}"
         try:
+            autogroup_nice_set(process.pid, AUTOGROUP_NICE)
             self._wait_until_up(process, base + probe_path, log)
             yield base
         finally:

@@ -1,6 +1,12 @@
-"""The benchmark harness reads wrk's output and writes wrk's scripts correctly."""
+"""The benchmark harness reads wrk's output, writes wrk's scripts and sets its sessions'
+scheduling weight correctly."""
 
-from bench.harness import parse_wrk, wrk_script
+import os
+import subprocess
+
+import pytest
+
+from bench.harness import autogroup_nice_set, parse_wrk, wrk_script
 
 WRK_OUTPUT = """Running 10s test @ http://127.0.0.1:40000/empty
   2 threads and 32 connections
@@ -51,3 +57,20 @@ def test_wrk_script_sets_method_body_and_headers():
         "wrk.headers[ [==[Authorization]==] ] = [==[s3cret]==]\n"
         "wrk.headers[ [==[X-A]==] ] = [==[b]==]\n"
     )
+
+
+def test_autogroup_nice_set_gives_a_sessions_processes_one_nice_value():
+    """The bench's sessions yield to the database's (decision 0077): the value is the one read
+    back from the kernel, for the whole session's autogroup."""
+    path = "/proc/self/autogroup"
+    if not os.path.exists(path):
+        pytest.skip("this kernel has no scheduler autogroups")
+    child = subprocess.Popen(["sleep", "30"], start_new_session=True)
+    try:
+        assert autogroup_nice_set(child.pid, 5) is True
+        with open(f"/proc/{child.pid}/autogroup") as handle:
+            assert handle.read().split()[-2:] == ["nice", "5"]
+    finally:
+        child.kill()
+        child.wait()
+    assert autogroup_nice_set(child.pid, 5) is False  # gone: nothing to set, no error
