@@ -10,7 +10,7 @@ own, so a breaker's row is never held while the requests' transaction runs.
 
 import random
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -49,6 +49,23 @@ FETCH_RECORDED_FIELDS = ["attempts", "claimed_until", "state", "data", "fetched_
 rng = random.Random()
 
 FetchResult = tuple[FetchJob, HttpOutcome]
+
+
+def _still_pending[Job: (FetchJob, DeliveryJob), Row: (FetchRecord, DeliveryRecord)](
+    results: Sequence[tuple[Job, HttpOutcome]],
+    rows: dict[int, Row],
+    row_id: Callable[[Job], int],
+    pending: str,
+    requests: dict[uuid.UUID, RequestRecord],
+) -> Iterator[tuple[Job, HttpOutcome, Row, RequestRecord]]:
+    """Each outcome whose locked row (fetch or delivery) and request are still there and whose
+    row is still in its ``pending`` state, with them: the one rule of both recorders. Skipped:
+    a row another worker finished after our lease lapsed, and one whose request an operator
+    deleted while the call was in flight."""
+    for job, http in results:
+        row, request = rows.get(row_id(job)), requests.get(job.request_id)
+        if row is not None and request is not None and row.state == pending:
+            yield job, http, row, request
 
 
 def backoff_seconds(*, attempt: int) -> float:
@@ -141,10 +158,8 @@ def fetch_outcomes_store(
     lapsed is skipped) and the requests one of whose fetches ended."""
     fetches = fetches_locked(job.fetch_id for job, _ in results)
     recorded, attempts, ended = [], [], {}
-    for job, http in results:
-        fetch, request = fetches.get(job.fetch_id), requests.get(job.request_id)
-        if fetch is None or request is None or fetch.state != FetchState.PENDING:
-            continue  # finished by another worker, or deleted by an operator, meanwhile
+    live = _still_pending(results, fetches, lambda j: j.fetch_id, FetchState.PENDING, requests)
+    for job, http, fetch, request in live:
         attempts.append(_fetch_outcome_apply(fetch=fetch, request=request, http=http, now=now))
         recorded.append((job, http))
         if fetch.state != FetchState.PENDING:
@@ -250,10 +265,10 @@ def deliveries_store(
         return
     deliveries = deliveries_locked(job.delivery_id for job, _ in results)
     attempts, changed, ended = [], [], {}
-    for job, http in results:
-        delivery, request = deliveries.get(job.delivery_id), requests.get(job.request_id)
-        if delivery is None or request is None or delivery.state != DeliveryState.PENDING:
-            continue  # finished by another worker, or deleted by an operator, meanwhile
+    live = _still_pending(
+        results, deliveries, lambda j: j.delivery_id, DeliveryState.PENDING, requests
+    )
+    for _, http, delivery, request in live:
         attempts.append(
             _delivery_outcome_apply(delivery=delivery, request=request, http=http, now=now)
         )
