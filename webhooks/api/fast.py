@@ -17,7 +17,11 @@ from django.urls import get_script_prefix, reverse
 from core.api.parsers import json_loads
 from core.api.renderers import json_dumps
 from core.fastpath import POST_VIEW_HEADERS, FastAnswer, FastRequest, Handover
-from webhooks.api.serializers import CollectionInputSerializer, collection_input_at_once
+from webhooks.api.serializers import (
+    CollectionInputSerializer,
+    collection_accepted_output,
+    collection_input_at_once,
+)
 from webhooks.api.throttling import SubmitThrottle
 from webhooks.netguard import CallbackRefusedError
 from webhooks.providers import mock_provider_answer
@@ -75,15 +79,7 @@ def collection_create_fast(request: FastRequest) -> FastAnswer | Handover | None
         return Handover(decision)
     created = collection_create(providers=valid[0], callback_url=valid[1])
     head, tail = _detail_path(get_script_prefix())
-    pk = str(created.pk)
-    # What CollectionAcceptedOutputSerializer renders (every field a string, or a list of
-    # strings), written out: the tests compare these bytes with the view's.
-    output = {
-        "id": pk,
-        "status": str(created.status),
-        "providers": [str(name) for name in created.providers],
-        "status_url": request.absolute_uri(f"{head}{pk}{tail}"),
-    }
+    output = collection_accepted_output(created, request.absolute_uri(f"{head}{created.pk}{tail}"))
     return FastAnswer(202, json_dumps(output), POST_VIEW_HEADERS)
 
 

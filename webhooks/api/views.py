@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api.serializers import ErrorOutputSerializer, output_data
+from core.api.serializers import ErrorOutputSerializer
 from core.api.views import OpenView
 from core.fastpath import fast_path_outcome
 from webhooks.api.serializers import (
@@ -19,6 +19,7 @@ from webhooks.api.serializers import (
     CollectionOutputSerializer,
     MockProviderInputSerializer,
     MockProviderOutputSerializer,
+    collection_accepted_output,
 )
 from webhooks.api.throttling import SubmitThrottle
 from webhooks.models import AttemptKind, CollectionRequest
@@ -103,13 +104,7 @@ class CollectionCreateView(OpenView):
         status_url = request.build_absolute_uri(
             reverse("webhooks-collection-detail", args=[created.pk])
         )
-        body = {
-            "id": created.pk,
-            "status": created.status,
-            "providers": created.providers,
-            "status_url": status_url,
-        }
-        return Response(output_data(CollectionAcceptedOutputSerializer, body), status=202)
+        return Response(collection_accepted_output(created, status_url), status=202)
 
 
 class CompatWebhookView(CollectionCreateView):
