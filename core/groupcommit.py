@@ -10,7 +10,8 @@ thread gets its own item's result, or the run's exception raised in its own thre
 answered before the run that holds its item has returned (committed).
 
 With one request thread per process a group is always one item: ``run`` then costs what
-running it directly would, plus two uncontended lock acquisitions.
+running it directly would, plus a few uncontended lock operations (the queue's lock, and the
+thread's own, taken when it joins and never waited on).
 """
 
 import threading
