@@ -40,6 +40,7 @@ from analytics.models import ApiKey
 from analytics.services import (
     EVENTS_BATCHER,
     LAST_USED_RESOLUTION_SECONDS,
+    Events,
     KeyIdentity,
     events_collect,
     key_matches,
@@ -97,7 +98,7 @@ class Admission:
         return self.limit is None or self.limit.allowed
 
 
-def collect_admit(*, identity: KeyIdentity, events: Sequence[CleanEvent]) -> Admission:
+def collect_admit(*, identity: KeyIdentity, events: Events) -> Admission:
     """Check the key is live and count the request, then store ``events`` if both pass.
 
     ``events`` may be empty: a request whose body was refused is still checked and counted
@@ -111,7 +112,7 @@ def collect_admit(*, identity: KeyIdentity, events: Sequence[CleanEvent]) -> Adm
             identity=identity, events=events, counter=counter, limit=limit, now=now
         )
     decision: RateLimitDecision | None = None
-    one = events[0] if len(events) == 1 else None
+    one = events[0] if isinstance(events, Sequence) and len(events) == 1 else None
     if one is not None and not settings.REDIS_URL:
         from analytics.admission_group import admit_one  # it builds on this module
 
@@ -144,7 +145,7 @@ def collect_admit(*, identity: KeyIdentity, events: Sequence[CleanEvent]) -> Adm
 
 
 def _admit_in_steps(
-    *, identity: KeyIdentity, events: Sequence[CleanEvent], counter: str, limit: int, now: datetime
+    *, identity: KeyIdentity, events: Events, counter: str, limit: int, now: datetime
 ) -> Admission:
     """SQLite: the key live, then the counter, then the insert, one statement each."""
     if not _key_live(key_id=identity.key_id, now=now):

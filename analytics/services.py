@@ -26,6 +26,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from analytics import fold, sql
+from analytics.copy_rows import PlainRows
 from analytics.models import ApiKey, App, Batch
 from analytics.selectors import RollupDifference, app_get_owned, rollup_differences
 from analytics.validation import CleanEvent
@@ -205,7 +206,11 @@ class KeyIdentity:
 # --- Collect --------------------------------------------------------------------------------
 
 
-def events_collect(*, app_id: uuid.UUID, events: Sequence[CleanEvent]) -> int:
+# What collect stores: clean events, or a plain batch's rows (PostgreSQL; decision 0078).
+Events = Sequence[CleanEvent] | PlainRows
+
+
+def events_collect(*, app_id: uuid.UUID, events: Events) -> int:
     """Store events of one app durably (committed when this returns); returns how many.
 
     One event on PostgreSQL is one statement in autocommit (its own transaction: one round
@@ -214,7 +219,7 @@ def events_collect(*, app_id: uuid.UUID, events: Sequence[CleanEvent]) -> int:
     """
     if not events:
         return 0
-    one_statement = len(events) == 1 and connection.vendor == "postgresql"
+    one_statement = len(events) == 1 and connection.vendor == "postgresql"  # never PlainRows
     with contextlib.nullcontext() if one_statement else transaction.atomic():
         inserted = sql.events_insert(app_id=app_id, events=events, received_at=timezone.now())
         EVENTS_BATCHER.notify()

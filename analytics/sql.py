@@ -24,6 +24,7 @@ from typing import Any
 from django.db import connection, transaction
 from pyroaring import BitMap
 
+from analytics.copy_rows import INSERT_COLUMNS, PlainRows, copy_text, event_texts
 from analytics.models import (
     ApiKey,
     App,
@@ -47,11 +48,6 @@ WATERMARK_SQL = f"(SELECT COALESCE(MAX(last_id), 0) FROM {BATCHES})"
 
 WRITER_LOCK = 7_324_005_001
 PROCESSOR_LOCK = 7_324_005_002
-
-INSERT_COLUMNS = (
-    "app_id, event, url, referrer, device, ip_address, user_id, user_key, browser, os, "
-    "metadata, timestamp, day, received_at"
-)
 
 
 def postgres() -> bool:
@@ -84,24 +80,17 @@ def api_key_row(prefix: str) -> tuple | None:
     return (key_id, app_id, owner_id, hashed)
 
 
-def _event_texts(e: Any) -> tuple[str | None, ...]:
-    """An event's text columns after ``app_id``, up to ``metadata`` (``INSERT_COLUMNS``)."""
-    return (
-        *(e.event, e.url, e.referrer, e.device, e.ip_address, e.user_id, e.user_key, e.browser),
-        *(e.os, e.metadata_json),
-    )
-
-
 def event_row(e: Any, adapt_datetime) -> tuple:
     """An event's columns after ``app_id``, up to ``day`` (``INSERT_COLUMNS``)."""
-    return (*_event_texts(e), adapt_datetime(e.timestamp), e.timestamp.date())
+    return (*event_texts(e), adapt_datetime(e.timestamp), e.timestamp.date())
 
 
-def events_insert(*, app_id, events: Sequence, received_at) -> int:
+def events_insert(*, app_id, events: Sequence | PlainRows, received_at) -> int:
     """Insert clean events of one app; the caller owns the transaction. Returns the count.
 
     PostgreSQL: one event is one INSERT that takes the shared writer lock itself; more are
-    one COPY after the lock. SQLite: multi-row VALUES in chunks.
+    one COPY after the lock (``PlainRows`` are PostgreSQL's only). SQLite: multi-row VALUES in
+    chunks.
     """
     app = app_id_param(app_id)
     adapt_datetime = connection.ops.adapt_datetimefield_value
@@ -109,6 +98,8 @@ def events_insert(*, app_id, events: Sequence, received_at) -> int:
     with connection.cursor() as cursor:
         if postgres():
             return _events_insert_postgres(cursor, app, events, received)
+        if isinstance(events, PlainRows):
+            raise TypeError("rows in COPY's text format are for PostgreSQL only")
         rows = [event_row(e, adapt_datetime) for e in events]
         per_row = 14
         chunk = max(1, (connection.features.max_query_params or 999) // per_row)
@@ -122,8 +113,8 @@ def events_insert(*, app_id, events: Sequence, received_at) -> int:
         return inserted
 
 
-def _events_insert_postgres(cursor, app, events: Sequence, received) -> int:
-    if len(events) == 1:
+def _events_insert_postgres(cursor, app, events: Sequence | PlainRows, received) -> int:
+    if isinstance(events, Sequence) and len(events) == 1:
         # The lock is taken in the inner query, before the outer one draws the id.
         cursor.execute(
             f"INSERT INTO {EVENTS} ({INSERT_COLUMNS}) SELECT %s, %s, %s, %s, %s, "
@@ -139,62 +130,6 @@ def _events_insert_postgres(cursor, app, events: Sequence, received) -> int:
     with copying.copy(f"COPY {EVENTS} ({INSERT_COLUMNS}) FROM STDIN") as copy:
         copy.write(copy_text(events, app=str(app), received=received.isoformat()))
     return copying.rowcount
-
-
-_COPY_COLUMNS = INSERT_COLUMNS.count(",") + 1
-
-
-def copy_text(events: Sequence, *, app: str, received: str) -> bytes:
-    """Clean events as the rows of ``COPY ... FROM STDIN`` (text format) for ``INSERT_COLUMNS``.
-
-    Every row is written plainly first; if the text then holds a character the format escapes
-    beyond the separators and NULL markers written here (a tab, a newline or a backslash sent
-    in an event, or a carriage return), it is written again with every field escaped. Sent
-    text is stored exactly as sent either way (``tests/analytics/test_copy.py``).
-    """
-    text, nulls = _copy_rows(events, app, received, escape=None)
-    rows = len(events)
-    if (
-        text.count("\t") != rows * (_COPY_COLUMNS - 1)
-        or text.count("\n") != rows
-        or text.count("\\") != nulls
-        or "\r" in text
-    ):
-        text, _ = _copy_rows(events, app, received, escape=_copy_escape)
-    return text.encode()
-
-
-def _copy_rows(events: Sequence, app: str, received: str, *, escape) -> tuple[str, int]:
-    """The rows' text, and how many NULL markers (``\\N``) it holds."""
-    stamps: dict = {}  # a batch's events mostly share one timestamp: formatted once
-    lines = []
-    nulls = 0
-    for e in events:
-        stamp = stamps.get(e.timestamp)
-        if stamp is None:
-            stamp = stamps[e.timestamp] = f"{e.timestamp.isoformat()}\t{e.timestamp.date()}"
-        texts = _event_texts(e)
-        if escape is not None:
-            texts = tuple(None if t is None else escape(t) for t in texts)
-        nulls += texts.count(None)
-        # Unpacked and formatted at once: half the time of joining the fields one by one.
-        event, url, referrer, device, ip, user_id, user_key, browser, os, metadata = texts
-        lines.append(
-            f"{app}\t{event}\t{url}\t{referrer}\t{device}\t{ip}\t{_text(user_id)}\t{user_key}\t"
-            f"{browser}\t{os}\t{_text(metadata)}\t{stamp}\t{received}\n"
-        )
-    return "".join(lines), nulls
-
-
-def _copy_escape(value: str) -> str:
-    """A field as COPY's text format reads it back unchanged."""
-    return (
-        value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-    )
-
-
-def _text(value: str | None) -> str:
-    return "\\N" if value is None else value
 
 
 def numbers_agg(column: str) -> str:

@@ -24,7 +24,10 @@ from analytics.admission import Admission, collect_admit
 from analytics.api.authentication import ApiKeyAuthentication, HasApiKey
 from analytics.api.serializers import CollectBatchOutputSerializer, CollectEventSerializer
 from analytics.api.views import INVALID
+from analytics.copy_rows import PlainRows
+from analytics.plain_batch import plain_rows
 from analytics.services import KeyIdentity
+from analytics.sql import postgres
 from analytics.validation import CleanEvent, event_validate
 from core.api.serializers import ErrorOutputSerializer
 from core.fastpath import fast_path_outcome
@@ -74,12 +77,15 @@ class CollectView(APIView):
         # One valid event the WSGI fast path admitted already (analytics.api.fast): its
         # admission is answered here, not made again.
         decided = fast_path_outcome(request)
+        client_ip = _client_ip(request)
+        rows = _plain_batch(request, client_ip=client_ip)
+        if rows is not None:
+            return Response({"accepted": _admit(identity, rows), "rejected": []}, status=202)
         try:
             data = request.data
         except ParseError:
             _admit(identity, [])  # 401 and 429 answer before the body's 400
             raise
-        client_ip = _client_ip(request)
         if isinstance(data, list):
             return self._batch(data, identity=identity, client_ip=client_ip)
         event, errors = event_validate(data, client_ip=client_ip)
@@ -108,7 +114,26 @@ class CollectView(APIView):
         return Response({"accepted": accepted, "rejected": rejected}, status=202)
 
 
-def _admit(identity: KeyIdentity, events: list[CleanEvent], *, decided: object = None) -> int:
+# The content types the JSON parser would read as UTF-8 (others take the parser's way).
+_PLAIN_CONTENT_TYPES = frozenset(
+    ("application/json", "application/json; charset=utf-8", "application/json;charset=utf-8")
+)
+
+
+def _plain_batch(request: Request, *, client_ip: str) -> PlainRows | None:
+    """On PostgreSQL, a batch of plain events read from the body straight into its rows
+    (``analytics.plain_batch``, decision 0078); None for the parser and the per-item checks."""
+    if not postgres() or request.META.get("CONTENT_TYPE", "").lower() not in _PLAIN_CONTENT_TYPES:
+        return None
+    body = request.body  # within API_MAX_BODY_BYTES (BodySizeLimitMiddleware)
+    if body[:1] != b"[":
+        return None
+    return plain_rows(body, client_ip=client_ip, now=datetime.now(tz=UTC))
+
+
+def _admit(
+    identity: KeyIdentity, events: list[CleanEvent] | PlainRows, *, decided: object = None
+) -> int:
     """Store ``events`` if the key is live and within its limit; how many were stored.
     Raises 401 (revoked or expired) or 429 (over the limit, with ``Retry-After``).
 

@@ -1,6 +1,6 @@
-"""A batch of events is stored by COPY in its text format, written by ``analytics.sql.copy_text``:
-whatever text an event carries is stored exactly as sent (on SQLite the batch is a multi-row
-INSERT, held to the same answers)."""
+"""A batch of events is stored by COPY in its text format, written by
+``analytics.copy_rows.copy_text``: whatever text an event carries is stored exactly as sent (on
+SQLite the batch is a multi-row INSERT, held to the same answers)."""
 
 import json
 import uuid
@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
+from analytics.copy_rows import copy_text
 from analytics.models import Event
-from analytics.sql import copy_text
 from analytics.validation import event_validate
 
 NOW = datetime(2026, 12, 6, 12, 0, 0, 250_000, tzinfo=UTC)
