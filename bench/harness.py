@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, LiteralString
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import psycopg
 import requests
@@ -322,45 +322,9 @@ class Harness:
         ) as base:
             return self.wrk(base + "/empty", connections=connections)
 
-    def durable_insert_ceiling(self, *, table: str, values: str, connections: int = 32) -> dict:
-        """PostgreSQL's own rate of one-row INSERT + COMMIT at ``connections`` clients (pgbench,
-        no HTTP, no Python): the most any endpoint that commits one row per request can reach
-        on this machine now. The rows go to a scratch copy of ``table`` (its columns, defaults,
-        indexes and constraints), dropped afterwards. ``values`` is the VALUES list, in which
-        ``:client_id`` numbers the client."""
-        pgbench = shutil.which("pgbench") or next(
-            iter(sorted(Path("/usr/lib/postgresql").glob("*/bin/pgbench"), reverse=True)), None
-        )
-        if pgbench is None:
-            return {"skipped": "pgbench not found"}
-        probe = f"bench_probe_{table}"
-        with self.connect() as conn:
-            conn.execute(f"DROP TABLE IF EXISTS {probe}")
-            conn.execute(f"CREATE TABLE {probe} (LIKE {table} INCLUDING ALL)")
-        url = urlsplit(self.database_url)
-        try:
-            with tempfile.NamedTemporaryFile("w", suffix=".sql") as script:
-                script.write(f"INSERT INTO {probe} VALUES ({values});\n")
-                script.flush()
-                result = subprocess.run(
-                    [
-                        str(pgbench), "-n", "-c", str(connections), "-j", "2",
-                        "-T", str(self.duration_s), "-f", script.name,
-                        "-h", url.hostname or "127.0.0.1", "-p", str(url.port or 5432),
-                        "-U", url.username or "postgres", url.path.lstrip("/"),
-                    ],
-                    capture_output=True, text=True, timeout=self.duration_s + 120, check=True,
-                )  # fmt: skip
-        finally:
-            with self.connect() as conn:
-                conn.execute(f"DROP TABLE IF EXISTS {probe}")
-        tps = re.search(r"tps = ([\d.]+)", result.stdout)
-        latency = re.search(r"latency average = ([\d.]+) ms", result.stdout)
-        return {
-            "commits_per_s": round(float(tps.group(1)), 1) if tps else None,
-            "latency_avg_ms": float(latency.group(1)) if latency else None,
-            "connections": connections,
-        }
+    def database_url_parts(self) -> SplitResult:
+        """The bench database's URL, split (host, port, user, database)."""
+        return urlsplit(self.database_url)
 
     # --- memory -----------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ import json
 import tempfile
 
 from bench.harness import SERVER_ENV, Harness
+from bench.pgbench import durable_insert_ceiling
 
 NAME = "ingestion_http"
 DESCRIPTION = (
@@ -78,7 +79,7 @@ def run(h: Harness) -> dict:
     figures: dict = {"ceiling_empty_view": ceiling}
     h.prepare()
     _reset(h)
-    durable = h.durable_insert_ceiling(table="ingestion_event", values=DURABLE_ROW)
+    durable = durable_insert_ceiling(h, table="ingestion_event", values=DURABLE_ROW)
     figures["ceiling_durable_insert"] = durable
     for workers in WORKER_COUNTS:
         with h.server(workers=workers) as base:
