@@ -17,6 +17,8 @@ INSERT_COLUMNS = (
     "metadata, timestamp, day, received_at"
 )
 COLUMNS = INSERT_COLUMNS.count(",") + 1
+# The fields of a plain row: all but the app and the receipt time (``PlainRows``).
+PLAIN_FIELDS = COLUMNS - 2
 NULL = "\\N"
 
 
@@ -53,7 +55,7 @@ class PlainRows:
         """The rows, or None if a field needs an escape (then ``copy_text`` must write them)."""
         joined = "\n".join(rows)
         count = len(rows)
-        if not text_plain(joined, tabs=count * (COLUMNS - 3), newlines=count - 1, nulls=nulls):
+        if not text_plain(joined, tabs=count * (PLAIN_FIELDS - 1), newlines=count - 1, nulls=nulls):
             return None
         return cls(joined, count)
 

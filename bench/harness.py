@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, LiteralString
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import urlsplit
 
 import psycopg
 import requests
@@ -321,10 +321,6 @@ class Harness:
             app="bench.ceiling_app:application", kind=kind, probe_path="/empty"
         ) as base:
             return self.wrk(base + "/empty", connections=connections)
-
-    def database_url_parts(self) -> SplitResult:
-        """The bench database's URL, split (host, port, user, database)."""
-        return urlsplit(self.database_url)
 
     # --- memory -----------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from bench.harness import Harness
@@ -73,7 +74,7 @@ def _scratch_run(h: "Harness", table: str, statement: str, connections: int) -> 
     with h.connect() as conn:
         conn.execute(f"DROP TABLE IF EXISTS {probe}")
         conn.execute(f"CREATE TABLE {probe} (LIKE {table} INCLUDING ALL)")
-    url = h.database_url_parts()
+    url = urlsplit(h.database_url)
     try:
         with tempfile.NamedTemporaryFile("w", suffix=".sql") as script:
             script.write(statement.replace("{probe}", probe) + "\n")

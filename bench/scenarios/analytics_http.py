@@ -4,6 +4,7 @@ import json
 import subprocess
 import tempfile
 
+from analytics.copy_rows import INSERT_COLUMNS
 from bench.harness import ROOT, Harness
 from bench.pgbench import copy_ceiling
 
@@ -79,12 +80,6 @@ def app_create(h: Harness) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-COPY_COLUMNS = (
-    "app_id, event, url, referrer, device, ip_address, user_id, user_key, browser, os, "
-    "metadata, timestamp, day, received_at"
-)
-
-
 def _copy_rows() -> str:
     """The batch's 1,000 events as the rows collect COPYs for them (COPY's text format)."""
     app, stamp = "00000000-0000-4000-8000-000000000001", "2026-12-07T12:00:00.250000+00:00"
@@ -132,7 +127,7 @@ def run(h: Harness) -> dict:
     stored = _stored(h)
     _reset(h)
     copying = copy_ceiling(
-        h, table="analytics_event", columns=COPY_COLUMNS, text=_copy_rows(), rows=BATCH_EVENTS
+        h, table="analytics_event", columns=INSERT_COLUMNS, text=_copy_rows(), rows=BATCH_EVENTS
     )
     events_per_s = round(batch["requests_per_s"] * BATCH_EVENTS)
     figures["ceiling_copy"] = copying

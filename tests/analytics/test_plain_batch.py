@@ -213,3 +213,20 @@ def test_it_serves_postgresql_only(collect_client, plain_calls):
     assert response.json() == {"accepted": 3, "rejected": []}
     assert plain_calls == ([True] if connection.vendor == "postgresql" else [])
     assert Event.objects.count() == 3
+
+
+@pytest.mark.postgres_only
+def test_a_plain_batch_costs_the_statements_the_usual_way_costs(
+    collect_client, plain_calls, django_assert_num_queries
+):
+    # The key live and the request counted, then the writer lock in the insert's transaction
+    # (a savepoint and its release here, inside the test's transaction); the COPY itself goes
+    # through psycopg's own cursor, past Django's query log.
+    url, body = "/api/analytics/collect", json.dumps(BATCH)
+    collect_client.post(url, body, content_type="application/json")  # the key now remembered
+    with django_assert_num_queries(4):
+        usual = collect_client.post(url, body, content_type="application/json; charset=UTF8")
+    with django_assert_num_queries(4):
+        plain = collect_client.post(url, body, content_type="application/json")
+    assert usual.json() == plain.json() == {"accepted": 3, "rejected": []}
+    assert plain_calls == [True, True]

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from django.db import connection
 
+from analytics.copy_rows import INSERT_COLUMNS
 from analytics.plain_batch import plain_rows
 from bench.harness import Harness
 from bench.pgbench import copy_ceiling
@@ -33,7 +34,7 @@ def test_the_copy_ceiling_copies_from_a_file_the_server_reads(test_database_url)
     figures = copy_ceiling(
         h,
         table="analytics_event",
-        columns=analytics_http.COPY_COLUMNS,
+        columns=INSERT_COLUMNS,
         text=analytics_http._copy_rows(),
         rows=analytics_http.BATCH_EVENTS,
         connections=2,
